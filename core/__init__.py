@@ -1,0 +1,3 @@
+"""The async core of the hub: hook specs, plugins, models, storage, lifecycle and use cases."""
+
+__version__ = "0.1.0"

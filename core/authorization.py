@@ -1,0 +1,158 @@
+"""Connecting a shop: start (consent URL), complete (callback), reconnect, disconnect, settings."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from core import lifecycle
+from core.errors import Conflict, ConnectorAuthFailed, InvalidInput
+from core.models import (
+    AuthCallback,
+    Authorization,
+    AuthStart,
+    Connection,
+    ConnectionSettings,
+    ConnectionState,
+)
+from core.oauth import consume_state, issue_state
+from core.runtime import Runtime
+from core.storage import connections as store
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/connect/callback"
+
+
+def redirect_uri(rt: Runtime) -> str:
+    """Where shops send the merchant back after consent."""
+    return rt.settings.server.public_url.rstrip("/") + CALLBACK_PATH
+
+
+async def start_connect(
+    rt: Runtime, account_id: int, connector_id: str, options: dict[str, str] | None = None
+) -> tuple[Connection, str]:
+    """Create a pending connection and return it with the shop's consent URL."""
+    rt.connector(connector_id)
+    async with rt.db.pool.acquire() as db, db.transaction():
+        connection = await store.create_connection(db, account_id, connector_id, ConnectionSettings())
+        url = await _consent_url(rt, db, connection, options or {})
+    return connection, url
+
+
+async def start_reconnect(
+    rt: Runtime, account_id: int | None, connection_id: int, options: dict[str, str] | None = None
+) -> str:
+    """The consent URL to authorise an existing connection again."""
+    connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    if connection.state is ConnectionState.DISCONNECTED:
+        raise Conflict(f"Connection {connection_id} is disconnected: connect the shop again as a new connection.")
+    known = {"marketplace": connection.settings.marketplaces[0]} if connection.settings.marketplaces else {}
+    async with rt.db.pool.acquire() as db, db.transaction():
+        return await _consent_url(rt, db, connection, {**known, **(options or {})})
+
+
+async def _consent_url(rt: Runtime, db: asyncpg.Connection, connection: Connection, options: dict[str, str]) -> str:
+    state = await issue_state(
+        db, rt.vault, connection.account_id, connection.id, rt.settings.security.state_ttl_seconds
+    )
+    context = await rt.context(connection)
+    step = AuthStart(state=state, redirect_uri=redirect_uri(rt), options=options)
+    redirect = await rt.runner.authorize(context, step)
+    return redirect.url
+
+
+async def complete_connect(rt: Runtime, params: dict[str, str], account_id: int | None = None) -> Connection:
+    """Finish a connect from the shop's callback parameters; return the connected connection.
+
+    ``account_id`` is the signed-in account when the callback reaches the hub in a browser
+    session; a state issued to another account is refused.
+    """
+    grant = await consume_state(rt.db.pool, rt.vault, params.get("state"))
+    if account_id is not None and grant.account_id != account_id:
+        raise InvalidInput("This authorisation was started by another account: sign in with that account.")
+    connection = await store.get_connection(rt.db.pool, grant.connection_id)
+    if connection.state is ConnectionState.DISCONNECTED:
+        raise Conflict(f"Connection {connection.id} was disconnected meanwhile: connect again.")
+    context = await rt.context(connection)
+    step = AuthCallback(redirect_uri=redirect_uri(rt), params=params)
+    try:
+        result = await rt.runner.authorize(context, step)
+    except ConnectorAuthFailed as err:
+        async with rt.db.pool.acquire() as db:
+            await db.execute("update connections set reason = $2 where id = $1", connection.id, str(err))
+        raise
+    assert isinstance(result, Authorization)
+    if connection.external_account_id and connection.external_account_id != result.external_account_id:
+        raise InvalidInput(
+            f"The shop account authorised ({result.external_account_id}) is not the one of connection "
+            f"{connection.id}: sign in to the shop with the account connected before."
+        )
+    settings = connection.settings
+    if not settings.marketplaces:
+        settings = settings.model_copy(update={"marketplaces": list(result.marketplaces)})
+    try:
+        async with rt.db.pool.acquire() as db, db.transaction():
+            await store.store_authorization(
+                db,
+                rt.vault,
+                connection.id,
+                result.external_account_id,
+                {key: value.get_secret_value() for key, value in result.credentials.items()},
+                result.display_name,
+                settings,
+            )
+            await lifecycle.transition(db, connection.id, ConnectionState.CONNECTED, "authorised by the merchant")
+    except asyncpg.UniqueViolationError as err:
+        raise Conflict(
+            f"This shop account ({result.external_account_id}) is connected already: reconnect that connection instead."
+        ) from err
+    return await store.get_connection(rt.db.pool, connection.id)
+
+
+async def mark_auth_required(rt: Runtime, connection_id: int, err: ConnectorAuthFailed) -> None:
+    """Move a connection to auth_required after the shop refused its credentials."""
+    async with rt.db.pool.acquire() as db, db.transaction():
+        connection = await store.get_connection(db, connection_id)
+        if lifecycle.allowed(connection.state, ConnectionState.AUTH_REQUIRED):
+            await lifecycle.transition(db, connection_id, ConnectionState.AUTH_REQUIRED, str(err))
+
+
+async def check(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
+    """Check a connection's credentials with its shop and record the outcome."""
+    connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    try:
+        await rt.runner.check_connection(await rt.context(connection))
+    except ConnectorAuthFailed as err:
+        await mark_auth_required(rt, connection_id, err)
+        raise
+    if connection.state in (ConnectionState.ERROR, ConnectionState.AUTH_REQUIRED):
+        async with rt.db.pool.acquire() as db, db.transaction():
+            await lifecycle.transition(db, connection_id, ConnectionState.CONNECTED, "check passed")
+    return await store.get_connection(rt.db.pool, connection_id)
+
+
+async def disconnect(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
+    """Disconnect: tell the connector, forget the credentials, keep the history."""
+    connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    if connection.state is ConnectionState.DISCONNECTED:
+        return connection
+    await rt.runner.disconnect(await rt.context(connection))
+    async with rt.db.pool.acquire() as db, db.transaction():
+        await lifecycle.transition(db, connection_id, ConnectionState.DISCONNECTED, "disconnected by the merchant")
+        await store.clear_credentials(db, connection_id)
+    return await store.get_connection(rt.db.pool, connection_id)
+
+
+async def change_settings(
+    rt: Runtime, account_id: int | None, connection_id: int, changes: dict[str, object]
+) -> Connection:
+    """Change a connection's settings (update_tracking, marketplaces, import interval)."""
+    connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    try:
+        settings = ConnectionSettings.model_validate({**connection.settings.model_dump(), **changes})
+    except ValueError as err:
+        raise InvalidInput(f"Invalid connection settings: {err}") from err
+    await store.update_settings(rt.db.pool, connection_id, settings)
+    return await store.get_connection(rt.db.pool, connection_id)

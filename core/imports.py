@@ -1,0 +1,91 @@
+"""Importing orders: pages from the connector, each stored with its cursor in one transaction.
+
+A crash loses at most the page in flight; the next run resumes from the stored cursor and
+repeats nothing. Two imports of one connection never run at once (a session advisory lock, which
+PostgreSQL releases by itself when a process dies).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from core.authorization import mark_auth_required
+from core.errors import Conflict, ConnectorAuthFailed, HubError
+from core.models import ConnectionState
+from core.runtime import Runtime
+from core.storage import connections as connection_store
+from core.storage import imports as store
+from core.storage.imports import ImportRun
+from core.storage.orders import PageCounts, save_page
+
+log = logging.getLogger(__name__)
+
+#: First key of the two-key advisory lock that guards a connection's import.
+IMPORT_LOCK = 0x696D70  # "imp"
+
+Progress = Callable[[PageCounts, int], None]
+
+
+async def run_import(
+    rt: Runtime,
+    connection_id: int,
+    *,
+    account_id: int | None = None,
+    trigger: str = "manual",
+    progress: Progress | None = None,
+) -> ImportRun:
+    """Import a connection's new and changed orders; return the finished run.
+
+    ``progress`` is called after every stored page with the running totals and the page count.
+    Raises ``Conflict`` when an import of this connection is running, and the connector's error
+    (after recording it on the run) when the shop fails.
+    """
+    connection = await connection_store.get_connection(rt.db.pool, connection_id, account_id)
+    if connection.state is not ConnectionState.CONNECTED:
+        raise Conflict(
+            f"Connection {connection_id} is {connection.state.value}, not connected: "
+            f"reconnect it with `hub connections reconnect {connection_id}`."
+        )
+    async with rt.db.pool.acquire() as lock:
+        if not await lock.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
+            raise Conflict(f"An import of connection {connection_id} is running already; wait for it to finish.")
+        try:
+            return await _run(rt, connection_id, trigger, progress)
+        finally:
+            await lock.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
+
+
+async def _run(rt: Runtime, connection_id: int, trigger: str, progress: Progress | None) -> ImportRun:
+    pool = rt.db.pool
+    connection = await connection_store.get_connection(pool, connection_id)
+    run_id = await store.start_run(pool, connection_id, trigger)
+    totals, pages = PageCounts(), 0
+    context = await rt.context(connection)
+    try:
+        async for page in rt.runner.import_orders(context, await store.get_cursor(pool, connection_id)):
+            async with pool.acquire() as db, db.transaction():
+                counts = await save_page(db, rt.vault, connection_id, list(page.orders), list(page.skipped))
+                await store.set_cursor(db, connection_id, page.cursor)
+                await store.add_page(db, run_id, counts)
+            totals.add(counts)
+            pages += 1
+            if progress:
+                progress(totals, pages)
+    except ConnectorAuthFailed as err:
+        await store.finish_run(pool, run_id, "failed", str(err))
+        await mark_auth_required(rt, connection_id, err)
+        raise
+    except HubError as err:
+        await store.finish_run(pool, run_id, "failed", str(err))
+        raise
+    except BaseException:
+        # Cancelled or crashed: the stored pages stand; the run shows it did not finish.
+        await store.finish_run(pool, run_id, "interrupted", "the import was interrupted")
+        raise
+    run = await store.finish_run(pool, run_id, "succeeded")
+    log.info(
+        "connection %s: import %s done: %s new, %s updated, %s unchanged, %s skipped",
+        connection_id, run.id, run.new, run.updated, run.unchanged, run.skipped_total,
+    )
+    return run

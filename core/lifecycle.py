@@ -1,0 +1,73 @@
+"""Connection states and the transitions between them, persisted with a reason.
+
+pending_authorization -> connected -> (auth_required | error | disabled) -> disconnected.
+Every transition is written to ``connections`` and to ``connection_events`` in the caller's
+transaction, so every daemon and every page shows the same state.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from core.errors import Conflict, NotFound
+from core.models import ConnectionState as S
+
+log = logging.getLogger(__name__)
+
+TRANSITIONS: dict[S, frozenset[S]] = {
+    S.PENDING: frozenset({S.CONNECTED, S.DISCONNECTED}),
+    S.CONNECTED: frozenset({S.CONNECTED, S.AUTH_REQUIRED, S.ERROR, S.DISABLED, S.DISCONNECTED}),
+    S.AUTH_REQUIRED: frozenset({S.CONNECTED, S.DISABLED, S.DISCONNECTED}),
+    S.ERROR: frozenset({S.CONNECTED, S.AUTH_REQUIRED, S.DISABLED, S.DISCONNECTED}),
+    S.DISABLED: frozenset({S.CONNECTED, S.AUTH_REQUIRED, S.DISCONNECTED}),
+    S.DISCONNECTED: frozenset(),
+}
+
+#: What the merchant can do about each state, shown beside the reason.
+ACTIONS: dict[S, str | None] = {
+    S.PENDING: "Finish connecting in the shop's consent page, or start again with Connect.",
+    S.CONNECTED: None,
+    S.AUTH_REQUIRED: "Reconnect under Settings > Integrations.",
+    S.ERROR: "The hub retries by itself; Reconnect if it persists.",
+    S.DISABLED: "Enable the connection again under Settings > Integrations.",
+    S.DISCONNECTED: None,
+}
+
+
+def allowed(current: S, target: S) -> bool:
+    """Whether a connection may move from ``current`` to ``target``."""
+    return target in TRANSITIONS[current]
+
+
+async def transition(
+    db: asyncpg.Connection, connection_id: int, target: S, reason: str | None = None
+) -> S:
+    """Move a connection to ``target`` with a reason; return the state it left.
+
+    Raises ``Conflict`` when the lifecycle does not allow the move.
+    """
+    row = await db.fetchrow("select state from connections where id = $1 for update", connection_id)
+    if row is None:
+        raise NotFound(f"Connection {connection_id} does not exist: list them with `hub connections list`.")
+    current = S(row["state"])
+    if not allowed(current, target):
+        raise Conflict(
+            f"Connection {connection_id} is {current.value} and cannot become {target.value}.",
+        )
+    await db.execute(
+        "update connections set state = $2, reason = $3, updated_at = now() where id = $1",
+        connection_id,
+        target.value,
+        reason,
+    )
+    await db.execute(
+        "insert into connection_events (connection_id, from_state, to_state, reason) values ($1, $2, $3, $4)",
+        connection_id,
+        current.value,
+        target.value,
+        reason,
+    )
+    log.info("connection %s: %s -> %s (%s)", connection_id, current.value, target.value, reason or "-")
+    return current

@@ -1,0 +1,241 @@
+"""The hub's own data model: what every connector maps its shop into, and what core stores.
+
+Connectors return these models from their hooks; core validates and persists them. Nothing here
+names a shop: shop-specific facts a merchant still needs (an ASIN, a sales channel) go into the
+``attributes`` maps.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value.astimezone(timezone.utc)
+
+
+#: A timestamp that is always time-zone aware and stored in UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Model(BaseModel):
+    """Base for hub models: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Money(Model):
+    """An amount in a currency (ISO 4217)."""
+
+    amount: Decimal
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class Address(Model):
+    """A postal address with the person or company at it; personal data, stored encrypted."""
+
+    name: str | None = None
+    company: str | None = None
+    lines: list[str] = Field(default_factory=list, max_length=4)
+    postal_code: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country_code: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    phone: str | None = None
+    email: str | None = None
+    kind: Literal["residential", "commercial", "pickup_point"] | None = None
+
+
+class TimeWindow(Model):
+    """An interval such as "ship between" or "deliver between"."""
+
+    earliest: UtcDatetime | None = None
+    latest: UtcDatetime | None = None
+
+
+class OrderItem(Model):
+    """One line of an order."""
+
+    external_id: str = Field(min_length=1)
+    sku: str | None = None
+    product_id: str | None = None
+    title: str | None = None
+    quantity_ordered: int = Field(ge=0)
+    quantity_unshipped: int = Field(ge=0)
+    unit_price: Money | None = None
+
+
+class OrderStatus(str, enum.Enum):
+    """Where an order stands in the shop, as the carrier's merchant sees it."""
+
+    OPEN = "open"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class Order(Model):
+    """An order the merchant must ship, as imported from a shop."""
+
+    external_id: str = Field(min_length=1, max_length=200)
+    reference: str | None = None
+    status: OrderStatus
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    marketplace: str | None = None
+    recipient: Address | None = None
+    items: list[OrderItem] = Field(min_length=1)
+    ship_by: TimeWindow | None = None
+    deliver_by: TimeWindow | None = None
+    service_level: str | None = None
+    is_prime: bool = False
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_items(self) -> Order:
+        ids = [item.external_id for item in self.items]
+        if len(ids) != len(set(ids)):
+            raise ValueError("order items must have unique external ids")
+        return self
+
+
+class SkippedOrder(Model):
+    """An order the connector saw but the carrier must not ship, with the reason why."""
+
+    external_id: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class Cursor(Model):
+    """How far an import has come.
+
+    ``since`` is the watermark: everything updated before it has been imported; it never moves
+    backwards. ``page_token`` lets an interrupted run continue where it stopped; it is opaque to
+    core.
+    """
+
+    since: UtcDatetime | None = None
+    page_token: str | None = None
+
+
+class ImportPage(Model):
+    """One page of an import: orders to store, orders skipped, and the cursor after this page."""
+
+    orders: list[Order] = Field(default_factory=list)
+    skipped: list[SkippedOrder] = Field(default_factory=list)
+    cursor: Cursor
+
+
+class ParcelItem(Model):
+    """How many of an order item travel in one parcel."""
+
+    item_external_id: str = Field(min_length=1)
+    quantity: int = Field(gt=0)
+
+
+class Parcel(Model):
+    """One parcel of a label: its tracking number, its items, and its stable reference in the shop."""
+
+    reference: str = Field(min_length=1, max_length=64)
+    tracking_number: str = Field(min_length=1, max_length=64)
+    items: list[ParcelItem] = Field(min_length=1)
+
+
+class Label(Model):
+    """A shipping label created on the carrier's platform for an order, with one or more parcels."""
+
+    external_id: str = Field(min_length=1, max_length=200)
+    carrier: str = "GLS"
+    shipping_method: str | None = None
+    ship_date: UtcDatetime
+    parcels: list[Parcel] = Field(min_length=1)
+
+
+class PushState(str, enum.Enum):
+    """Where the tracking push of a parcel stands."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class ParcelOutcome(Model):
+    """What the shop said to one parcel's tracking push."""
+
+    reference: str
+    state: Literal["confirmed", "failed", "retry"]
+    message: str | None = None
+    retry_after: float | None = None
+
+
+class ConnectionState(str, enum.Enum):
+    """The states every connection moves through (see core.lifecycle)."""
+
+    PENDING = "pending_authorization"
+    CONNECTED = "connected"
+    AUTH_REQUIRED = "auth_required"
+    ERROR = "error"
+    DISABLED = "disabled"
+    DISCONNECTED = "disconnected"
+
+
+class ConnectionSettings(Model):
+    """What the merchant chose for a connection."""
+
+    update_tracking: bool = False
+    marketplaces: list[str] = Field(default_factory=list)
+    import_interval_minutes: int = Field(default=5, ge=1, le=1440)
+
+
+class Connection(Model):
+    """One connected shop account of one of the carrier's accounts."""
+
+    id: int
+    account_id: int
+    connector: str
+    state: ConnectionState
+    reason: str | None = None
+    external_account_id: str | None = None
+    settings: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class AuthStart(Model):
+    """First leg of authorisation: where to send the merchant, and the signed state to carry."""
+
+    kind: Literal["start"] = "start"
+    state: str
+    redirect_uri: str
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class AuthCallback(Model):
+    """Second leg: the parameters the shop sent back to the redirect URI."""
+
+    kind: Literal["callback"] = "callback"
+    redirect_uri: str
+    params: dict[str, str]
+
+
+class AuthRedirect(Model):
+    """Send the merchant's browser to ``url``."""
+
+    url: str
+
+
+class Authorization(Model):
+    """The result of a completed authorisation: credentials core stores encrypted."""
+
+    external_account_id: str = Field(min_length=1)
+    credentials: dict[str, SecretStr]
+    marketplaces: list[str] = Field(default_factory=list)
+    display_name: str | None = None

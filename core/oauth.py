@@ -1,0 +1,67 @@
+"""OAuth ``state`` values: signed, single use, expiring, bound to an account and a connection."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+from core.crypto import Vault
+from core.errors import InvalidInput
+
+_PURPOSE = "hub oauth state v1"
+
+
+@dataclass(frozen=True)
+class StateGrant:
+    """Whom a consumed state belonged to."""
+
+    account_id: int
+    connection_id: int
+
+
+def _signature(vault: Vault, nonce: str) -> str:
+    digest = hmac.new(vault.derive(_PURPOSE), nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+async def issue_state(
+    db: asyncpg.Connection | asyncpg.Pool, vault: Vault, account_id: int, connection_id: int, ttl_seconds: int
+) -> str:
+    """Create a state for one connect attempt; it expires after ``ttl_seconds``."""
+    nonce = secrets.token_urlsafe(24)
+    await db.execute(
+        """
+        insert into oauth_states (nonce, account_id, connection_id, expires_at)
+        values ($1, $2, $3, now() + make_interval(secs => $4))
+        """,
+        nonce,
+        account_id,
+        connection_id,
+        float(ttl_seconds),
+    )
+    return f"{nonce}.{_signature(vault, nonce)}"
+
+
+async def consume_state(db: asyncpg.Connection | asyncpg.Pool, vault: Vault, state: str | None) -> StateGrant:
+    """Check a state's signature and use it up; a forged, expired or used state is refused."""
+    if not state or len(state) > 200 or state.count(".") != 1:
+        raise InvalidInput("The authorisation link is invalid: start connecting again.")
+    nonce, signature = state.split(".")
+    if not hmac.compare_digest(signature, _signature(vault, nonce)):
+        raise InvalidInput("The authorisation link is invalid: start connecting again.")
+    row = await db.fetchrow(
+        """
+        update oauth_states set used_at = now()
+        where nonce = $1 and used_at is null and expires_at > now()
+        returning account_id, connection_id
+        """,
+        nonce,
+    )
+    if row is None:
+        raise InvalidInput("The authorisation link has expired or was used already: start connecting again.")
+    return StateGrant(row["account_id"], row["connection_id"])

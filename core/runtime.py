@@ -1,0 +1,112 @@
+"""The running hub: settings, database, vault, connectors, hook runner and HTTP session together.
+
+The CLI and the daemon both open one ``Runtime`` and pass it to the use cases (core.authorization,
+core.imports, core.labels). Resources come up in order and go down in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import aiohttp
+from pydantic import SecretStr
+
+from core.context import ConnectorContext, utc_now
+from core.crypto import Vault, open_vault
+from core.errors import NotFound
+from core.hooks import HookRunner
+from core.models import Connection
+from core.plugins import LoadedConnector, load_connectors
+from core.settings import HubSettings
+from core.storage import connections as connection_store
+from core.storage.database import Database, open_database
+from core.storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=15)
+
+
+class ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Prefixes every line with the connection id."""
+
+    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
+        """Add the connection id."""
+        return f"connection {self.extra['connection_id']}: {msg}", kwargs
+
+
+@dataclass
+class Runtime:
+    """Everything the use cases need, opened once per process."""
+
+    settings: HubSettings
+    db: Database
+    vault: Vault
+    runner: HookRunner
+    connectors: dict[str, LoadedConnector]
+    http: aiohttp.ClientSession
+    now: Callable[[], datetime] = field(default=utc_now)
+
+    def connector(self, connector_id: str) -> LoadedConnector:
+        """A loaded connector by id; NotFound names the installed ones."""
+        connector = self.connectors.get(connector_id)
+        if connector is None or not connector.ok:
+            usable = ", ".join(sorted(c for c, info in self.connectors.items() if info.ok)) or "none"
+            raise NotFound(f"Unknown connector {connector_id!r}: installed are {usable} (see `hub connectors list`).")
+        return connector
+
+    async def context(self, connection: Connection, connector_id: str | None = None) -> ConnectorContext:
+        """The context for a hook call; credentials only for the connection's own connector."""
+        connector_id = connector_id or connection.connector
+        own = connector_id == connection.connector
+        credentials = (
+            await connection_store.load_credentials(self.db.pool, self.vault, connection.id) if own else {}
+        )
+        return ConnectorContext(
+            connection=connection,
+            credentials={key: SecretStr(str(value)) for key, value in credentials.items()},
+            settings=self.connector(connector_id).settings,
+            http=self.http,
+            log=ConnectionLog(logging.getLogger(f"connectors.{connector_id}"), {"connection_id": connection.id}),
+            now=self.now,
+        )
+
+
+def register_connectors(runner: HookRunner, loaded: list[LoadedConnector]) -> dict[str, LoadedConnector]:
+    """Register every loaded connector's hooks; a connector that fails is kept with its error."""
+    for connector in loaded:
+        if not connector.ok:
+            continue
+        try:
+            runner.register(connector.id, connector.module)
+            connector.hooks = runner.implemented(connector.id)
+        except Exception as err:  # noqa: BLE001 - one bad connector must not stop the hub
+            connector.error = f"{type(err).__name__}: {err}"
+            log.warning("connector %s not registered: %s", connector.id, connector.error)
+    return {connector.id: connector for connector in loaded}
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: HubSettings,
+    *,
+    apply_migrations: bool = True,
+    connectors: list[LoadedConnector] | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> AsyncIterator[Runtime]:
+    """Open the database (migrating it), the vault, the connectors and the HTTP session."""
+    async with AsyncExitStack() as stack:
+        db = await open_database(settings)
+        stack.push_async_callback(db.close)
+        if apply_migrations:
+            await migrate(db.pool)
+        vault = open_vault(settings)
+        runner = HookRunner(settings.hooks)
+        loaded = register_connectors(runner, load_connectors(settings) if connectors is None else connectors)
+        http = aiohttp.ClientSession(timeout=HTTP_TIMEOUT, trust_env=False)
+        stack.push_async_callback(http.close)
+        yield Runtime(settings, db, vault, runner, loaded, http, now)

@@ -1,0 +1,192 @@
+"""Settings: ``hub.toml``, overridden by ``HUB_...`` environment variables, overridden by arguments.
+
+The file comes from ``--config`` or ``HUB_CONFIG`` (default ``./hub.toml`` when it exists). Nested
+settings use ``__`` in environment names: ``HUB_DATABASE__URL``,
+``HUB_CONNECTORS__AMAZON__CLIENT_SECRET``. Secrets are ``SecretStr``. Each connector validates its
+own ``[connectors.<id>]`` table with the settings model its manifest names.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from core.errors import ConfigError
+
+_config_file: ContextVar[Path | None] = ContextVar("hub_config_file", default=None)
+
+
+class DatabaseSettings(BaseModel):
+    """Where PostgreSQL is; with no URL the hub runs an embedded one in the data folder."""
+
+    model_config = {"extra": "forbid"}
+
+    url: SecretStr | None = None
+    pool_min: int = Field(default=1, ge=0)
+    pool_max: int = Field(default=10, ge=1)
+    connect_timeout: float = Field(default=10.0, gt=0)
+
+
+class SecuritySettings(BaseModel):
+    """Keys for encryption at rest and for signing OAuth states."""
+
+    model_config = {"extra": "forbid"}
+
+    encryption_keys: list[SecretStr] = Field(default_factory=list)
+    state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+
+
+class ServerSettings(BaseModel):
+    """Where ``hub serve`` listens and how merchants' browsers reach it."""
+
+    model_config = {"extra": "forbid"}
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class PluginSettings(BaseModel):
+    """Which installed connectors load: ``allow`` (empty means all) minus ``deny``."""
+
+    model_config = {"extra": "forbid"}
+
+    allow: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+
+class HookSettings(BaseModel):
+    """Time limits for connector hooks, in seconds."""
+
+    model_config = {"extra": "forbid"}
+
+    call_timeout: float = Field(default=60.0, gt=0)
+    page_timeout: float = Field(default=300.0, gt=0)
+
+
+class LogSettings(BaseModel):
+    """Log level and format."""
+
+    model_config = {"extra": "forbid"}
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class HubSettings(BaseSettings):
+    """All settings of the hub; see hub.toml for each with its default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    data_dir: Path = Path("data")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    plugins: PluginSettings = Field(default_factory=PluginSettings)
+    hooks: HookSettings = Field(default_factory=HookSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: arguments, then environment, then the TOML file, then defaults."""
+        path = _config_file.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def connector_table(self, connector_id: str) -> dict[str, Any]:
+        """The raw ``[connectors.<id>]`` table (empty when absent)."""
+        return dict(self.connectors.get(connector_id, {}))
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The settings file to read: ``--config``, else ``HUB_CONFIG``, else ``./hub.toml`` if present."""
+    if explicit:
+        path = Path(explicit)
+    elif os.environ.get("HUB_CONFIG"):
+        path = Path(os.environ["HUB_CONFIG"])
+    else:
+        path = Path("hub.toml")
+        return path if path.is_file() else None
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} not found: pass an existing file with --config or HUB_CONFIG.")
+    return path
+
+
+def load_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> HubSettings:
+    """Read settings from file and environment; ``overrides`` win over both."""
+    token = _config_file.set(config_path(config))
+    try:
+        return HubSettings(**overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(
+            f"Invalid setting {where}: {first['msg']}. Fix it in hub.toml or the HUB_ environment.",
+            detail=str(err),
+        ) from err
+    except ValueError as err:  # malformed TOML
+        raise ConfigError(f"Cannot read the config file: {err}. Fix the TOML syntax.") from err
+    finally:
+        _config_file.reset(token)
+
+
+def connector_settings(settings: HubSettings, connector_id: str, model: type[BaseModel]) -> BaseModel:
+    """Validate a connector's table with its own model; the error names the table and the field."""
+    try:
+        return model.model_validate(settings.connector_table(connector_id))
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(
+            f"Invalid setting connectors.{connector_id}.{where}: {first['msg']}. "
+            f"Fix [connectors.{connector_id}] in hub.toml or the HUB_CONNECTORS__{connector_id.upper()}__ environment.",
+            detail=str(err),
+        ) from err
+
+
+def masked(settings: HubSettings) -> dict[str, Any]:
+    """The settings as plain data with every secret masked, for `hub config show`."""
+    return _mask(settings.model_dump(mode="python"))
+
+
+_SECRET_WORDS = ("secret", "password", "token")
+
+
+def _mask(value: Any, name: str = "") -> Any:
+    if isinstance(value, SecretStr):
+        return "**********" if value.get_secret_value() else ""
+    if isinstance(value, dict):
+        return {key: _mask(item, str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item, name) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, str) and value and any(word in name.lower() for word in _SECRET_WORDS):
+        # Connector tables are raw dicts until validated: mask what looks secret by name.
+        return "**********"
+    return value

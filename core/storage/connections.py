@@ -1,0 +1,118 @@
+"""Connections: rows with state, settings and encrypted credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from core.crypto import Vault
+from core.errors import NotFound
+from core.models import Connection, ConnectionSettings, ConnectionState
+
+Db = asyncpg.Connection | asyncpg.Pool
+
+
+def to_connection(row: asyncpg.Record) -> Connection:
+    """Build the model from a ``connections`` row."""
+    return Connection(
+        id=row["id"],
+        account_id=row["account_id"],
+        connector=row["connector"],
+        state=ConnectionState(row["state"]),
+        reason=row["reason"],
+        external_account_id=row["external_account_id"],
+        settings=ConnectionSettings.model_validate(row["settings"] or {}),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def create_connection(db: Db, account_id: int, connector: str, settings: ConnectionSettings) -> Connection:
+    """A new connection in ``pending_authorization``."""
+    row = await db.fetchrow(
+        """
+        insert into connections (account_id, connector, state, reason, settings)
+        values ($1, $2, 'pending_authorization', 'waiting for the merchant to authorise', $3)
+        returning *
+        """,
+        account_id,
+        connector,
+        settings.model_dump(mode="json"),
+    )
+    await db.execute(
+        "insert into connection_events (connection_id, to_state, reason) values ($1, $2, $3)",
+        row["id"],
+        row["state"],
+        row["reason"],
+    )
+    return to_connection(row)
+
+
+async def get_connection(db: Db, connection_id: int, account_id: int | None = None) -> Connection:
+    """A connection by id; with ``account_id``, only that account's (else NotFound)."""
+    row = await db.fetchrow(
+        "select * from connections where id = $1 and ($2::bigint is null or account_id = $2)",
+        connection_id,
+        account_id,
+    )
+    if row is None:
+        raise NotFound(f"No connection {connection_id}: list them with `hub connections list`.")
+    return to_connection(row)
+
+
+async def list_connections(db: Db, account_id: int | None = None) -> list[Connection]:
+    """Connections, of one account or all, newest last."""
+    rows = await db.fetch(
+        "select * from connections where $1::bigint is null or account_id = $1 order by id", account_id
+    )
+    return [to_connection(row) for row in rows]
+
+
+async def store_authorization(
+    db: Db,
+    vault: Vault,
+    connection_id: int,
+    external_account_id: str,
+    credentials: dict[str, str],
+    display_name: str | None,
+    settings: ConnectionSettings,
+) -> None:
+    """Store the shop account id and encrypted credentials of a connection."""
+    await db.execute(
+        """
+        update connections set external_account_id = $2, credentials = $3, display_name = $4,
+               settings = $5, updated_at = now()
+        where id = $1
+        """,
+        connection_id,
+        external_account_id,
+        vault.encrypt(credentials),
+        display_name,
+        settings.model_dump(mode="json"),
+    )
+
+
+async def load_credentials(db: Db, vault: Vault, connection_id: int) -> dict[str, Any]:
+    """The decrypted credentials of a connection (empty when none are stored)."""
+    token = await db.fetchval("select credentials from connections where id = $1", connection_id)
+    return vault.decrypt(token) if token is not None else {}
+
+
+async def clear_credentials(db: Db, connection_id: int) -> None:
+    """Forget a connection's credentials."""
+    await db.execute("update connections set credentials = null, updated_at = now() where id = $1", connection_id)
+
+
+async def update_settings(db: Db, connection_id: int, settings: ConnectionSettings) -> None:
+    """Replace a connection's settings."""
+    await db.execute(
+        "update connections set settings = $2, updated_at = now() where id = $1",
+        connection_id,
+        settings.model_dump(mode="json"),
+    )
+
+
+async def display_name(db: Db, connection_id: int) -> str | None:
+    """The shop's name for the connected account, if it gave one."""
+    return await db.fetchval("select display_name from connections where id = $1", connection_id)

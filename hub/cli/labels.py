@@ -1,0 +1,83 @@
+"""`hub labels`: record a label for an order and push its tracking codes."""
+
+from __future__ import annotations
+
+import click
+
+from core.errors import HubError, InvalidInput, TransientError
+from core.labels import NewLabel, NewParcel, push_label, retry_label
+from core.labels import create_label as record_label
+from core.models import ParcelItem
+from core.storage.labels import StoredLabel
+from hub.cli.base import HubGroup, Runtime, with_runtime
+
+
+@click.group(cls=HubGroup)
+def labels() -> None:
+    """Labels and the tracking codes they send to shops."""
+
+
+def _parcel(text: str) -> NewParcel:
+    """TRACKING or TRACKING:ITEM=QTY,ITEM=QTY."""
+    tracking, _, spec = text.partition(":")
+    items = None
+    if spec:
+        try:
+            items = [
+                ParcelItem(item_external_id=item, quantity=int(qty))
+                for item, _, qty in (part.partition("=") for part in spec.split(","))
+            ]
+        except ValueError as err:
+            raise InvalidInput(f"Bad --parcel {text!r}: write TRACKING:ITEM=QTY,ITEM=QTY.") from err
+    return NewParcel(tracking_number=tracking, items=items)
+
+
+@labels.command("create")
+@click.option("--order", "order_id", type=int, required=True, help="The hub's order id (see `hub orders list`).")
+@click.option("--tracking", default=None, help="Tracking number of a single parcel with all items left.")
+@click.option("--parcel", "parcels", multiple=True, help="TRACKING[:ITEM=QTY,...]; repeat for more parcels.")
+@click.option("--label-id", default=None, help="The platform's label id (default: label-<order>-<tracking>).")
+@click.option("--no-push", is_flag=True, help="Record only; do not send the tracking code now.")
+@with_runtime
+async def create(
+    rt: Runtime, order_id: int, tracking: str | None, parcels: tuple[str, ...], label_id: str | None, no_push: bool
+) -> None:
+    """Record a label for an order and send its tracking codes to the shop."""
+    try:
+        wanted = [_parcel(p) for p in parcels] or ([NewParcel(tracking_number=tracking)] if tracking else [])
+        if not wanted:
+            raise InvalidInput("Give --tracking T or one or more --parcel TRACKING[:ITEM=QTY,...].")
+        first = wanted[0].tracking_number
+        new = NewLabel(external_id=label_id or f"label-{order_id}-{first}", parcels=wanted)
+    except ValueError as err:
+        raise InvalidInput(f"Invalid label: {err.errors()[0]['msg'] if hasattr(err, 'errors') else err}") from err
+    label = await record_label(rt, order_id, new)
+    click.echo(f"Label {label.id} recorded for order {order_id}.")
+    if not no_push:
+        await _push(rt, lambda: push_label(rt, label.id))
+
+
+@labels.command()
+@click.argument("label_id", type=int)
+@with_runtime
+async def push(rt: Runtime, label_id: int) -> None:
+    """Send a label's pending parcels to the shop."""
+    await _push(rt, lambda: push_label(rt, label_id))
+
+
+@labels.command()
+@click.argument("label_id", type=int)
+@with_runtime
+async def retry(rt: Runtime, label_id: int) -> None:
+    """Push a label's failed parcels again."""
+    await _push(rt, lambda: retry_label(rt, label_id))
+
+
+async def _push(rt: Runtime, action) -> None:  # type: ignore[no-untyped-def]
+    try:
+        label: StoredLabel = await action()
+    except TransientError as err:
+        raise HubError(f"{err} Try again later with `hub labels push`.") from err
+    for parcel in label.parcels:
+        note = f" ({parcel.push_message})" if parcel.push_message else ""
+        click.echo(f"  parcel {parcel.reference} {parcel.tracking_number}: {parcel.push_state.value}{note}")
