@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "hub.connectors"
 
 
+class NoSettings(BaseModel):
+    """The settings of a connector whose manifest names no settings model."""
+
+    model_config = {"extra": "forbid"}
+
+
 @dataclass
 class LoadedConnector:
     """One installed connector: loaded with its manifest and settings, or listed with its error."""
@@ -74,7 +80,7 @@ def load_connector(point: EntryPoint, settings: HubSettings) -> LoadedConnector:
                 f"Connector entry point {point.name} declares id {manifest.id} in manifest.toml: make them equal."
             )
         model = manifest.settings_model()
-        connector.settings = connector_settings(settings, manifest.id, model) if model else BaseModel()
+        connector.settings = connector_settings(settings, manifest.id, model or NoSettings)
         connector.module, connector.manifest = module, manifest
     except Exception as err:  # noqa: BLE001 - any import failure must not stop the hub
         connector.error = f"{type(err).__name__}: {err}"

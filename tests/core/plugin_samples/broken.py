@@ -1,0 +1,3 @@
+"""A connector that fails to import."""
+
+raise ImportError("this connector needs a package that is not installed")
