@@ -116,7 +116,7 @@ class HookRunner:
     async def _await(self, name: str, context: ConnectorContext, awaitable: Any, timeout: float) -> Any:
         try:
             return await asyncio.wait_for(awaitable, timeout)
-        except HubError:
+        except (HubError, StopAsyncIteration):
             raise
         except TimeoutError as err:
             raise ConnectorNotReady(

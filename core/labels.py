@@ -112,9 +112,9 @@ async def _push(rt: Runtime, label_id: int) -> StoredLabel:
     label = await store.get_label(pool, label_id)
     stored = await order_store.get_order(pool, rt.vault, label.order_id)
     connection = await connection_store.get_connection(pool, stored.connection_id)
-    pending = label.as_label((PushState.PENDING,))
-    if not pending.parcels:
+    if not label.parcels_in(PushState.PENDING):
         return label
+    pending = label.as_label((PushState.PENDING,))
     if not connection.settings.update_tracking:
         for parcel in pending.parcels:
             await store.record_outcome(

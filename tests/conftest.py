@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,10 +21,15 @@ TEMPLATE = "hub_template"
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_admin_url() -> Iterator[str]:
     """The URL of the session's embedded PostgreSQL (its maintenance database)."""
-    url, _server = embedded_url(tmp_path_factory.mktemp("pg"))
-    return url
+    # Not under pytest's tmp_path: pytest keeps that folder 0700, and as root the embedded
+    # server runs as another user that must reach its data folder.
+    folder = Path(tempfile.mkdtemp(prefix="hub-test-pg-"))
+    url, server = embedded_url(folder)
+    yield url
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:

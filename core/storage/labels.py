@@ -40,8 +40,12 @@ class StoredLabel:
     created_at: datetime
     parcels: list[StoredParcel]
 
+    def parcels_in(self, *states: PushState) -> list[StoredParcel]:
+        """The parcels whose push is in one of ``states``."""
+        return [p for p in self.parcels if p.push_state in states]
+
     def as_label(self, states: tuple[PushState, ...] = (PushState.PENDING,)) -> Label:
-        """The hook model, with only the parcels in ``states``."""
+        """The hook model, with only the parcels in ``states`` (at least one must be)."""
         return Label(
             external_id=self.external_id,
             carrier=self.carrier,

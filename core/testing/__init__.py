@@ -1,0 +1,12 @@
+"""The connector contract kit: the standard tests every hub connector passes.
+
+A connector opts in by subclassing ``ConnectorContract`` and giving it a ``Scenarios`` object
+that drives its shop; see ``core.testing.contract`` for the checks and ``docs/connector-kit.md``
+for a walk-through. The check functions themselves live in ``core.testing.checks``.
+"""
+
+from core.testing.bench import Bench, ContractViolation, Subject
+from core.testing.contract import ConnectorContract
+from core.testing.scenario import FAULTS, Fault, Scenarios
+
+__all__ = ["FAULTS", "Bench", "ConnectorContract", "ContractViolation", "Fault", "Scenarios", "Subject"]

@@ -1,0 +1,46 @@
+"""Core end-to-end fixtures: a runtime with the fake connector over an in-memory FakeShop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from core import authorization
+from core.models import Connection
+from core.plugins import ENTRY_POINT_GROUP, load_connector
+from core.runtime import Runtime, open_runtime
+from core.settings import HubSettings
+from core.storage.accounts import create_account
+from tests.contract.fake.shop import FakeShop, close_shop, open_shop
+
+FAKE = EntryPoint(name="fake", value="tests.contract.fake", group=ENTRY_POINT_GROUP)
+
+
+@pytest.fixture
+def shop() -> FakeShop:
+    """A fresh fake shop under the default name."""
+    shop = open_shop("default")
+    yield shop
+    close_shop("default")
+
+
+@pytest.fixture
+async def fake_runtime(settings: HubSettings, shop: FakeShop) -> AsyncIterator[Runtime]:
+    """A runtime whose only connector is the fake one."""
+    async with open_runtime(settings, connectors=[load_connector(FAKE, settings)]) as rt:
+        yield rt
+
+
+async def connect(rt: Runtime, shop: FakeShop, account: str = "Shop BV") -> Connection:
+    """Create an account and connect it to the fake shop through both legs of authorisation."""
+    owner = await create_account(rt.db.pool, account)
+    _, url = await authorization.start_connect(rt, owner.id, "fake", {"marketplace": "NL"})
+    return await authorization.complete_connect(rt, shop.consent(url))
+
+
+@pytest.fixture
+async def connection(fake_runtime: Runtime, shop: FakeShop) -> Connection:
+    """A connected fake-shop connection."""
+    return await connect(fake_runtime, shop)
