@@ -6,7 +6,7 @@ import logging
 
 import asyncpg
 
-from core import lifecycle
+from core import lifecycle, queue
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput
 from core.models import (
     AuthCallback,
@@ -104,6 +104,8 @@ async def complete_connect(rt: Runtime, params: dict[str, str], account_id: int 
                 settings,
             )
             await lifecycle.transition(db, connection.id, ConnectionState.CONNECTED, "authorised by the merchant")
+            # Pushes that waited for this reconnect go out again.
+            await queue.resume_connection(db, connection.id)
     except asyncpg.UniqueViolationError as err:
         raise Conflict(
             f"This shop account ({result.external_account_id}) is connected already: reconnect that connection instead."

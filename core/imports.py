@@ -34,10 +34,12 @@ async def run_import(
     account_id: int | None = None,
     trigger: str = "manual",
     progress: Progress | None = None,
+    run_id: int | None = None,
 ) -> ImportRun:
     """Import a connection's new and changed orders; return the finished run.
 
     ``progress`` is called after every stored page with the running totals and the page count.
+    ``run_id`` is a run queued beforehand (by the API, for a job); without it a run is created.
     Raises ``Conflict`` when an import of this connection is running, and the connector's error
     (after recording it on the run) when the shop fails.
     """
@@ -51,15 +53,17 @@ async def run_import(
         if not await lock.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
             raise Conflict(f"An import of connection {connection_id} is running already; wait for it to finish.")
         try:
-            return await _run(rt, connection_id, trigger, progress)
+            return await _run(rt, connection_id, trigger, progress, run_id)
         finally:
             await lock.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
 
 
-async def _run(rt: Runtime, connection_id: int, trigger: str, progress: Progress | None) -> ImportRun:
+async def _run(
+    rt: Runtime, connection_id: int, trigger: str, progress: Progress | None, run_id: int | None
+) -> ImportRun:
     pool = rt.db.pool
     connection = await connection_store.get_connection(pool, connection_id)
-    run_id = await store.start_run(pool, connection_id, trigger)
+    run_id = await store.start_run(pool, connection_id, trigger, run_id)
     totals, pages = PageCounts(), 0
     context = await rt.context(connection)
     try:

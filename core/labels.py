@@ -11,7 +11,7 @@ import logging
 
 from pydantic import Field
 
-from core import lifecycle
+from core import lifecycle, queue
 from core.authorization import mark_auth_required
 from core.context import utc_now
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, TransientError
@@ -45,8 +45,14 @@ class NewLabel(Model):
     parcels: list[NewParcel] = Field(min_length=1, max_length=50)
 
 
-async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: int | None = None) -> StoredLabel:
-    """Record a label for a stored order; the same label id again returns the stored label."""
+async def create_label(
+    rt: Runtime, order_id: int, new: NewLabel, account_id: int | None = None, enqueue: bool = False
+) -> StoredLabel:
+    """Record a label for a stored order; the same label id again returns the stored label.
+
+    With ``enqueue`` the push job is queued in the same transaction, so no label is ever stored
+    without its push.
+    """
     stored = await order_store.get_order(rt.db.pool, rt.vault, order_id, account_id)
     async with rt.db.pool.acquire() as db, db.transaction():
         next_reference = await store.next_reference(db, order_id)  # locks the order
@@ -87,6 +93,8 @@ async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: in
             parcels=parcels,
         )
         label_id = await store.insert_label(db, order_id, label)
+        if enqueue:
+            await queue.enqueue_push(db, label_id)
         return await store.get_label(db, label_id)
 
 

@@ -74,6 +74,22 @@ class HookSettings(BaseModel):
     page_timeout: float = Field(default=300.0, gt=0)
 
 
+class JobSettings(BaseModel):
+    """Background work: scheduled imports, tracking pushes with retries, data retention."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = True
+    concurrency: int = Field(default=20, ge=1, le=500)
+    tick_seconds: float = Field(default=15.0, gt=0)
+    push_max_attempts: int = Field(default=8, ge=1, le=50)
+    import_max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=600.0, gt=0)
+    heartbeat_seconds: float = Field(default=30.0, ge=2)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+
 class LogSettings(BaseModel):
     """Log level and format."""
 
@@ -99,6 +115,7 @@ class HubSettings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -57,12 +57,39 @@ async def set_cursor(db: Db, connection_id: int, cursor: Cursor) -> None:
     )
 
 
-async def start_run(db: Db, connection_id: int, trigger: str) -> int:
-    """Record a new running import; runs left 'running' by a crashed process become 'interrupted'."""
-    await db.execute(
-        "update import_runs set state = 'interrupted', finished_at = now() where connection_id = $1 and state = 'running'",
+async def queue_run(db: Db, connection_id: int, trigger: str) -> int:
+    """Record an import that a job will run."""
+    return await db.fetchval(
+        "insert into import_runs (connection_id, trigger, state) values ($1, $2, 'queued') returning id",
+        connection_id,
+        trigger,
+    )
+
+
+async def open_run(db: Db, connection_id: int) -> int | None:
+    """The queued or running import of a connection, if any."""
+    return await db.fetchval(
+        "select id from import_runs where connection_id = $1 and state in ('queued', 'running') order by id limit 1",
         connection_id,
     )
+
+
+async def start_run(db: Db, connection_id: int, trigger: str, run_id: int | None = None) -> int:
+    """Mark a run running (creating it if needed); runs a crashed process left running become 'interrupted'.
+
+    Call only while holding the connection's import lock.
+    """
+    await db.execute(
+        """
+        update import_runs set state = 'interrupted', finished_at = now(), error = 'the import was interrupted'
+        where connection_id = $1 and state = 'running' and id is distinct from $2
+        """,
+        connection_id,
+        run_id,
+    )
+    if run_id is not None:
+        await db.execute("update import_runs set state = 'running', started_at = now() where id = $1", run_id)
+        return run_id
     return await db.fetchval(
         "insert into import_runs (connection_id, trigger) values ($1, $2) returning id", connection_id, trigger
     )

@@ -15,6 +15,8 @@ from importlib import resources
 
 import asyncpg
 
+from core.queue import install_queue
+
 log = logging.getLogger(__name__)
 
 #: Arbitrary constant naming the hub's migration lock (pg_advisory_lock takes a bigint).
@@ -83,6 +85,8 @@ async def migrate(pool: asyncpg.Pool) -> list[Migration]:
                     )
                 log.info("applied migration %04d_%s", migration.version, migration.name)
                 applied.append(migration)
+            # The job queue's tables are pgqueuer's own; it creates and upgrades them itself.
+            await install_queue(connection)
         finally:
             await connection.execute("select pg_advisory_unlock($1)", LOCK_KEY)
     return applied

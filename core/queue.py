@@ -1,0 +1,128 @@
+"""The job queue's write side: enqueue jobs in the caller's transaction (pgqueuer).
+
+Kept apart from core.jobs (the handlers) so that use cases can enqueue without importing the
+workers. Dedupe keys keep one queued job per connection or label.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import asyncpg
+from pgqueuer import AsyncpgDriver, Queries
+
+from core.storage import imports as import_store
+
+IMPORT, PUSH, RETENTION = "import", "push", "retention"
+
+Db = asyncpg.Connection
+
+
+def queries(db: Db) -> Queries:
+    """pgqueuer's queries over one connection (inside the caller's transaction, if any)."""
+    return Queries(AsyncpgDriver(db))
+
+
+async def install_queue(db: Db) -> None:
+    """Create or upgrade pgqueuer's tables; call under the migration lock."""
+    queue = queries(db)
+    if await queue.schema_is_installed():
+        await queue.upgrade()
+    else:
+        await queue.install()
+
+
+async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> bool:
+    """Enqueue a label's push in the caller's transaction; False when one is queued already."""
+    ids = await queries(db).enqueue(
+        PUSH,
+        json.dumps({"label_id": label_id}).encode(),
+        execute_after=timedelta(seconds=delay) if delay else None,
+        dedupe_key=f"push:{label_id}",
+        on_conflict="skip",
+    )
+    return ids[0] is not None
+
+
+async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
+    """Queue an import of a connection and return its run id; an import queued or running already is returned instead.
+
+    Call in a transaction: the connection row is locked so that two processes never queue twice.
+    """
+    await db.execute("select id from connections where id = $1 for update", connection_id)
+    existing = await import_store.open_run(db, connection_id)
+    if existing is not None:
+        return existing
+    run_id = await import_store.queue_run(db, connection_id, trigger)
+    await queries(db).enqueue(
+        IMPORT,
+        json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": trigger}).encode(),
+        dedupe_key=f"import:{connection_id}",
+        on_conflict="skip",
+    )
+    return run_id
+
+
+async def enqueue_retention(db: Db, delay: timedelta = timedelta(0)) -> None:
+    """Queue the retention job unless it is queued already."""
+    await queries(db).enqueue(RETENTION, None, execute_after=delay, dedupe_key="retention", on_conflict="skip")
+
+
+async def resume_connection(db: Db, connection_id: int) -> int:
+    """After a reconnect: enqueue the pushes of the connection's labels still pending; return how many."""
+    rows = await db.fetch(
+        """
+        select distinct p.label_id from parcels p join orders o on o.id = p.order_id
+        where o.connection_id = $1 and p.push_state = 'pending'
+        """,
+        connection_id,
+    )
+    for row in rows:
+        await enqueue_push(db, row["label_id"])
+    return len(rows)
+
+
+async def due_imports(db: Db) -> list[int]:
+    """Connected connections whose import interval has passed since their last run started."""
+    rows = await db.fetch(
+        """
+        select c.id from connections c
+        left join lateral (
+            select max(started_at) as started from import_runs r where r.connection_id = c.id
+        ) last on true
+        where c.state = 'connected'
+          and (last.started is null
+               or last.started + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5))
+                  <= now())
+        order by c.id
+        """
+    )
+    return [row["id"] for row in rows]
+
+
+async def schedule_due_imports(pool: asyncpg.Pool) -> int:
+    """Queue an import for every connection that is due; return how many were queued."""
+    queued = 0
+    for connection_id in await due_imports(pool):
+        async with pool.acquire() as db, db.transaction():
+            if await import_store.open_run(db, connection_id) is None:
+                await enqueue_import(db, connection_id, "schedule")
+                queued += 1
+    return queued
+
+
+async def delete_expired_personal_data(rt: Runtime) -> int:
+    """Delete recipients of orders shipped or cancelled more than ``retention_days`` ago."""
+    result = await rt.db.pool.execute(
+        """
+        update orders set recipient = null
+        where recipient is not null and closed_at < now() - make_interval(days => $1)
+        """,
+        rt.settings.jobs.retention_days,
+    )
+    await rt.db.pool.execute("delete from oauth_states where expires_at < now() - interval '1 day'")
+    count = int(result.split()[-1])
+    if count:
+        log.info("retention: deleted the personal data of %s closed orders", count)
+    return count

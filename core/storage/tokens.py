@@ -1,0 +1,44 @@
+"""API tokens: created once and shown once, stored only as a digest."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import asyncpg
+
+from core.errors import InvalidInput
+
+Db = asyncpg.Connection | asyncpg.Pool
+
+PREFIX = "hub_"
+
+
+def digest(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(db: Db, account_id: int, name: str = "api") -> str:
+    """Create a token for an account and return it; only its digest is stored."""
+    if not name or len(name) > 100:
+        raise InvalidInput("A token name must be 1 to 100 characters.")
+    token = PREFIX + secrets.token_urlsafe(32)
+    await db.execute(
+        "insert into api_tokens (account_id, name, digest) values ($1, $2, $3)", account_id, name, digest(token)
+    )
+    return token
+
+
+async def account_for(db: Db, token: str) -> int | None:
+    """The account a token belongs to, or None for an unknown or revoked token."""
+    if not token.startswith(PREFIX) or len(token) > 100:
+        return None
+    return await db.fetchval(
+        """
+        update api_tokens set last_used_at = now()
+        where digest = $1 and revoked_at is null
+        returning account_id
+        """,
+        digest(token),
+    )
