@@ -155,7 +155,7 @@ class HookRunner:
                 except StopAsyncIteration:
                     return
                 page = _expect(page, ImportPage, "import_orders", context)
-                if cursor.since and page.cursor.since and page.cursor.since < cursor.since:
+                if cursor.since and (page.cursor.since is None or page.cursor.since < cursor.since):
                     raise PluginError(
                         f"Connector {context.connection.connector} moved the cursor backwards; its pages were refused.",
                         detail=f"{page.cursor.since} < {cursor.since}",

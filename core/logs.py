@@ -1,0 +1,77 @@
+"""Logging setup: text or JSON lines, with registered secrets masked in every record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+
+from core.settings import LogSettings
+
+MASK = "**********"
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this value wherever it would appear in a log line (values under 6 characters are ignored)."""
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def mask(text: str) -> str:
+    """Replace every registered secret in ``text``."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """Renders each record's message once and masks registered secrets in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the message and any exception text."""
+        if _secrets:
+            record.msg = mask(record.getMessage())
+            record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = mask(record.exc_text)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as JSON."""
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(settings: LogSettings) -> None:
+    """Configure the root logger for a long-running process."""
+    handler = logging.StreamHandler()
+    handler.addFilter(SecretFilter())
+    if settings.format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.level)
+    logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
