@@ -27,6 +27,10 @@ IMPORT_LOCK = 0x696D70  # "imp"
 Progress = Callable[[PageCounts, int], None]
 
 
+class ImportRunning(Conflict):
+    """An import of this connection is running in another worker."""
+
+
 async def run_import(
     rt: Runtime,
     connection_id: int,
@@ -51,7 +55,7 @@ async def run_import(
         )
     async with rt.db.pool.acquire() as lock:
         if not await lock.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
-            raise Conflict(f"An import of connection {connection_id} is running already; wait for it to finish.")
+            raise ImportRunning(f"An import of connection {connection_id} is running already; wait for it to finish.")
         try:
             return await _run(rt, connection_id, trigger, progress, run_id)
         finally:

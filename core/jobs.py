@@ -27,7 +27,7 @@ from pgqueuer import Job, QueueManager
 from pgqueuer.errors import RetryRequested
 
 from core.errors import Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
-from core.imports import run_import
+from core.imports import ImportRunning, run_import
 from core.labels import push_label
 from core.models import PushState
 from core.runtime import Runtime
@@ -80,6 +80,8 @@ async def run_import_job(rt: Runtime, job: Job) -> None:
         await run_import(rt, connection_id, trigger=payload.get("trigger", "job"), run_id=run_id)
     except ConnectorAuthFailed:
         return  # the run is recorded as failed and the connection waits for a reconnect
+    except ImportRunning as err:
+        raise RetryRequested(delay=backoff(rt, 0), reason=str(err)) from err
     except Conflict as err:
         await _close_queued_run(rt, run_id, str(err))
     except TransientError as err:
@@ -134,6 +136,7 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueManager]:
         ),
         name="hub-queue",
     )
+    worker.add_done_callback(_report_stop)
     ticker = asyncio.create_task(_tick(rt), name="hub-scheduler")
     try:
         yield manager
@@ -142,6 +145,11 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueManager]:
         manager.shutdown.set()
         await asyncio.gather(ticker, worker, return_exceptions=True)
         await db.close()
+
+
+def _report_stop(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("the job worker stopped: %r; restart the process", task.exception())
 
 
 async def _tick(rt: Runtime) -> None:

@@ -28,6 +28,9 @@ class Manifest(BaseModel):
     hooks: list[str]
     settings: str | None = Field(default=None, description="module:Class of the settings model")
     logo: str | None = None
+    login_account_param: str | None = Field(
+        default=None, description="query parameter of the shop's Login-URI call that names the shop account"
+    )
 
     @field_validator("hooks")
     @classmethod

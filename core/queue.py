@@ -33,16 +33,18 @@ async def install_queue(db: Db) -> None:
         await queue.install()
 
 
-async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> bool:
-    """Enqueue a label's push in the caller's transaction; False when one is queued already."""
-    ids = await queries(db).enqueue(
+async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> None:
+    """Enqueue a label's push in the caller's transaction.
+
+    No dedupe key: a second job for the same label is harmless (the push holds a per-label lock
+    and sends only parcels still pending), while a dedupe key would drop a retry queued while the
+    previous job is finishing.
+    """
+    await queries(db).enqueue(
         PUSH,
         json.dumps({"label_id": label_id}).encode(),
         execute_after=timedelta(seconds=delay) if delay else None,
-        dedupe_key=f"push:{label_id}",
-        on_conflict="skip",
     )
-    return ids[0] is not None
 
 
 async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
@@ -55,11 +57,10 @@ async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
     if existing is not None:
         return existing
     run_id = await import_store.queue_run(db, connection_id, trigger)
+    # No dedupe key: the job of the previous run may still be finishing; the row lock above and
+    # the import's own lock keep one import per connection.
     await queries(db).enqueue(
-        IMPORT,
-        json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": trigger}).encode(),
-        dedupe_key=f"import:{connection_id}",
-        on_conflict="skip",
+        IMPORT, json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": trigger}).encode()
     )
     return run_id
 

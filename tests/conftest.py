@@ -8,16 +8,23 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from importlib.metadata import EntryPoint
+
 import asyncpg
 import pytest
 
 from core.crypto import new_key
+from core.plugins import ENTRY_POINT_GROUP
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
 from core.storage.database import embedded_url
 from core.storage.migrate import migrate
+from tests.contract.fake.shop import FakeShop, close_shop, open_shop
 
 TEMPLATE = "hub_template"
+
+#: The fake connector's entry point (it is never installed as one).
+FAKE = EntryPoint(name="fake", value="tests.contract.fake", group=ENTRY_POINT_GROUP)
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +112,11 @@ async def runtime(settings: HubSettings) -> AsyncIterator[Runtime]:
     """A runtime on the test's database with the installed connectors."""
     async with open_runtime(settings) as rt:
         yield rt
+
+
+@pytest.fixture
+def shop() -> Iterator[FakeShop]:
+    """A fresh fake shop under the default name."""
+    shop = open_shop("default")
+    yield shop
+    close_shop("default")

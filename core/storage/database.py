@@ -39,6 +39,9 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 
 def _json_dumps(value: Any) -> str:
+    # Text passes through as JSON already: pgqueuer sends its jsonb parameters that way.
+    if isinstance(value, str):
+        return value
     return json.dumps(value, separators=(",", ":"), default=str)
 
 

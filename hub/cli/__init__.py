@@ -16,6 +16,7 @@ from hub.cli.db import db
 from hub.cli.imports import import_orders
 from hub.cli.labels import labels
 from hub.cli.orders import orders
+from hub.cli.serve import serve
 
 QUICK_START = """The integration hub: connect shops, import their orders as shipments, send tracking codes back.
 
@@ -43,7 +44,7 @@ def main(config: str | None, verbose: bool) -> None:
     )
 
 
-for command in (accounts, config, connections, connectors, db, import_orders, labels, orders):
+for command in (accounts, config, connections, connectors, db, import_orders, labels, orders, serve):
     main.add_command(command)
 
 try:  # the Amazon commands live with the Amazon connector's simulator

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from core.storage.accounts import create_account, list_accounts
+from core.storage.accounts import create_account, get_account, list_accounts
+from core.storage.tokens import create_token
 from hub.cli.base import HubGroup, Runtime, echo_json, with_runtime
 
 
@@ -33,3 +34,13 @@ async def list_(rt: Runtime, as_json: bool) -> None:
         return
     for account in found:
         click.echo(f"{account.id:>5}  {account.name}")
+
+
+@accounts.command()
+@click.argument("account")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@with_runtime
+async def token(rt: Runtime, account: str, name: str) -> None:
+    """Create an API token for ACCOUNT (name or id); it is shown once."""
+    owner = await get_account(rt.db.pool, account)
+    click.echo(await create_token(rt.db.pool, owner.id, name))

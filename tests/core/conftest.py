@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from importlib.metadata import EntryPoint
-
 import pytest
 
 from core import authorization
 from core.models import Connection
-from core.plugins import ENTRY_POINT_GROUP, load_connector
+from core.plugins import load_connector
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
 from core.storage.accounts import create_account
-from tests.contract.fake.shop import FakeShop, close_shop, open_shop
+from tests.conftest import FAKE
+from tests.contract.fake.shop import FakeShop
 
-FAKE = EntryPoint(name="fake", value="tests.contract.fake", group=ENTRY_POINT_GROUP)
-
-
-@pytest.fixture
-def shop() -> FakeShop:
-    """A fresh fake shop under the default name."""
-    shop = open_shop("default")
-    yield shop
-    close_shop("default")
 
 
 @pytest.fixture

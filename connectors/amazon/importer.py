@@ -1,0 +1,145 @@
+"""Importing orders with ``searchOrders``: the query, the pages and the cursor rules.
+
+A run asks for orders updated at or after ``since`` (``lastUpdatedAfter``) and lets Amazon fix
+the end of the window (``lastUpdatedBefore``, two minutes before its now), which it reports in
+every answer. Cursor rules:
+
+- mid-run pages carry ``Cursor(since=<the run's since>, page_token=<mode>:<nextToken>)``, so a
+  resumed run sends exactly the parameters the token was issued for (``since`` stays put);
+- the last page carries ``Cursor(since=<the answer's lastUpdatedBefore>)``; ``since`` never
+  moves backwards and never past now; an order updated exactly at ``since`` was in the previous
+  run (both bounds are inclusive) and is left out;
+- a first import (no ``since``) looks back ``lookback_days`` and asks only for the orders still
+  to ship; later runs also ask for SHIPPED and CANCELLED, so that an order shipped elsewhere or
+  cancelled after its import is updated. The mode is kept in the page token;
+- a pagination token Amazon no longer accepts (they expire after 24 hours) restarts the run from
+  ``since``: orders already yielded come again and change nothing;
+- a ``since`` that is not yet two minutes in the past yields nothing and makes no call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.amazon.client import SpApi
+from connectors.amazon.const import OPEN_STATUSES, TRACKED_STATUSES, UPDATED_BEFORE_MARGIN, find_marketplace
+from connectors.amazon.mapping import amazon_time, map_orders, parse_time
+from connectors.amazon.settings import AmazonSettings
+from core.context import ConnectorContext
+from core.errors import ConnectorNotReady, ConnectorRejected
+from core.models import Cursor, ImportPage
+
+#: Page-token prefixes: which statuses the run asks for.
+FIRST_RUN, INCREMENTAL = "open", "all"
+_STATUSES = {FIRST_RUN: OPEN_STATUSES, INCREMENTAL: TRACKED_STATUSES}
+
+
+def encode_token(mode: str, token: str) -> str:
+    """The cursor's page token: the run's mode and Amazon's ``nextToken``."""
+    return f"{mode}:{token}"
+
+
+def decode_token(page_token: str | None) -> tuple[str, str | None]:
+    """The mode and Amazon's token from a cursor's page token."""
+    if not page_token:
+        return INCREMENTAL, None
+    mode, sep, token = page_token.partition(":")
+    if sep and mode in _STATUSES and token:
+        return mode, token
+    return INCREMENTAL, page_token
+
+
+def search_query(
+    settings: AmazonSettings, since: datetime, mode: str, marketplaces: list[str], token: str | None
+) -> list[tuple[str, str]]:
+    """The ``searchOrders`` query of a run (arrays comma-separated, as the model's ``csv``)."""
+    query = [
+        ("lastUpdatedAfter", amazon_time(since)),
+        ("fulfillmentStatuses", ",".join(_STATUSES[mode])),
+        ("fulfilledBy", "MERCHANT"),
+    ]
+    if marketplaces:
+        query.append(("marketplaceIds", ",".join(marketplaces)))
+    query += [
+        ("includedData", ",".join(settings.included_data)),
+        ("maxResultsPerPage", str(settings.page_size)),
+    ]
+    if token:
+        query.append(("paginationToken", token))
+    return query
+
+
+def marketplace_ids(context: ConnectorContext) -> list[str]:
+    """The connection's marketplaces as Amazon ids (country codes are translated); empty means all."""
+    ids = []
+    for value in context.connection.settings.marketplaces:
+        known = find_marketplace(value)
+        ids.append(known.id if known else value)
+    return list(dict.fromkeys(ids))[:50]
+
+
+async def import_orders(
+    context: ConnectorContext, settings: AmazonSettings, api: SpApi, cursor: Cursor
+) -> AsyncIterator[ImportPage]:
+    """Yield the pages of one ``searchOrders`` run from ``cursor`` (see the module docstring)."""
+    now = context.now()
+    mode, token = decode_token(cursor.page_token)
+    if cursor.since is None:
+        since, mode = now - timedelta(days=settings.lookback_days), FIRST_RUN
+    else:
+        since = cursor.since
+    if since > now - UPDATED_BEFORE_MARGIN:
+        return
+    marketplaces = marketplace_ids(context)
+    latest_seen: datetime | None = None
+    restarted = False
+    while True:
+        try:
+            answer = await api.search_orders(search_query(settings, since, mode, marketplaces, token))
+        except ConnectorRejected as err:
+            if token is None or restarted:
+                raise
+            context.log.warning(
+                "Amazon refused the pagination token (%s); restarting the run from its start", err.detail
+            )
+            token, restarted = None, True
+            continue
+        raw_orders, pagination = answer.get("orders"), answer.get("pagination")
+        if not isinstance(raw_orders, list):
+            # Reading this as "no orders" would move the cursor past orders never seen.
+            raise ConnectorNotReady(
+                "Amazon sent an unreadable page of orders; the hub will try again.",
+                detail="searchOrders answer without an orders list",
+            )
+        orders, skipped = map_orders(raw for raw in raw_orders if not _seen(raw, since))
+        for order in orders:
+            latest_seen = order.updated_at if latest_seen is None else max(latest_seen, order.updated_at)
+        next_token = pagination.get("nextToken") if isinstance(pagination, dict) else None
+        if isinstance(next_token, str) and next_token:
+            token = next_token
+            mid_run = Cursor(since=since, page_token=encode_token(mode, token))
+            yield ImportPage(orders=orders, skipped=skipped, cursor=mid_run)
+            continue
+        end = _next_since(answer, since, latest_seen, context.now())
+        yield ImportPage(orders=orders, skipped=skipped, cursor=Cursor(since=end))
+        return
+
+
+def _seen(raw: Any, since: datetime) -> bool:
+    """Whether an order was in the previous run already: ``lastUpdatedAfter`` is inclusive, so an
+    order updated exactly at ``since`` (the previous run's end) comes in both runs."""
+    updated = parse_time(raw.get("lastUpdatedTime")) if isinstance(raw, dict) else None
+    return updated is not None and updated <= since
+
+
+def _next_since(answer: dict[str, Any], since: datetime, latest_seen: datetime | None, now: datetime) -> datetime:
+    """Where the next run starts: Amazon's ``lastUpdatedBefore``, never backwards, never past now."""
+    before = parse_time(answer.get("lastUpdatedBefore"))
+    if before is None:
+        # Without Amazon's end of window, the newest order seen is a safe end: every order updated
+        # up to it was in this run's answers.
+        before = latest_seen or since
+    return max(since, min(before, now))
+

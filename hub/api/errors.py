@@ -1,0 +1,101 @@
+"""Errors as JSON: every HubError maps to a status with a message; nothing leaks a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from core.errors import (
+    Conflict,
+    ConfigError,
+    ConnectorAuthFailed,
+    ConnectorError,
+    HubError,
+    InvalidInput,
+    NotFound,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+STATUS: list[tuple[type[HubError], int]] = [
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (ConnectorAuthFailed, 409),
+    (TransientError, 503),
+    (ConnectorError, 502),
+    (ConfigError, 500),
+    (HubError, 500),
+]
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    """A JSON error body ``{"error": {"code", "message"}}``."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def status_of(err: HubError) -> int:
+    """The HTTP status for a hub error."""
+    return next(status for kind, status in STATUS if isinstance(err, kind))
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn errors into JSON answers with a message a client can act on."""
+    try:
+        return await handler(request)
+    except HubError as err:
+        status = status_of(err)
+        if status >= 500:
+            log.warning("%s %s failed: %s (%s)", request.method, request.path, err, err.detail)
+        return error_response(status, err.code, err.message)
+    except web.HTTPException as err:
+        if err.status >= 400 and err.content_type != "application/json":
+            return error_response(err.status, "http_error", err.reason or "error")
+        raise
+    except Exception:  # noqa: BLE001 - answer 500 with no internals, log the rest
+        log.exception("%s %s crashed", request.method, request.path)
+        return error_response(500, "internal", "Something went wrong in the hub; it was logged.")
+
+
+async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    """Parse and validate a JSON body; refuse anything else with a 400 naming the problem."""
+    if request.content_type != "application/json":
+        raise InvalidInput("Send the body as JSON with Content-Type: application/json.")
+    text = await request.text()
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InvalidInput(f"The body is not valid JSON: {err}.") from err
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object.")
+    try:
+        # Strict: "1" is not a number and 1 is not a string; JSON dates stay ISO 8601 strings.
+        return model.model_validate_json(text, strict=True)
+    except ValidationError as err:
+        raise InvalidInput(_first_problem(err)) from err
+
+
+def _first_problem(err: ValidationError) -> str:
+    problem = err.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "body"
+    return f"Invalid {where}: {problem['msg']}."
+
+
+def int_param(request: web.Request, name: str, default: int | None = None, low: int = 0, high: int = 2**62) -> int:
+    """An integer from the path or query; a 400 when it is not one or out of range."""
+    raw = request.match_info.get(name, request.query.get(name))
+    if raw is None:
+        if default is None:
+            raise InvalidInput(f"Missing parameter {name}.")
+        return default
+    if not raw.isdigit() or not (low <= int(raw) <= high):
+        raise InvalidInput(f"Parameter {name} must be a whole number from {low} to {high}.")
+    return int(raw)

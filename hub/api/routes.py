@@ -1,0 +1,224 @@
+"""The JSON API under /api/v1: connectors, connections, imports, orders, labels.
+
+Every route but the OpenAPI description needs ``Authorization: Bearer <token>`` and sees only the
+token's account: another account's ids answer 404.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from core import authorization, queue
+from core.errors import InvalidInput
+from core.labels import NewLabel, create_label
+from core.storage import connections as connection_store
+from core.storage import imports as import_store
+from core.storage import labels as label_store
+from core.storage import orders as order_store
+from core.storage.tokens import account_for
+from hub.api.errors import Handler, error_response, int_param, read_body
+from hub.api.presenters import connection_out, import_out, label_out, order_out
+from hub.api.schemas import (
+    ConnectIn,
+    ConnectionList,
+    ConnectOut,
+    ConnectorList,
+    ConnectorOut,
+    ImportIn,
+    LabelIn,
+    OrderList,
+    ReconnectOut,
+    SettingsIn,
+)
+from hub.keys import ACCOUNT, RUNTIME
+
+PREFIX = "/api/v1"
+routes = web.RouteTableDef()
+
+
+def reply(body: BaseModel, status: int = 200) -> web.Response:
+    """A pydantic body as JSON."""
+    return web.json_response(text=body.model_dump_json(), status=status)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Require a valid API token on /api/v1 (but for the OpenAPI description)."""
+    if request.path.startswith(PREFIX + "/") and request.path != PREFIX + "/openapi.json":
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return error_response(401, "unauthorized", "Send an API token: Authorization: Bearer <token> (create one with `hub accounts token`).")
+        account_id = await account_for(request.app[RUNTIME].db.pool, token.strip())
+        if account_id is None:
+            return error_response(401, "unauthorized", "The API token is unknown or revoked: create one with `hub accounts token`.")
+        request[ACCOUNT] = account_id
+    return await handler(request)
+
+
+@routes.get(PREFIX + "/connectors")
+async def list_connectors(request: web.Request) -> web.Response:
+    """Installed connectors ("All integrations")."""
+    rt = request.app[RUNTIME]
+    return reply(
+        ConnectorList(
+            connectors=[
+                ConnectorOut(
+                    id=c.id,
+                    name=c.manifest.name if c.manifest else None,
+                    version=c.manifest.version if c.manifest else None,
+                    description=c.manifest.description if c.manifest else None,
+                    hooks=c.hooks,
+                    error=c.error,
+                )
+                for c in rt.connectors.values()
+            ]
+        )
+    )
+
+
+@routes.get(PREFIX + "/connections")
+async def list_connections(request: web.Request) -> web.Response:
+    """The caller's connections."""
+    found = await connection_store.list_connections(request.app[RUNTIME].db.pool, request[ACCOUNT])
+    return reply(ConnectionList(connections=[connection_out(c) for c in found]))
+
+
+@routes.post(PREFIX + "/connections")
+async def start_connection(request: web.Request) -> web.Response:
+    """Start connecting a shop: a pending connection and the URL to send the merchant to."""
+    body = await read_body(request, ConnectIn)
+    options = {"marketplace": body.marketplace.upper()} if body.marketplace else {}
+    connection, url = await authorization.start_connect(request.app[RUNTIME], request[ACCOUNT], body.connector, options)
+    return reply(ConnectOut(connection=connection_out(connection), authorize_url=url), status=201)
+
+
+@routes.get(PREFIX + r"/connections/{id:\d+}")
+async def get_connection(request: web.Request) -> web.Response:
+    """One connection."""
+    connection = await connection_store.get_connection(
+        request.app[RUNTIME].db.pool, int_param(request, "id"), request[ACCOUNT]
+    )
+    return reply(connection_out(connection))
+
+
+@routes.patch(PREFIX + r"/connections/{id:\d+}")
+async def change_connection(request: web.Request) -> web.Response:
+    """Change a connection's settings."""
+    body = await read_body(request, SettingsIn)
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise InvalidInput("Nothing to change: send update_tracking, marketplaces or import_interval_minutes.")
+    connection = await authorization.change_settings(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"), changes)
+    return reply(connection_out(connection))
+
+
+@routes.post(PREFIX + r"/connections/{id:\d+}/reconnect")
+async def reconnect(request: web.Request) -> web.Response:
+    """The URL to authorise a connection again."""
+    url = await authorization.start_reconnect(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    return reply(ReconnectOut(authorize_url=url))
+
+
+@routes.delete(PREFIX + r"/connections/{id:\d+}")
+async def disconnect(request: web.Request) -> web.Response:
+    """Disconnect a connection; its orders stay."""
+    connection = await authorization.disconnect(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    return reply(connection_out(connection))
+
+
+@routes.post(PREFIX + "/imports")
+async def start_import(request: web.Request) -> web.Response:
+    """Start an import ("Start import"); returns the run to follow. A running one is returned as is."""
+    body = await read_body(request, ImportIn)
+    rt = request.app[RUNTIME]
+    connection = await connection_store.get_connection(rt.db.pool, body.connection_id, request[ACCOUNT])
+    if connection.state.value != "connected":
+        raise InvalidInput(f"Connection {connection.id} is {connection.state.value}: reconnect it before importing.")
+    async with rt.db.pool.acquire() as db, db.transaction():
+        run_id = await queue.enqueue_import(db, connection.id, "manual")
+    return reply(import_out(await import_store.get_run(rt.db.pool, run_id)), status=202)
+
+
+@routes.get(PREFIX + r"/imports/{id:\d+}")
+async def get_import(request: web.Request) -> web.Response:
+    """Follow an import: state, live counts, error."""
+    run = await import_store.get_run(request.app[RUNTIME].db.pool, int_param(request, "id"), request[ACCOUNT])
+    return reply(import_out(run))
+
+
+@routes.get(PREFIX + "/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    """The caller's orders, oldest first, a page at a time."""
+    rt = request.app[RUNTIME]
+    status = request.query.get("status")
+    if status not in (None, "open", "partially_shipped", "shipped", "cancelled"):
+        raise InvalidInput("status must be open, partially_shipped, shipped or cancelled.")
+    limit = int_param(request, "limit", 50, 1, 500)
+    connection_id = int_param(request, "connection_id", 0)
+    found = await order_store.list_orders(
+        rt.db.pool,
+        rt.vault,
+        account_id=request[ACCOUNT],
+        connection_id=connection_id or None,
+        status=status,
+        limit=limit,
+        after_id=int_param(request, "after", 0),
+    )
+    next_after = found[-1].id if len(found) == limit else None
+    return reply(OrderList(orders=[order_out(o) for o in found], next_after=next_after))
+
+
+@routes.get(PREFIX + r"/orders/{id:\d+}")
+async def get_order(request: web.Request) -> web.Response:
+    """One order with its labels and their push states."""
+    rt = request.app[RUNTIME]
+    stored = await order_store.get_order(rt.db.pool, rt.vault, int_param(request, "id"), request[ACCOUNT])
+    labels = [await label_store.get_label(rt.db.pool, lid) for lid in await label_store.labels_of_order(rt.db.pool, stored.id)]
+    return reply(order_out(stored, labels))
+
+
+@routes.post(PREFIX + "/labels")
+async def report_label(request: web.Request) -> web.Response:
+    """The platform created a label: store it and queue its tracking push (idempotent by label_id)."""
+    body = await read_body(request, LabelIn)
+    rt = request.app[RUNTIME]
+    existing = await _existing_label(request, body)
+    new = NewLabel(
+        external_id=body.label_id,
+        carrier=body.carrier,
+        shipping_method=body.shipping_method,
+        ship_date=body.ship_date,
+        parcels=body.parcels,
+    )
+    label = await create_label(rt, body.order_id, new, account_id=request[ACCOUNT], enqueue=True)
+    return reply(label_out(label), status=200 if existing else 201)
+
+
+async def _existing_label(request: web.Request, body: LabelIn) -> bool:
+    rt = request.app[RUNTIME]
+    await order_store.get_order(rt.db.pool, rt.vault, body.order_id, request[ACCOUNT])
+    return await label_store.find_label(rt.db.pool, body.order_id, body.label_id) is not None
+
+
+@routes.get(PREFIX + r"/labels/{id:\d+}")
+async def get_label(request: web.Request) -> web.Response:
+    """One label with its parcels' push states."""
+    label = await label_store.get_label(request.app[RUNTIME].db.pool, int_param(request, "id"), request[ACCOUNT])
+    return reply(label_out(label))
+
+
+@routes.post(PREFIX + r"/labels/{id:\d+}/retry")
+async def retry(request: web.Request) -> web.Response:
+    """Queue a label's failed parcels for another push."""
+    rt = request.app[RUNTIME]
+    label_id = int_param(request, "id")
+    await label_store.get_label(rt.db.pool, label_id, request[ACCOUNT])
+    async with rt.db.pool.acquire() as db, db.transaction():
+        await label_store.reset_failed(db, label_id)
+        await queue.enqueue_push(db, label_id)
+    return reply(label_out(await label_store.get_label(rt.db.pool, label_id)), status=202)
+
+
+__all__ = ["routes", "auth_middleware"]

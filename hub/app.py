@@ -1,0 +1,75 @@
+"""The daemon: ``create_app(settings)`` builds the aiohttp app of ``hub serve``.
+
+Resources come up in ``cleanup_ctx`` order (the runtime: database, connectors, HTTP session; then
+the job workers) and go down in reverse: on SIGTERM aiohttp stops accepting requests, the workers
+stop taking jobs and finish the ones running, and jobs not finished are picked up again by any
+worker once their heartbeat stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from core.jobs import running_workers
+from core.logs import register_secret
+from core.plugins import LoadedConnector
+from core.runtime import open_runtime
+from core.settings import HubSettings
+from hub.api import openapi
+from hub.api.errors import errors_middleware
+from hub.api.routes import auth_middleware
+from hub.api.routes import routes as api_routes
+from hub import ops
+from hub.keys import CONNECTORS, RUNTIME, SETTINGS
+from hub.web import connect
+
+log = logging.getLogger(__name__)
+
+#: Largest request body, bytes.
+MAX_BODY = 1024 * 1024
+
+
+async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the runtime (database with migrations, connectors, HTTP session) for the app's life."""
+    settings = app[SETTINGS]
+    for value in _secret_values(settings):
+        register_secret(value)
+    async with open_runtime(settings, connectors=app.get(CONNECTORS)) as rt:
+        app[RUNTIME] = rt
+        yield
+
+
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the job workers and the scheduler while the app runs."""
+    if not app[SETTINGS].jobs.enabled:
+        yield
+        return
+    async with running_workers(app[RUNTIME]):
+        yield
+
+
+def _secret_values(settings: HubSettings) -> list[str]:
+    values = [key.get_secret_value() for key in settings.security.encryption_keys]
+    if settings.database.url is not None:
+        values.append(settings.database.url.get_secret_value())
+    for table in settings.connectors.values():
+        values.extend(str(v) for k, v in table.items() if "secret" in k or "token" in k or "password" in k)
+    return values
+
+
+def create_app(settings: HubSettings, connectors: list[LoadedConnector] | None = None) -> web.Application:
+    """The hub's aiohttp application; ``connectors`` replaces the installed ones (tests)."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    if connectors is not None:
+        app[CONNECTORS] = connectors
+    app.add_routes(ops.routes)
+    app.add_routes(openapi.routes)
+    app.add_routes(api_routes)
+    app.add_routes(connect.routes)
+    app.cleanup_ctx.append(runtime_ctx)
+    app.cleanup_ctx.append(workers_ctx)
+    return app

@@ -1,0 +1,30 @@
+"""`hub serve`: the daemon with its API, pages and job workers."""
+
+from __future__ import annotations
+
+import click
+from aiohttp import web
+
+from core.logs import setup_logging
+from hub.app import create_app
+from hub.cli.base import settings_of
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: server.host).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: server.port).")
+@click.option("--no-jobs", is_flag=True, help="Serve requests only; leave background jobs to other processes.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, no_jobs: bool) -> None:
+    """Run the hub: JSON API, merchant pages, scheduled imports and tracking pushes."""
+    settings = settings_of(ctx)
+    if no_jobs:
+        settings = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"enabled": False})})
+    setup_logging(settings.log)
+    web.run_app(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        shutdown_timeout=30,
+        print=lambda text: click.echo(text, err=True),
+    )

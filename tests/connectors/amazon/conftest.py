@@ -1,0 +1,88 @@
+"""Fixtures for the Amazon connector's tests: a fake clock, the connector's state, contexts, mocks."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+from pydantic import SecretStr
+
+import connectors.amazon
+from connectors.amazon.client import ClientState
+from connectors.amazon.settings import AmazonSettings
+from core.context import ConnectorContext
+from core.models import Connection, ConnectionSettings, ConnectionState
+from tests.connectors.amazon.fakes import DE, NL, NOW, REFRESH_TOKEN, SELLER, FakeClock, amazon_settings
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fresh fake clock."""
+    return FakeClock()
+
+
+@pytest.fixture
+def state(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> ClientState:
+    """The connector's process state on the fake clock, with repeatable jitter."""
+    fresh = ClientState(clock=clock, rng=random.Random(4))
+    monkeypatch.setattr(connectors.amazon, "state", fresh)
+    return fresh
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP session, as core shares one."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    """aioresponses that lets the loopback address through (the simulator lives there)."""
+    with aioresponses(passthrough=["http://127.0.0.1"]) as mock:
+        yield mock
+
+
+MakeContext = Callable[..., ConnectorContext]
+
+
+@pytest.fixture
+def make_context(http: aiohttp.ClientSession, state: ClientState) -> MakeContext:
+    """Build a hook context for an Amazon connection; keyword arguments change its parts."""
+
+    def make(
+        *,
+        settings: AmazonSettings | None = None,
+        credentials: dict[str, str] | None = None,
+        connector: str = "amazon",
+        marketplaces: list[str] | None = None,
+        external_account_id: str | None = SELLER,
+        connection_state: ConnectionState = ConnectionState.CONNECTED,
+        now: Callable[[], datetime] = lambda: NOW,
+    ) -> ConnectorContext:
+        connection = Connection(
+            id=7,
+            account_id=1,
+            connector=connector,
+            state=connection_state,
+            external_account_id=external_account_id,
+            settings=ConnectionSettings(
+                update_tracking=True, marketplaces=[NL, DE] if marketplaces is None else marketplaces
+            ),
+        )
+        stored = {"refresh_token": REFRESH_TOKEN, "region": "EU"} if credentials is None else credentials
+        return ConnectorContext(
+            connection=connection,
+            credentials={key: SecretStr(value) for key, value in stored.items()},
+            settings=settings or amazon_settings(),
+            http=http,
+            log=logging.LoggerAdapter(logging.getLogger("connectors.amazon"), {"connection_id": 7}),
+            now=now,
+        )
+
+    return make

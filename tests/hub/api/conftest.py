@@ -1,0 +1,82 @@
+"""A running hub app (API, callback routes, job workers) with the fake connector."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from core.plugins import load_connector
+from core.settings import HubSettings
+from core.storage.accounts import create_account
+from core.storage.tokens import create_token
+from hub.app import create_app
+from hub.keys import RUNTIME
+from tests.contract.fake.shop import FakeShop
+from tests.conftest import FAKE
+
+T = TypeVar("T")
+
+
+class Api:
+    """A test client that speaks for one account."""
+
+    def __init__(self, client: TestClient, token: str, account_id: int) -> None:
+        self.client, self.token, self.account_id = client, token, account_id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        response = await self.client.request(method, path, headers={**self.headers, **kwargs.pop("headers", {})}, **kwargs)
+        body = await response.json() if response.content_type == "application/json" else await response.text()
+        return response.status, body
+
+    @property
+    def rt(self):  # noqa: ANN201
+        return self.client.server.app[RUNTIME]
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 20) -> T:
+    """Wait until ``check`` returns a truthy value, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def client(settings: HubSettings, shop: FakeShop) -> AsyncIterator[TestClient]:
+    """The app on a test server, workers running, ticking fast."""
+    fast = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05})})
+    app = create_app(fast, connectors=[load_connector(FAKE, fast)])
+    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+        yield test_client
+
+
+async def new_api(client: TestClient, name: str) -> Api:
+    """An account with a token, and a client acting for it."""
+    rt = client.server.app[RUNTIME]
+    account = await create_account(rt.db.pool, name)
+    return Api(client, await create_token(rt.db.pool, account.id), account.id)
+
+
+@pytest.fixture
+async def api(client: TestClient) -> Api:
+    """The main test account."""
+    return await new_api(client, "Merchant One")
+
+
+@pytest.fixture
+async def other(client: TestClient) -> Api:
+    """A second account, to check isolation."""
+    return await new_api(client, "Merchant Two")
