@@ -35,9 +35,12 @@ async def start_connect(
 ) -> tuple[Connection, str]:
     """Create a pending connection and return it with the shop's consent URL."""
     rt.connector(connector_id)
+    options = options or {}
+    # The marketplace chosen at Connect is the one to import from, until the merchant changes it.
+    chosen = [options["marketplace"]] if options.get("marketplace") else []
     async with rt.db.pool.acquire() as db, db.transaction():
-        connection = await store.create_connection(db, account_id, connector_id, ConnectionSettings())
-        url = await _consent_url(rt, db, connection, options or {})
+        connection = await store.create_connection(db, account_id, connector_id, ConnectionSettings(marketplaces=chosen))
+        url = await _consent_url(rt, db, connection, options)
     return connection, url
 
 

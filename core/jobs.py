@@ -63,6 +63,9 @@ async def run_push_job(rt: Runtime, job: Job) -> None:
             await _give_up(rt, label_id, f"gave up after {job.attempts + 1} attempts: {err}")
             return
         raise RetryRequested(delay=backoff(rt, job.attempts, err.retry_after), reason=str(err)) from err
+    except HubError as err:
+        # Not transient (a configuration or connector fault): visible on the parcels, retryable.
+        await _give_up(rt, label_id, str(err))
 
 
 async def _give_up(rt: Runtime, label_id: int, message: str) -> None:

@@ -101,7 +101,8 @@ async def save_page(
         rows = await db.fetch(
             """
             update orders set reference = c.reference, status = c.status, marketplace = c.marketplace,
-                   shop_updated_at = c.updated, recipient = c.recipient, details = c.details,
+                   -- shops withhold personal data of closed orders: keep what is stored until retention
+                   shop_updated_at = c.updated, recipient = coalesce(c.recipient, orders.recipient), details = c.details,
                    fingerprint = c.fingerprint, updated_at = now(), closed_at = coalesce(orders.closed_at, now())
             from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
                         $8::bytea[], $9::jsonb[], $10::text[])

@@ -13,6 +13,7 @@ from hub.cli.config import config
 from hub.cli.connections import connections
 from hub.cli.connectors import connectors
 from hub.cli.db import db
+from hub.cli.demo import demo
 from hub.cli.imports import import_orders
 from hub.cli.labels import labels
 from hub.cli.orders import orders
@@ -44,7 +45,7 @@ def main(config: str | None, verbose: bool) -> None:
     )
 
 
-for command in (accounts, config, connections, connectors, db, import_orders, labels, orders, serve):
+for command in (accounts, config, connections, connectors, db, demo, import_orders, labels, orders, serve):
     main.add_command(command)
 
 try:  # the Amazon commands live with the Amazon connector's simulator
