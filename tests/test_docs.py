@@ -1,0 +1,72 @@
+"""Documentation stays complete: every hook argument and every setting is documented."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from core import hookspecs
+from core.settings import HubSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = [function for _, function in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(function, "hub_spec")]
+
+
+def test_every_hook_spec_is_found() -> None:
+    assert {spec.__name__ for spec in SPECS} == {"authorize", "check_connection", "import_orders", "on_label_created", "disconnect"}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.__name__)
+def test_hook_spec_docstring_documents_every_argument(spec) -> None:  # noqa: ANN001
+    doc = inspect.getdoc(spec) or ""
+    for name in inspect.signature(spec).parameters:
+        assert f":param {name}:" in doc, f"{spec.__name__}: argument {name} is not documented"
+    for part in ("Dispatched to" if spec.__name__ != "on_label_created" else "Broadcast to", ":returns:", "Added in hub API v1"):
+        assert part in doc, f"{spec.__name__}: docstring lacks {part!r}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.__name__)
+def test_hook_spec_has_a_section_in_docs_hooks(spec) -> None:  # noqa: ANN001
+    text = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
+    section = re.search(rf"^## {spec.__name__}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert section, f"docs/hooks.md has no section ## {spec.__name__}"
+    for name in inspect.signature(spec).parameters:
+        assert f"`{name}`" in section.group(1), f"docs/hooks.md ## {spec.__name__} does not explain `{name}`"
+
+
+def _fields(model: type[BaseModel], prefix: str = "") -> list[str]:
+    found = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.extend(_fields(annotation, f"{prefix}{name}."))
+        elif name != "connectors":
+            found.append(prefix + name)
+    return found
+
+
+def test_every_setting_is_in_hub_toml() -> None:
+    text = (ROOT / "hub.toml").read_text(encoding="utf-8")
+    tables: dict[str, str] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("["):
+            current = line.strip("[] ")
+        tables[current] = tables.get(current, "") + line + "\n"
+    for path in _fields(HubSettings):
+        table, _, name = path.rpartition(".")
+        assert re.search(rf"^#? ?{name} =", tables.get(table, ""), re.M), f"hub.toml does not document {path}"
+    tomllib.loads(text)  # and it parses
+
+
+def test_every_amazon_setting_is_in_hub_toml() -> None:
+    from connectors.amazon.settings import AmazonSettings
+
+    text = (ROOT / "hub.toml").read_text(encoding="utf-8").split("[connectors.amazon]")[1]
+    for name in AmazonSettings.model_fields:
+        assert re.search(rf"^#? ?{name} =", text, re.M), f"hub.toml does not document connectors.amazon.{name}"
