@@ -6,7 +6,8 @@ for a walk-through. The check functions themselves live in ``core.testing.checks
 """
 
 from core.testing.bench import Bench, ContractViolation, Subject
+from core.testing.checks import REDIRECT_URI
 from core.testing.contract import ConnectorContract
 from core.testing.scenario import FAULTS, Fault, Scenarios
 
-__all__ = ["FAULTS", "Bench", "ConnectorContract", "ContractViolation", "Fault", "Scenarios", "Subject"]
+__all__ = ["FAULTS", "REDIRECT_URI", "Bench", "ConnectorContract", "ContractViolation", "Fault", "Scenarios", "Subject"]

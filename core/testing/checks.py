@@ -56,7 +56,8 @@ FAULT_ERRORS: dict[Fault, tuple[type[HubError], str]] = {
 MIN_SECRET_LENGTH = 4
 
 _STATE = "contract-state-0123456789abcdef"
-_REDIRECT_URI = "https://hub.invalid/connect/callback"
+#: The redirect URI the kit passes to authorize; a connector whose shop checks redirect URIs registers it.
+REDIRECT_URI = "https://hub.invalid/connect/callback"
 
 
 # manifest and registration --------------------------------------------------------------------
@@ -500,7 +501,7 @@ async def _connect(bench: Bench) -> Authorization:
     pending = bench.scenarios.connection(bench.connector).model_copy(
         update={"state": ConnectionState.PENDING, "external_account_id": None}
     )
-    start = AuthStart(state=_STATE, redirect_uri=_REDIRECT_URI)
+    start = AuthStart(state=_STATE, redirect_uri=REDIRECT_URI)
     redirect = await bench.runner.authorize(bench.context({}, pending), start)
     assert isinstance(redirect, AuthRedirect)  # the HookRunner checks the type for each leg
     if _STATE not in redirect.url:
@@ -508,7 +509,7 @@ async def _connect(bench: Bench) -> Authorization:
             f"The consent URL {redirect.url} does not carry the state {_STATE!r}: the shop must send it back."
         )
     params = await bench.scenarios.consent(redirect, start)
-    callback = AuthCallback(redirect_uri=_REDIRECT_URI, params=dict(params))
+    callback = AuthCallback(redirect_uri=REDIRECT_URI, params=dict(params))
     authorization = await bench.runner.authorize(bench.context({}, pending), callback)
     assert isinstance(authorization, Authorization)
     return authorization

@@ -146,7 +146,8 @@ class Scenarios(abc.ABC):
         return Label(
             external_id=f"label-{order.external_id}"[:200],
             ship_date=self.now(),
-            parcels=[Parcel(reference=f"{order.external_id}-1"[:64], tracking_number="CONTRACT0000000001", items=items)],
+            # Core numbers parcels 1, 2, ... within an order; shops may rely on that (Amazon does).
+            parcels=[Parcel(reference="1", tracking_number="CONTRACT0000000001", items=items)],
         )
 
     def shop_calls(self) -> int | None:

@@ -33,14 +33,14 @@ from core.models import (
     Parcel,
     ParcelItem,
 )
-from core.testing import Scenarios
+from core.testing import REDIRECT_URI, Scenarios
 from core.testing.scenario import Fault
 from tests.connectors.amazon.fakes import SimulatedClock
 from tests.connectors.amazon.simulator.browser import parse_form
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 #: The redirect URI of the kit's authorize check; the simulator must know it as registered.
-KIT_REDIRECT_URI = "https://hub.invalid/connect/callback"
+KIT_REDIRECT_URI = REDIRECT_URI
 #: Past Amazon's two-minute margin, so that what was just seeded or changed is searchable.
 SETTLE = 300
 FAULT_KINDS: dict[str, str] = {"5xx": "503", "timeout": "timeout", "429": "429"}
