@@ -50,6 +50,8 @@ async def set_cursor(db: Db, connection_id: int, cursor: Cursor) -> None:
         insert into cursors (connection_id, since, page_token) values ($1, $2, $3)
         on conflict (connection_id) do update set since = excluded.since, page_token = excluded.page_token,
                                                   updated_at = now()
+        -- the watermark never moves backwards, whatever a slower worker writes
+        where cursors.since is null or excluded.since >= cursors.since
         """,
         connection_id,
         cursor.since,

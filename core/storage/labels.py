@@ -139,12 +139,16 @@ async def labels_of_order(db: Db, order_id: int) -> list[int]:
 
 
 async def parcel_quantities(db: Db, order_id: int) -> dict[str, int]:
-    """How many of each order item already travel in this order's parcels (failed ones excluded)."""
+    """How many of each order item already travel in this order's parcels.
+
+    Failed parcels count too: Amazon may have taken a parcel whose answer was lost, and a retry
+    reuses its reference; counting its items again would send them twice under a new reference.
+    """
     rows = await db.fetch(
         """
         select item->>'item_external_id' as item, sum((item->>'quantity')::int) as quantity
         from parcels, jsonb_array_elements(items) as item
-        where order_id = $1 and push_state <> 'failed'
+        where order_id = $1
         group by 1
         """,
         order_id,

@@ -68,6 +68,7 @@ async def save_page(
     stored; one never stored is counted as skipped ("shipped elsewhere" / "cancelled").
     """
     counts = PageCounts()
+    skipped = list(skipped)
     by_id = {order.external_id: order for order in orders}  # last wins within a page
     open_orders = [o for o in by_id.values() if o.status.value not in _CLOSED]
     closed_orders = [o for o in by_id.values() if o.status.value in _CLOSED]

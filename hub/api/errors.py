@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -69,16 +68,13 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     """Parse and validate a JSON body; refuse anything else with a 400 naming the problem."""
     if request.content_type != "application/json":
         raise InvalidInput("Send the body as JSON with Content-Type: application/json.")
-    text = await request.text()
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InvalidInput(f"The body is not valid JSON: {err}.") from err
-    if not isinstance(data, dict):
+    raw = await request.read()
+    if not raw.lstrip()[:1] == b"{":
         raise InvalidInput("The body must be a JSON object.")
     try:
         # Strict: "1" is not a number and 1 is not a string; JSON dates stay ISO 8601 strings.
-        return model.model_validate_json(text, strict=True)
+        # pydantic also refuses invalid JSON, bad UTF-8 and absurd nesting here.
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as err:
         raise InvalidInput(_first_problem(err)) from err
 
@@ -96,6 +92,6 @@ def int_param(request: web.Request, name: str, default: int | None = None, low: 
         if default is None:
             raise InvalidInput(f"Missing parameter {name}.")
         return default
-    if not raw.isdigit() or not (low <= int(raw) <= high):
+    if not (raw.isascii() and raw.isdigit()) or not (low <= int(raw) <= high):
         raise InvalidInput(f"Parameter {name} must be a whole number from {low} to {high}.")
     return int(raw)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.labels import NewParcel
-from core.models import Address, ConnectionSettings, OrderItem, TimeWindow
+from core.models import Address, ConnectionSettings, OrderItem, TimeWindow, UtcDatetime
 
 
 class Body(BaseModel):
@@ -176,5 +176,5 @@ class LabelIn(Body):
     label_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
     carrier: str = Field(default="GLS", min_length=1, max_length=64)
     shipping_method: str | None = Field(default=None, max_length=100)
-    ship_date: datetime | None = None
+    ship_date: UtcDatetime | None = None
     parcels: list[NewParcel] = Field(min_length=1, max_length=50)

@@ -90,7 +90,7 @@ async def test_bad_connect_bodies_are_refused_and_write_nothing(api: Api, body: 
 
 async def test_malformed_json_and_wrong_content_type_are_400(api: Api) -> None:
     status, body = await api.call("POST", "/api/v1/connections", data="{not json", headers={"Content-Type": "application/json"})
-    assert status == 400 and "not valid JSON" in body["error"]["message"]
+    assert status == 400 and "Invalid JSON" in body["error"]["message"]
     status, body = await api.call("POST", "/api/v1/connections", data="connector=fake")
     assert status == 400 and "JSON" in body["error"]["message"]
     status, body = await api.call("POST", "/api/v1/connections", json=["fake"])
