@@ -7,7 +7,7 @@ import logging
 import threading
 from datetime import datetime, timezone
 
-from core.settings import LogSettings
+from core.settings import HubSettings, LogSettings, secret_values
 
 MASK = "**********"
 
@@ -20,6 +20,12 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= 6:
         with _lock:
             _secrets.add(value)
+
+
+def register_settings_secrets(settings: HubSettings) -> None:
+    """Mask every secret the settings hold (keys, database URL, connector secrets)."""
+    for value in secret_values(settings):
+        register_secret(value)
 
 
 def mask(text: str) -> str:

@@ -19,6 +19,7 @@ from core.context import ConnectorContext, utc_now
 from core.crypto import Vault, open_vault
 from core.errors import NotFound
 from core.hooks import HookRunner
+from core.logs import register_secret, register_settings_secrets
 from core.models import Connection
 from core.plugins import LoadedConnector, load_connectors
 from core.settings import HubSettings
@@ -66,6 +67,8 @@ class Runtime:
         credentials = (
             await connection_store.load_credentials(self.db.pool, self.vault, connection.id) if own else {}
         )
+        for value in credentials.values():
+            register_secret(str(value))
         return ConnectorContext(
             connection=connection,
             credentials={key: SecretStr(str(value)) for key, value in credentials.items()},
@@ -99,6 +102,7 @@ async def open_runtime(
     now: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[Runtime]:
     """Open the database (migrating it), the vault, the connectors and the HTTP session."""
+    register_settings_secrets(settings)
     async with AsyncExitStack() as stack:
         db = await open_database(settings)
         stack.push_async_callback(db.close)

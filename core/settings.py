@@ -87,6 +87,7 @@ class JobSettings(BaseModel):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=600.0, gt=0)
     heartbeat_seconds: float = Field(default=30.0, ge=2)
+    shutdown_seconds: float = Field(default=20.0, gt=0, le=3600)
     retention_days: int = Field(default=30, ge=1, le=3650)
 
 
@@ -184,6 +185,26 @@ def connector_settings(settings: HubSettings, connector_id: str, model: type[Bas
             f"Fix [connectors.{connector_id}] in hub.toml or the HUB_CONNECTORS__{connector_id.upper()}__ environment.",
             detail=str(err),
         ) from err
+
+
+def secret_values(settings: HubSettings) -> list[str]:
+    """Every secret value in the settings, for log masking."""
+    found: list[str] = []
+
+    def walk(value: Any, name: str = "") -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, str(key))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, name)
+        elif isinstance(value, str) and value and any(word in name.lower() for word in _SECRET_WORDS):
+            found.append(value)
+
+    walk(settings.model_dump(mode="python"))
+    return [value for value in found if value]
 
 
 def masked(settings: HubSettings) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import logging
 import click
 
 from core import __version__
+from core.logs import SecretFilter
 from hub.cli.accounts import accounts
 from hub.cli.base import HubGroup
 from hub.cli.config import config
@@ -43,6 +44,9 @@ def main(config: str | None, verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, SecretFilter) for f in handler.filters):
+            handler.addFilter(SecretFilter())
 
 
 for command in (accounts, config, connections, connectors, db, demo, import_orders, labels, orders, serve):
