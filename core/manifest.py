@@ -31,6 +31,10 @@ class Manifest(BaseModel):
     login_account_param: str | None = Field(
         default=None, description="query parameter of the shop's Login-URI call that names the shop account"
     )
+    marketplaces: list[str] = Field(
+        default_factory=list,
+        description="marketplaces the merchant picks from at Connect (passed to authorize as options['marketplace'])",
+    )
 
     @field_validator("hooks")
     @classmethod

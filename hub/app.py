@@ -24,7 +24,7 @@ from hub.api.routes import auth_middleware
 from hub.api.routes import routes as api_routes
 from hub import ops
 from hub.keys import CONNECTORS, RUNTIME, SETTINGS
-from hub.web import connect
+from hub import web as pages
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def create_app(settings: HubSettings, connectors: list[LoadedConnector] | None =
     app.add_routes(ops.routes)
     app.add_routes(openapi.routes)
     app.add_routes(api_routes)
-    app.add_routes(connect.routes)
+    pages.setup(app)
     app.cleanup_ctx.append(runtime_ctx)
     app.cleanup_ctx.append(workers_ctx)
     return app

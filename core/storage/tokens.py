@@ -42,3 +42,10 @@ async def account_for(db: Db, token: str) -> int | None:
         """,
         digest(token),
     )
+
+
+async def account_of_digest(db: Db, token_digest: str) -> int | None:
+    """The account of a live (not revoked) token given by its digest; the web session keeps only that."""
+    return await db.fetchval(
+        "select account_id from api_tokens where digest = $1 and revoked_at is null", token_digest
+    )

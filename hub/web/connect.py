@@ -1,15 +1,16 @@
 """The routes shops send the merchant's browser to: the OAuth redirect and the Login URI.
 
 ``/connect/callback`` completes a connect or reconnect from the shop's parameters (the signed,
-single-use ``state`` says which account and connection). ``/connect/login/{connector}`` is the
-Login URI a shop opens to re-authorise (Amazon does so every 365 days): the connector's manifest
-names the parameter that carries the shop account, the hub finds that live connection and lets the
-connector send the browser back to the shop with a fresh ``state``.
+single-use ``state`` says which account and connection; a signed-in browser must be that
+account's) and shows the result page in the merchant's language: connected, declined, expired,
+or the error with its fix. ``/connect/login/{connector}`` is the Login URI a shop opens to
+re-authorise (Amazon does so every 365 days): the connector's manifest names the parameter that
+carries the shop account, the hub finds that live connection and lets the connector send the
+browser back to the shop with a fresh ``state``.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 
 from aiohttp import web
@@ -19,39 +20,80 @@ from core.errors import ConnectorAuthFailed, HubError, InvalidInput, NotFound
 from core.models import AuthStart, ConnectionState
 from core.oauth import issue_state
 from core.storage import connections as connection_store
+from hub.api.errors import status_of
 from hub.keys import RUNTIME
+from hub.web.i18n import N_
+from hub.web.integrations import connector_name
+from hub.web.pages import error_page, page, render, session_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
-<title>{title}</title></head>
-<body><main><h1>{title}</h1><p>{message}</p></main></body></html>
-"""
+#: The callback's URL carries the code and the state: no page of this flow sends a referrer.
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+
+RESULTS = {
+    "declined": (
+        N_("Not connected"),
+        N_("You declined the authorisation in the shop, so nothing was connected. Click Connect to try again."),
+    ),
+    "expired": (
+        N_("The link has expired"),
+        N_("The authorisation took too long or this link was used already. Start again with Connect."),
+    ),
+    "error": (N_("Not connected"), N_("The shop's answer could not be used:")),
+}
 
 
-def page(title: str, message: str, status: int = 200) -> web.Response:
-    """A minimal, escaped result page; no referrer leaks the code or state."""
-    body = PAGE.format(title=html.escape(title), message=html.escape(message))
-    return web.Response(text=body, status=status, content_type="text/html", headers={"Referrer-Policy": "no-referrer"})
+def result_page(
+    request: web.Request, kind: str, status: int, message: str | None = None, **values: object
+) -> web.Response:
+    """The page a merchant lands on after the shop: what happened and what to do next."""
+    heading, explanation = RESULTS.get(kind, (N_("Connected"), ""))
+    response = render(
+        request,
+        "result.html",
+        {"section": "integrations", "kind": kind, "heading": heading, "explanation": explanation, "message": message, **values},
+        status=status,
+    )
+    response.headers.update(NO_REFERRER)
+    return response
+
+
+def _kind(err: HubError, params: dict[str, str]) -> str:
+    if isinstance(err, ConnectorAuthFailed) and params.get("error"):
+        return "declined"
+    # core.oauth refuses a used or timed-out state with this wording; a forged one is an error.
+    if isinstance(err, InvalidInput) and "expired" in err.message:
+        return "expired"
+    return "error"
 
 
 @routes.get(authorization.CALLBACK_PATH)
+@page(public=True)
 async def callback(request: web.Request) -> web.Response:
-    """Complete a connect from the shop's redirect."""
+    """Complete a connect from the shop's redirect and show the result."""
+    rt = request.app[RUNTIME]
     params = {key: value for key, value in request.query.items() if len(value) <= 4096}
     try:
-        connection = await authorization.complete_connect(request.app[RUNTIME], params)
-    except ConnectorAuthFailed as err:
-        return page("Not connected", str(err), 400)
+        connection = await authorization.complete_connect(rt, params, session_of(request).account_id)
     except HubError as err:
-        status = 404 if isinstance(err, NotFound) else 400 if isinstance(err, InvalidInput) else 409
-        return page("Not connected", err.message, status if status < 500 else 502)
-    return page("Connected", f"Connection {connection.id} to {connection.connector} is connected.")
+        status = status_of(err)
+        if status >= 500:
+            log.warning("connect callback failed: %s (%s)", err, err.detail)
+        status = 400 if isinstance(err, ConnectorAuthFailed) else min(status, 502)
+        return result_page(request, _kind(err, params), status, err.message)
+    return result_page(
+        request,
+        "connected",
+        200,
+        connection_id=connection.id,
+        connector_name=connector_name(rt, connection.connector),
+    )
 
 
 @routes.get("/connect/login/{connector}")
+@page(public=True)
 async def login(request: web.Request) -> web.StreamResponse:
     """The shop's Login URI: send the browser back to the shop to re-authorise a known connection."""
     rt = request.app[RUNTIME]
@@ -70,10 +112,14 @@ async def login(request: web.Request) -> web.StreamResponse:
         if len(matches) != 1:
             raise NotFound("No single connection of this shop account: connect it from the carrier's pages first.")
         connection = matches[0]
+        # One transaction: a call the connector refuses leaves no state behind.
         async with rt.db.pool.acquire() as db, db.transaction():
             state = await issue_state(db, rt.vault, connection.account_id, connection.id, rt.settings.security.state_ttl_seconds)
-        step = AuthStart(state=state, redirect_uri=authorization.redirect_uri(rt), options=dict(request.query))
-        redirect = await rt.runner.authorize(await rt.context(connection), step)
+            step = AuthStart(state=state, redirect_uri=authorization.redirect_uri(rt), options=dict(request.query))
+            redirect = await rt.runner.authorize(await rt.context(connection), step)
     except HubError as err:
-        return page("Cannot re-authorise", err.message, 400 if not isinstance(err, NotFound) else 404)
-    raise web.HTTPFound(redirect.url, headers={"Referrer-Policy": "no-referrer"})
+        status = 404 if isinstance(err, NotFound) else 400
+        response = error_page(request, status, N_("Cannot re-authorise"), err.message)
+        response.headers.update(NO_REFERRER)
+        return response
+    return web.Response(status=302, headers={"Location": redirect.url, **NO_REFERRER})

@@ -1,0 +1,287 @@
+"""Dutch and English for the merchant pages: the catalog, the words for the hub's states, the choice of language.
+
+English text is the key (as with gettext); ``DUTCH`` translates it. Templates call ``t`` with the
+English text and its values; Python marks its texts with ``N_`` so that a test can find them and
+check that each has a Dutch translation. Two languages and about 150 texts do not need
+gettext's .po/.mo files and their compile step. Messages that core writes (reasons, errors) are
+shown in Dutch where ``CORE_DUTCH`` knows them, else as they are.
+
+The language is the ``hub_lang`` cookie (set by the switch), else the browser's Accept-Language,
+else English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = {"nl": "Nederlands", "en": "English"}
+DEFAULT = "en"
+COOKIE = "hub_lang"
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark for translation"
+    """Mark a text for translation; it is translated where it is shown."""
+    return text
+
+
+#: Connection states.
+STATE_NAMES = {
+    "pending_authorization": N_("Waiting for authorisation"),
+    "connected": N_("Connected"),
+    "auth_required": N_("Reconnect needed"),
+    "error": N_("Error"),
+    "disabled": N_("Disabled"),
+    "disconnected": N_("Disconnected"),
+}
+
+#: What the merchant can do about each connection state (core.lifecycle.ACTIONS, in the pages' words).
+STATE_ACTIONS: dict[str, str | None] = {
+    "pending_authorization": N_("Finish connecting on the shop's consent page, or start again with Connect."),
+    "connected": None,
+    "auth_required": N_("The shop no longer accepts the hub's access: click Reconnect."),
+    "error": N_("The hub retries by itself; click Reconnect if it persists."),
+    "disabled": N_("Reconnect to enable the connection again."),
+    "disconnected": None,
+}
+
+#: Import run states.
+RUN_STATES = {
+    "queued": N_("Waiting to start"),
+    "running": N_("Importing"),
+    "succeeded": N_("Finished"),
+    "failed": N_("Failed"),
+    "interrupted": N_("Interrupted"),
+}
+
+#: Tracking push states of a parcel.
+PUSH_STATES = {
+    "pending": N_("Sending to the shop"),
+    "confirmed": N_("Confirmed by the shop"),
+    "failed": N_("Not accepted by the shop"),
+    "skipped": N_("Not sent to the shop"),
+}
+
+#: Order statuses.
+ORDER_STATES = {
+    "open": N_("To ship"),
+    "partially_shipped": N_("Partially shipped"),
+    "shipped": N_("Shipped"),
+    "cancelled": N_("Cancelled"),
+}
+
+DUTCH: dict[str, str] = {
+    # Layout and navigation
+    "Carrier hub": "Vervoerder-hub",
+    "Skip to content": "Naar de inhoud",
+    "Language": "Taal",
+    "Sign out": "Afmelden",
+    "Main menu": "Hoofdmenu",
+    "Settings": "Instellingen",
+    "All integrations": "Alle integraties",
+    "Shipping": "Verzenden",
+    "Import from shop": "Importeer uit Shop",
+    "Shipments": "Zendingen",
+    "Back": "Terug",
+    "Cancel": "Annuleren",
+    "Save": "Opslaan",
+    # Sign-in
+    "Sign in": "Aanmelden",
+    "API token": "API-token",
+    "The token of your carrier account. An administrator creates one with the command hub accounts token.":
+        "Het token van uw vervoerdersaccount. Een beheerder maakt er een aan met het commando hub accounts token.",
+    "This API token is unknown or revoked. Check it, or ask an administrator for a new one.":
+        "Dit API-token is onbekend of ingetrokken. Controleer het, of vraag een beheerder om een nieuw.",
+    "You are signed out.": "U bent afgemeld.",
+    "Choose Nederlands or English.": "Kies Nederlands of English.",
+    # All integrations
+    "Connect a shop to import its orders as shipments and to send tracking codes back.":
+        "Koppel een shop om de bestellingen als zendingen te importeren en trackingcodes terug te sturen.",
+    "This integration could not be loaded:": "Deze integratie kon niet worden geladen:",
+    "Not connected": "Niet gekoppeld",
+    "Connect": "Koppelen",
+    "Connect another account": "Nog een account koppelen",
+    "Reconnect": "Opnieuw koppelen",
+    "No integrations are installed.": "Er zijn geen integraties geïnstalleerd.",
+    "Waiting for authorisation": "Wacht op toestemming",
+    "Connected": "Gekoppeld",
+    "Reconnect needed": "Opnieuw koppelen nodig",
+    "Error": "Fout",
+    "Disabled": "Uitgeschakeld",
+    "Disconnected": "Ontkoppeld",
+    "Finish connecting on the shop's consent page, or start again with Connect.":
+        "Rond het koppelen af op de toestemmingspagina van de shop, of begin opnieuw met Koppelen.",
+    "The shop no longer accepts the hub's access: click Reconnect.":
+        "De shop accepteert de toegang van de hub niet meer: klik op Opnieuw koppelen.",
+    "The hub retries by itself; click Reconnect if it persists.":
+        "De hub probeert het zelf opnieuw; klik op Opnieuw koppelen als het zo blijft.",
+    "Reconnect to enable the connection again.": "Koppel opnieuw om de koppeling weer in te schakelen.",
+    "Settings saved.": "Instellingen opgeslagen.",
+    "Disconnected. The orders imported before stay.": "Ontkoppeld. De eerder geïmporteerde bestellingen blijven bewaard.",
+    # Connect
+    "Connect {name}": "{name} koppelen",
+    "Marketplace": "Marktplaats",
+    "The marketplace whose orders you ship with us.": "De marktplaats waarvan u de bestellingen met ons verzendt.",
+    "You will be sent to {name} to sign in and to allow the carrier access. Afterwards you come back here.":
+        "U gaat naar {name} om in te loggen en de vervoerder toegang te geven. Daarna komt u hier terug.",
+    "Continue to {name}": "Verder naar {name}",
+    "Choose one of the marketplaces in the list.": "Kies een van de marktplaatsen uit de lijst.",
+    "Netherlands": "Nederland",
+    "Germany": "Duitsland",
+    "France": "Frankrijk",
+    "Italy": "Italië",
+    "Spain": "Spanje",
+    "United Kingdom": "Verenigd Koninkrijk",
+    "Belgium": "België",
+    "Poland": "Polen",
+    "Sweden": "Zweden",
+    "Ireland": "Ierland",
+    # Connect result
+    "{name} is connected to your carrier account.": "{name} is gekoppeld aan uw vervoerdersaccount.",
+    "Next: tick “Update the tracking code in the shop” in the integration details, then import your orders.":
+        "Vink hierna „Update de trackingcode in de shop” aan in de integratie details en importeer dan uw bestellingen.",
+    "Back to all integrations": "Terug naar alle integraties",
+    "You declined the authorisation in the shop, so nothing was connected. Click Connect to try again.":
+        "U heeft de toestemming in de shop geweigerd, dus er is niets gekoppeld. Klik op Koppelen om het opnieuw te proberen.",
+    "The link has expired": "De link is verlopen",
+    "The authorisation took too long or this link was used already. Start again with Connect.":
+        "De toestemming duurde te lang of deze link is al gebruikt. Begin opnieuw met Koppelen.",
+    "The shop's answer could not be used:": "Het antwoord van de shop kon niet worden gebruikt:",
+    "Cannot re-authorise": "Opnieuw toestemming geven lukt niet",
+    # Integration details
+    "Integration details": "Integratie details",
+    "State": "Status",
+    "What to do": "Wat te doen",
+    "Shop account": "Shopaccount",
+    "Marketplaces": "Marktplaatsen",
+    "Last import": "Laatste import",
+    "{new} imported, {updated} updated, {skipped} skipped": "{new} geïmporteerd, {updated} bijgewerkt, {skipped} overgeslagen",
+    "Not yet": "Nog niet",
+    "Connected since": "Gekoppeld sinds",
+    "Update the tracking code in the shop": "Update de trackingcode in de shop",
+    "When ticked, the hub sends the tracking code to the shop the moment a label is created, and the shop marks the order shipped.":
+        "Als dit is aangevinkt, stuurt de hub de trackingcode naar de shop zodra er een label is aangemaakt, "
+        "en zet de shop de bestelling op verzonden.",
+    "Import new orders every (minutes)": "Nieuwe bestellingen importeren elke (minuten)",
+    "Connection": "Koppeling",
+    "Disconnecting stops imports and tracking updates and forgets the shop's credentials. Imported orders stay.":
+        "Ontkoppelen stopt de imports en trackingupdates en vergeet de toegangsgegevens van de shop. "
+        "Geïmporteerde bestellingen blijven bewaard.",
+    "Yes, disconnect {name}": "Ja, ontkoppel {name}",
+    "Disconnect": "Ontkoppelen",
+    "“Update the tracking code in the shop” is either ticked or not.":
+        "„Update de trackingcode in de shop” is aangevinkt of niet.",
+    "The import interval must be a whole number of minutes from 1 to 1440.":
+        "Het importinterval moet een heel aantal minuten zijn, van 1 tot 1440.",
+    "Tick “Yes, disconnect” to confirm; nothing was changed.": "Vink „Ja, ontkoppel” aan om te bevestigen; er is niets gewijzigd.",
+    # Import from shop
+    "Imports the orders that still need shipping as shipments, with recipient and items. Nothing is imported twice.":
+        "Importeert de bestellingen die nog verzonden moeten worden als zendingen, met ontvanger en artikelen. "
+        "Niets wordt twee keer geïmporteerd.",
+    "Start import": "Import starten",
+    "No shop is connected yet.": "Er is nog geen shop gekoppeld.",
+    "Connect one under Settings › All integrations.": "Koppel er een onder Instellingen › Alle integraties.",
+    "Progress": "Voortgang",
+    "pages read:": "pagina's gelezen:",
+    "Result": "Resultaat",
+    "Imported": "Geïmporteerd",
+    "Updated": "Bijgewerkt",
+    "Unchanged": "Ongewijzigd",
+    "Skipped": "Overgeslagen",
+    "Skipped orders by reason": "Overgeslagen bestellingen per reden",
+    "Reason": "Reden",
+    "Orders": "Bestellingen",
+    "See the shipments": "Naar de zendingen",
+    "Start another import": "Nog een import starten",
+    "Choose the shop to import from.": "Kies de shop om uit te importeren.",
+    "This shop is not connected: reconnect it under Settings › All integrations first.":
+        "Deze shop is niet gekoppeld: koppel hem eerst opnieuw onder Instellingen › Alle integraties.",
+    "Waiting to start": "Wacht op start",
+    "Importing": "Bezig met importeren",
+    "Finished": "Klaar",
+    "Failed": "Mislukt",
+    "Interrupted": "Onderbroken",
+    # Shipments
+    "Show": "Toon",
+    "Filter": "Filteren",
+    "All shipments": "Alle zendingen",
+    "To ship": "Te verzenden",
+    "Partially shipped": "Deels verzonden",
+    "Shipped": "Verzonden",
+    "Cancelled": "Geannuleerd",
+    "Order {reference}": "Bestelling {reference}",
+    "Recipient": "Ontvanger",
+    "No address (removed after shipping, or not shared by the shop).":
+        "Geen adres (verwijderd na verzending, of niet gedeeld door de shop).",
+    "Items": "Artikelen",
+    "Label and tracking": "Label en tracking",
+    "Message from the shop:": "Bericht van de shop:",
+    "Retry": "Opnieuw proberen",
+    "No label yet.": "Nog geen label.",
+    "Tracking number": "Trackingnummer",
+    "Create label": "Label aanmaken",
+    "Letters, digits and dashes. Stands in for the label the carrier platform creates.":
+        "Letters, cijfers en streepjes. Staat voor het label dat het vervoerdersplatform aanmaakt.",
+    "No shipments yet.": "Nog geen zendingen.",
+    "Import them under Shipping › Import from shop.": "Importeer ze onder Verzenden › Importeer uit Shop.",
+    "Next page": "Volgende pagina",
+    "Label created.": "Label aangemaakt.",
+    "The tracking code is sent to the shop again.": "De trackingcode wordt opnieuw naar de shop gestuurd.",
+    "Choose which shipments to show from the list.": "Kies uit de lijst welke zendingen u wilt zien.",
+    "The page link is broken: open Shipments again.": "De paginalink klopt niet: open Zendingen opnieuw.",
+    "A tracking number has 1 to 64 letters, digits or dashes.": "Een trackingnummer heeft 1 tot 64 letters, cijfers of streepjes.",
+    "Sending to the shop": "Wordt naar de shop gestuurd",
+    "Confirmed by the shop": "Bevestigd door de shop",
+    "Not accepted by the shop": "Niet geaccepteerd door de shop",
+    "Not sent to the shop": "Niet naar de shop gestuurd",
+    # Errors
+    "That did not work": "Dat lukte niet",
+    "Form refused": "Formulier geweigerd",
+    "Not found": "Niet gevonden",
+    "Not possible now": "Nu niet mogelijk",
+    "This page does not exist, or it belongs to another account.": "Deze pagina bestaat niet, of hoort bij een ander account.",
+    "Something went wrong": "Er ging iets mis",
+    "This form was not sent from this page or is out of date, so nothing was changed. Reload the page and try again.":
+        "Dit formulier kwam niet van deze pagina of is verouderd, dus er is niets gewijzigd. "
+        "Laad de pagina opnieuw en probeer het nog eens.",
+    "Something went wrong in the hub; it was logged. Try again later.":
+        "Er ging iets mis in de hub; dat is vastgelegd. Probeer het later nog eens.",
+}
+
+#: Reasons and messages written by core and the connectors that the pages show often.
+CORE_DUTCH: dict[str, str] = {
+    "authorised by the merchant": "toestemming gegeven door de handelaar",
+    "waiting for the merchant to authorise": "wacht op toestemming van de handelaar",
+    "disconnected by the merchant": "ontkoppeld door de handelaar",
+    "check passed": "controle geslaagd",
+    "updating the tracking code in the shop is off": "het updaten van de trackingcode in de shop staat uit",
+}
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The pages' language: the switch's cookie, else the browser's preference, else English."""
+    if cookie in LANGUAGES:
+        return cookie
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "")[:500].split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """``t(text, **values)``: the text in ``lang`` with the values filled in."""
+
+    def t(text: str, **values: object) -> str:
+        if lang == "nl":
+            text = DUTCH.get(text) or CORE_DUTCH.get(text) or text
+        return text.format(**values) if values else text
+
+    return t

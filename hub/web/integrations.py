@@ -1,0 +1,289 @@
+"""Settings > All integrations, Connect (pick the marketplace), Integration details, Disconnect.
+
+The pages call core's use cases directly (core.authorization), scoped to the signed-in account:
+another account's connection answers 404 like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Any
+
+from aiohttp import web
+
+from core import authorization
+from core.errors import HubError, InvalidInput
+from core.models import Connection, ConnectionState
+from core.plugins import LoadedConnector
+from core.runtime import Runtime
+from core.storage import connections as connection_store
+from core.storage import imports as import_store
+from hub.api.errors import status_of
+from hub.keys import RUNTIME
+from hub.web.i18n import N_, RUN_STATES, STATE_ACTIONS, STATE_NAMES
+from hub.web.pages import account_of, page, render, see_other
+
+routes = web.RouteTableDef()
+
+CONNECTOR = r"{connector:[a-z][a-z0-9_]{1,31}}"
+CONNECTION = r"{id:\d{1,18}}"
+
+#: States shown on the integration card (a pending connection shows only while consent is open).
+LIVE = (ConnectionState.CONNECTED, ConnectionState.AUTH_REQUIRED, ConnectionState.ERROR, ConnectionState.DISABLED)
+
+#: Marketplace countries (a connector's manifest lists the codes it offers at Connect).
+COUNTRIES = {
+    "NL": N_("Netherlands"),
+    "DE": N_("Germany"),
+    "FR": N_("France"),
+    "IT": N_("Italy"),
+    "ES": N_("Spain"),
+    "UK": N_("United Kingdom"),
+    "BE": N_("Belgium"),
+    "PL": N_("Poland"),
+    "SE": N_("Sweden"),
+    "IE": N_("Ireland"),
+}
+
+NOTICES = {
+    "saved": N_("Settings saved."),
+    "disconnected": N_("Disconnected. The orders imported before stay."),
+}
+
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
+
+
+@dataclass
+class ConnectionView:
+    """A connection as a card lists it."""
+
+    id: int
+    state: ConnectionState
+    shop_name: str
+
+
+@dataclass
+class Card:
+    """One installed connector on "All integrations"."""
+
+    id: str
+    name: str
+    error: str | None
+    connections: list[ConnectionView] = field(default_factory=list)
+
+
+def connector_name(rt: Runtime, connector_id: str) -> str:
+    """The connector's display name (its id when it is no longer installed)."""
+    loaded = rt.connectors.get(connector_id)
+    return loaded.manifest.name if loaded and loaded.manifest else connector_id
+
+
+async def shop_name(rt: Runtime, connection: Connection) -> str:
+    """How the merchant recognises a connection: the shop's name for the account, or its id."""
+    shown = await connection_store.display_name(rt.db.pool, connection.id)
+    return shown or connection.external_account_id or f"#{connection.id}"
+
+
+@routes.get("/settings/integrations")
+@page()
+async def all_integrations(request: web.Request) -> web.Response:
+    """A card per installed connector: its logo, this account's connections and their states, Connect."""
+    rt = request.app[RUNTIME]
+    connections = await connection_store.list_connections(rt.db.pool, account_of(request))
+    cards = []
+    for connector in rt.connectors.values():
+        card = Card(
+            id=connector.id,
+            name=connector.manifest.name if connector.manifest else connector.id,
+            error=connector.error if not connector.ok else None,
+        )
+        for c in connections:
+            if c.connector == connector.id and c.state in LIVE:
+                card.connections.append(ConnectionView(c.id, c.state, await shop_name(rt, c)))
+        cards.append(card)
+    return render(
+        request,
+        "integrations.html",
+        {**_names(), "section": "integrations", "cards": cards, "notice": NOTICES.get(request.query.get("done", ""))},
+    )
+
+
+@routes.get(f"/settings/integrations/{CONNECTOR}/logo")
+async def logo(request: web.Request) -> web.Response:
+    """The connector's logo from its package (a neutral badge when it ships none)."""
+    connector = request.app[RUNTIME].connectors.get(request.match_info["connector"])
+    if connector is None:
+        raise web.HTTPNotFound()
+    body, content_type = _logo(connector)
+    return web.Response(
+        body=body,
+        content_type=content_type,
+        headers={
+            "Cache-Control": "public, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            # An SVG opened on its own runs no script and loads nothing.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
+
+
+def _logo(connector: LoadedConnector) -> tuple[bytes, str]:
+    name = connector.manifest.logo if connector.manifest else None
+    if name and connector.module is not None:
+        path = PurePosixPath(name)
+        kind = LOGO_TYPES.get(path.suffix.lower())
+        if kind and len(path.parts) == 1:
+            try:
+                return resources.files(connector.module).joinpath(name).read_bytes(), kind
+            except (FileNotFoundError, OSError):
+                pass
+    initial = html.escape((connector.manifest.name if connector.manifest else connector.id)[:1].upper())
+    badge = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 120" width="120" height="120">'
+        '<rect x="4" y="4" width="112" height="112" rx="22" fill="#41464b"/>'
+        f'<text x="60" y="78" font-family="Helvetica, Arial, sans-serif" font-size="56" font-weight="700" '
+        f'fill="#ffffff" text-anchor="middle">{initial}</text></svg>'
+    )
+    return badge.encode(), "image/svg+xml"
+
+
+def _marketplaces(connector: LoadedConnector) -> list[dict[str, str]]:
+    codes = connector.manifest.marketplaces if connector.manifest else []
+    return [{"code": code, "country": COUNTRIES.get(code, code)} for code in codes]
+
+
+def _connect_page(
+    request: web.Request, connector: LoadedConnector, selected: str | None = None, error: str | None = None, status: int = 200
+) -> web.Response:
+    marketplaces = _marketplaces(connector)
+    codes = [m["code"] for m in marketplaces]
+    if selected not in codes:
+        selected = "NL" if "NL" in codes else (codes[0] if codes else None)
+    return render(
+        request,
+        "connect.html",
+        {
+            "section": "integrations",
+            "connector_id": connector.id,
+            "connector_name": connector.manifest.name if connector.manifest else connector.id,
+            "marketplaces": marketplaces,
+            "selected": selected,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@routes.get(f"/settings/integrations/{CONNECTOR}/connect")
+@page()
+async def connect_form(request: web.Request) -> web.Response:
+    """Connect: pick the marketplace."""
+    connector = request.app[RUNTIME].connector(request.match_info["connector"])
+    return _connect_page(request, connector, request.query.get("marketplace"))
+
+
+@routes.post(f"/settings/integrations/{CONNECTOR}/connect")
+@page()
+async def connect(request: web.Request) -> web.Response:
+    """Start connecting: a pending connection, then off to the shop's consent page."""
+    rt = request.app[RUNTIME]
+    connector = rt.connector(request.match_info["connector"])
+    form = await request.post()
+    chosen = form.get("marketplace")
+    offered = [m["code"] for m in _marketplaces(connector)]
+    if offered and chosen not in offered:
+        return _connect_page(request, connector, error=N_("Choose one of the marketplaces in the list."), status=400)
+    options = {"marketplace": str(chosen)} if offered else {}
+    try:
+        _, url = await authorization.start_connect(rt, account_of(request), connector.id, options)
+    except HubError as err:
+        return _connect_page(request, connector, str(chosen or ""), error=err.message, status=status_of(err))
+    return see_other(url)
+
+
+async def _details_page(
+    request: web.Request, connection: Connection, error: str | None = None, status: int = 200
+) -> web.Response:
+    rt = request.app[RUNTIME]
+    return render(
+        request,
+        "details.html",
+        {
+            **_names(),
+            "section": "integrations",
+            "connection": connection,
+            "connector_name": connector_name(rt, connection.connector),
+            "display_name": await connection_store.display_name(rt.db.pool, connection.id),
+            "marketplaces": ", ".join(connection.settings.marketplaces),
+            "last_run": await import_store.last_run(rt.db.pool, connection.id),
+            "notice": NOTICES.get(request.query.get("done", "")) if not error else None,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+def _names() -> dict[str, Any]:
+    return {"state_names": STATE_NAMES, "state_actions": STATE_ACTIONS, "run_states": RUN_STATES}
+
+
+async def _own(request: web.Request) -> Connection:
+    connection_id = int(request.match_info["id"])
+    return await connection_store.get_connection(request.app[RUNTIME].db.pool, connection_id, account_of(request))
+
+
+@routes.get(f"/settings/integrations/{CONNECTION}")
+@page()
+async def details(request: web.Request) -> web.Response:
+    """Integration details: state and reason, shop account, marketplaces, last import, settings."""
+    return await _details_page(request, await _own(request))
+
+
+@routes.post(f"/settings/integrations/{CONNECTION}/settings")
+@page()
+async def change_settings(request: web.Request) -> web.Response:
+    """Save "Update the tracking code in the shop" and the import interval; bad input changes nothing."""
+    connection = await _own(request)
+    form = await request.post()
+    try:
+        changes = _settings_from(form)
+        connection = await authorization.change_settings(request.app[RUNTIME], account_of(request), connection.id, changes)
+    except InvalidInput as err:
+        return await _details_page(request, connection, error=err.message, status=400)
+    return see_other(f"/settings/integrations/{connection.id}?done=saved")
+
+
+def _settings_from(form: Any) -> dict[str, Any]:
+    tracking = form.get("update_tracking")
+    if tracking not in (None, "on"):
+        raise InvalidInput(N_("“Update the tracking code in the shop” is either ticked or not."))
+    interval = form.get("import_interval_minutes", "")
+    if not isinstance(interval, str) or not interval.strip().isdigit() or not 1 <= int(interval) <= 1440:
+        raise InvalidInput(N_("The import interval must be a whole number of minutes from 1 to 1440."))
+    return {"update_tracking": tracking == "on", "import_interval_minutes": int(interval)}
+
+
+@routes.post(f"/settings/integrations/{CONNECTION}/reconnect")
+@page()
+async def reconnect(request: web.Request) -> web.Response:
+    """Reconnect: off to the shop's consent page for the same connection."""
+    connection = await _own(request)
+    url = await authorization.start_reconnect(request.app[RUNTIME], account_of(request), connection.id)
+    return see_other(url)
+
+
+@routes.post(f"/settings/integrations/{CONNECTION}/disconnect")
+@page()
+async def disconnect(request: web.Request) -> web.Response:
+    """Disconnect, once the box is ticked: the hub forgets the credentials; imported orders stay."""
+    connection = await _own(request)
+    form = await request.post()
+    if form.get("confirm") != "yes":
+        error = N_("Tick “Yes, disconnect” to confirm; nothing was changed.")
+        return await _details_page(request, connection, error=error, status=400)
+    await authorization.disconnect(request.app[RUNTIME], account_of(request), connection.id)
+    return see_other("/settings/integrations?done=disconnected")
+

@@ -1,0 +1,133 @@
+"""The hub app with Amazon, the fake connector and the workers, and merchants with their own cookie jars."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from importlib.metadata import EntryPoint
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from core.plugins import ENTRY_POINT_GROUP, load_connector
+from core.settings import HubSettings
+from core.storage.accounts import create_account
+from core.storage.tokens import create_token
+from hub.app import create_app
+from hub.keys import RUNTIME
+from tests.conftest import FAKE
+from tests.contract.fake.shop import FakeShop
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Merchant:
+    """A browser without JavaScript: its own cookies, forms posted with the page's CSRF token."""
+
+    def __init__(self, client: TestClient, token: str, account_id: int) -> None:
+        self.client, self.token, self.account_id = client, token, account_id
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.csrf = ""
+
+    @property
+    def rt(self):  # noqa: ANN201
+        return self.client.server.app[RUNTIME]
+
+    def url(self, path: str) -> str:
+        return str(self.client.make_url(path))
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, str]:
+        """GET a page (following redirects) and remember its CSRF token."""
+        async with self.http.get(self.url(path), **kwargs) as response:
+            text = await response.text()
+            found = CSRF.search(text)
+            if found:
+                self.csrf = found.group(1)
+            return response.status, text
+
+    async def post(self, path: str, data: dict[str, str] | None = None, *, csrf: str | None = None, follow: bool = True) -> tuple[int, str, str]:
+        """POST a form with the last page's CSRF token (or ``csrf``); returns status, body and the final URL."""
+        fields = {"csrf_token": self.csrf if csrf is None else csrf, **(data or {})}
+        async with self.http.post(self.url(path), data=fields, allow_redirects=follow) as response:
+            text = await response.text()
+            found = CSRF.search(text)
+            if found:
+                self.csrf = found.group(1)
+            location = response.headers.get("Location", str(response.url))
+            return response.status, text, location
+
+    async def sign_in(self) -> None:
+        await self.get("/signin")
+        status, text, _ = await self.post("/signin", {"token": self.token})
+        assert status == 200 and "All integrations" in text or "Alle integraties" in text, text
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+#: Amazon's entry point, configured for a Seller Central that is never reached by these tests.
+AMAZON = EntryPoint(name="amazon", value="connectors.amazon", group=ENTRY_POINT_GROUP)
+AMAZON_APP = {
+    "endpoint": "http://127.0.0.1:9",
+    "application_id": "amzn1.sellerapps.app.hub-simulator",
+    "client_id": "amzn1.application-oa2-client.hubsimulator",
+    "client_secret": "simulator-secret",
+}
+
+
+@pytest.fixture
+async def client(settings: HubSettings, shop: FakeShop) -> AsyncIterator[TestClient]:
+    """The hub on a test server with Amazon and the fake connector, workers running and ticking fast."""
+    fast = settings.model_copy(
+        update={
+            "jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05}),
+            "connectors": {"amazon": AMAZON_APP},
+        }
+    )
+    app = create_app(fast, connectors=[load_connector(AMAZON, fast), load_connector(FAKE, fast)])
+    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+        yield test_client
+
+
+async def new_merchant(client: TestClient, name: str) -> Merchant:
+    rt = client.server.app[RUNTIME]
+    account = await create_account(rt.db.pool, name)
+    return Merchant(client, await create_token(rt.db.pool, account.id), account.id)
+
+
+@pytest.fixture
+async def merchant(client: TestClient) -> AsyncIterator[Merchant]:
+    """A signed-in merchant."""
+    m = await new_merchant(client, "Bakkerij Jansen")
+    await m.sign_in()
+    yield m
+    await m.close()
+
+
+@pytest.fixture
+async def other(client: TestClient) -> AsyncIterator[Merchant]:
+    """A second signed-in merchant, to check isolation."""
+    m = await new_merchant(client, "Fietsenwinkel De Vries")
+    await m.sign_in()
+    yield m
+    await m.close()
+
+
+async def connect_fake(m: Merchant, shop: FakeShop) -> int:
+    """Connect the fake shop through the pages: Connect, the shop's consent, the callback."""
+    await m.get("/settings/integrations/fake/connect")
+    status, _, location = await m.post("/settings/integrations/fake/connect", {}, follow=False)
+    assert status == 303 and "fake-shop.invalid/consent" in location, location
+    params = shop.consent(location)
+    status, text = await m.get("/connect/callback?" + urlencode(params))
+    assert status == 200, text
+    found = re.search(r'href="/settings/integrations/(\d+)"', text)
+    assert found, text
+    return int(found.group(1))
+
+
+def query_of(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))

@@ -1,0 +1,315 @@
+"""The install guide's journey in headless Chromium, against the hub and the Amazon simulator on 127.0.0.1.
+
+Sign in, All integrations, Connect (pick NL), the simulator's Seller Central consent page (tick,
+Confirm), back connected, tick "Update the tracking code in the shop", Start import and watch its
+progress, create a label, see the push confirmed, and find the order Shipped at the simulator.
+Once in English and once in Dutch (chosen by the browser's language).
+
+Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``HUB_CHROMIUM``) and Playwright for Python;
+the tests skip, saying why, without them. ``HUB_SCREENSHOTS=1`` saves a screenshot of each page to
+``docs/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
+from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from core.settings import HubSettings
+from core.storage import orders as order_store
+from core.storage.accounts import create_account
+from core.storage.tokens import create_token
+from hub.app import create_app
+from hub.keys import RUNTIME
+
+playwright_api = pytest.importorskip(
+    "playwright.async_api", reason="Playwright for Python is not installed (pip install -e '.[test]')"
+)
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium, or the one HUB_CHROMIUM names."""
+    for candidate in (os.environ.get("HUB_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+CHROMIUM = find_chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium found: apt-get install chromium (or set HUB_CHROMIUM) to run the browser tests"
+)
+
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+#: Generous for a loaded CI machine; every wait ends as soon as its condition holds.
+TIMEOUT_MS = 20_000
+
+expect = playwright_api.expect
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """One headless Chromium for the session."""
+    async with playwright_api.async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        await launched.close()
+
+
+@dataclass
+class Hub:
+    """The hub serving on 127.0.0.1 next to the simulator, and a merchant's account token."""
+
+    url: str
+    app: web.Application
+    sim: RunningSimulator
+    token: str
+    account_id: int
+    import_gate: asyncio.Event
+
+
+@pytest.fixture
+async def hub(settings: HubSettings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hub]:
+    """The hub with its job workers and the installed Amazon connector, pointed at a simulator."""
+    async with run_simulator(SimulatorConfig(seed=7, sellers=1, orders_per_seller=20, marketplaces=["NL"])) as sim:
+        # Bound first, so that the public URL (and so the OAuth redirect URI) names the real port.
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        served = settings.model_copy(
+            update={
+                "server": settings.server.model_copy(update={"public_url": url}),
+                "jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05}),
+                "connectors": {
+                    "amazon": {
+                        "endpoint": sim.url,
+                        "application_id": DEFAULT_APPLICATION_ID,
+                        "client_id": DEFAULT_CLIENT_ID,
+                        "client_secret": DEFAULT_CLIENT_SECRET,
+                    }
+                },
+            }
+        )
+        app = create_app(served)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        try:
+            await web.SockSite(runner, sock).start()
+            rt = app[RUNTIME]
+            gate = asyncio.Event()
+            _hold_imports_after_first_page(rt, gate, monkeypatch)
+            account = await create_account(rt.db.pool, "Bakkerij Jansen")
+            yield Hub(url, app, sim, await create_token(rt.db.pool, account.id), account.id, gate)
+        finally:
+            await runner.cleanup()
+
+
+def _hold_imports_after_first_page(rt: Any, gate: asyncio.Event, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold each import after its first stored page until ``gate`` opens, so the progress page is seen running."""
+    pages = rt.runner.import_orders
+
+    async def held(context: Any, cursor: Any) -> AsyncIterator[Any]:
+        async for page in pages(context, cursor):
+            yield page
+            await gate.wait()
+
+    monkeypatch.setattr(rt.runner, "import_orders", held)
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the pages say in one language."""
+
+    locale: str
+    sign_in: str
+    token: str
+    integrations: str
+    connect: str
+    marketplace: str
+    continue_to: str
+    connected: str
+    details: str
+    update_tracking: str
+    save: str
+    saved: str
+    import_from_shop: str
+    start_import: str
+    importing: str
+    result: str
+    see_shipments: str
+    tracking_number: str
+    create_label: str
+    confirmed: str
+
+
+ENGLISH = Words(
+    locale="en-GB",
+    sign_in="Sign in",
+    token="API token",
+    integrations="All integrations",
+    connect="Connect",
+    marketplace="Marketplace",
+    continue_to="Continue to Amazon",
+    connected="Connected",
+    details="Integration details",
+    update_tracking="Update the tracking code in the shop",
+    save="Save",
+    saved="Settings saved.",
+    import_from_shop="Import from shop",
+    start_import="Start import",
+    importing="Importing",
+    result="Result: Finished",
+    see_shipments="See the shipments",
+    tracking_number="Tracking number",
+    create_label="Create label",
+    confirmed="Confirmed by the shop",
+)
+DUTCH = Words(
+    locale="nl-NL",
+    sign_in="Aanmelden",
+    token="API-token",
+    integrations="Alle integraties",
+    connect="Koppelen",
+    marketplace="Marktplaats",
+    continue_to="Verder naar Amazon",
+    connected="Gekoppeld",
+    details="Integratie details",
+    update_tracking="Update de trackingcode in de shop",
+    save="Opslaan",
+    saved="Instellingen opgeslagen.",
+    import_from_shop="Importeer uit Shop",
+    start_import="Import starten",
+    importing="Bezig met importeren",
+    result="Resultaat: Klaar",
+    see_shipments="Naar de zendingen",
+    tracking_number="Trackingnummer",
+    create_label="Label aanmaken",
+    confirmed="Bevestigd door de shop",
+)
+
+
+class Camera:
+    """Saves a screenshot of each page when HUB_SCREENSHOTS=1 (so CI leaves the repository as it is)."""
+
+    def __init__(self, page: Any, lang: str) -> None:
+        self.page, self.lang, self.count = page, lang, 0
+        self.enabled = os.environ.get("HUB_SCREENSHOTS") == "1"
+
+    async def shot(self, name: str) -> None:
+        self.count += 1
+        if self.enabled:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await self.page.screenshot(path=str(SCREENSHOTS / f"{self.lang}-{self.count:02d}-{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("words", [ENGLISH, DUTCH], ids=["english", "dutch"])
+async def test_the_merchant_journey_in_a_browser(browser: Any, hub: Hub, words: Words) -> None:
+    context = await browser.new_context(locale=words.locale, viewport={"width": 1100, "height": 760})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    camera = Camera(page, words.locale[:2])
+    rt = hub.app[RUNTIME]
+    try:
+        # Sign in, with the keyboard: the skip link comes first, the focus is visible, Enter submits.
+        await page.goto(hub.url + "/")
+        await expect(page.get_by_role("heading", name=words.sign_in)).to_be_visible()
+        assert await page.get_attribute("html", "lang") == words.locale[:2]
+        await page.keyboard.press("Tab")
+        await expect(page.locator("a.skip")).to_be_focused()
+        assert await page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+        await page.get_by_label(words.token).focus()
+        await page.keyboard.type(hub.token)
+        await camera.shot("sign-in")
+        await page.keyboard.press("Enter")
+
+        # Settings > All integrations: the Amazon card with its logo, not connected.
+        await expect(page.get_by_role("heading", name=words.integrations, exact=True)).to_be_visible()
+        card = page.locator("#integration-amazon")
+        await expect(card.get_by_role("heading", name="Amazon")).to_be_visible()
+        assert await card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+        await camera.shot("all-integrations")
+        await card.get_by_role("link", name=words.connect, exact=True).click()
+
+        # Connect: pick NL, off to Seller Central (the simulator).
+        await page.get_by_label(words.marketplace).select_option("NL")
+        await camera.shot("connect")
+        await page.get_by_role("button", name=words.continue_to).click()
+        await expect(page.get_by_role("heading", name=re.compile("^Authorise"))).to_be_visible()
+        await page.get_by_label(re.compile("^I direct Amazon to provide")).check()
+        await camera.shot("seller-central-consent")
+        await page.get_by_role("button", name="Confirm").click()
+
+        # Back at the hub: connected.
+        await expect(page.get_by_role("heading", name=words.connected, exact=True)).to_be_visible()
+        assert page.url.startswith(hub.url + "/connect/callback")
+        await camera.shot("connected")
+        await page.get_by_role("link", name=words.details).click()
+
+        # Integration details: tick "Update the tracking code in the shop" (Space on the focused box).
+        box = page.get_by_label(words.update_tracking)
+        await expect(box).not_to_be_checked()
+        await box.focus()
+        await page.keyboard.press("Space")
+        await page.get_by_role("button", name=words.save).click()
+        await expect(page.get_by_role("status").filter(has_text=words.saved)).to_be_visible()
+        await expect(page.get_by_label(words.update_tracking)).to_be_checked()
+        await expect(page.locator("#marketplaces")).to_have_text("NL")
+        await camera.shot("integration-details")
+
+        # Shipping > Import from shop: Start import, progress while it runs, then the result.
+        await page.get_by_role("link", name=words.import_from_shop).click()
+        await camera.shot("import-from-shop")
+        await page.get_by_role("button", name=words.start_import).click()
+        progress = page.locator("#progress")
+        await expect(progress.get_by_role("status")).to_contain_text(words.importing)
+        await expect(progress.locator("[data-field='pages']")).to_have_text("1")  # updated live by the poll
+        imported = int(await progress.locator("[data-field='new']").inner_text())
+        assert imported > 0
+        await camera.shot("import-progress")
+        hub.import_gate.set()
+        await expect(page.get_by_role("heading", name=words.result)).to_be_visible()
+        await expect(page.locator("[data-field='new']")).to_have_text(str(imported))
+        await camera.shot("import-result")
+        await page.get_by_role("link", name=words.see_shipments).click()
+
+        # Shipments: create a label for the first order; the push to Amazon is confirmed live.
+        order = page.locator("article.order", has=page.get_by_role("button", name=words.create_label)).first
+        order_id = int((await order.get_attribute("id")).removeprefix("order-"))
+        await order.get_by_label(words.tracking_number).fill("GLS0012345678")
+        await order.get_by_role("button", name=words.create_label).click()
+        labelled = page.locator(f"#order-{order_id}")
+        await expect(labelled.get_by_text(words.confirmed)).to_be_visible()
+        await expect(labelled).to_contain_text("GLS0012345678")
+        await camera.shot("shipments")
+
+        # Amazon has the shipment: the order is Shipped at the simulator, confirmed once, carrier GLS.
+        stored = await order_store.get_order(rt.db.pool, rt.vault, order_id)
+        at_amazon = hub.sim.state.order(stored.order.external_id)
+        assert at_amazon.status == "SHIPPED"
+        (confirmation,) = hub.sim.state.confirmations_of(order_id=stored.order.external_id)
+        assert "GLS0012345678" in json.dumps(confirmation.payload) and confirmation.action == "created"
+    finally:
+        await context.close()

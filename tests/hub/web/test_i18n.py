@@ -1,0 +1,81 @@
+"""Every text of the pages has a Dutch translation, and the language follows the switch, then the browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import connectors.amazon
+from connectors.amazon.const import MARKETPLACES
+from core.manifest import read_manifest
+from hub.web import i18n
+from hub.web.integrations import COUNTRIES
+
+WEB = Path(i18n.__file__).parent
+TEMPLATE_TEXT = re.compile(r"""\bt\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+MARKED_TEXT = re.compile(r"""\bN_\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)""")
+
+
+def texts() -> set[str]:
+    """Every literal passed to t() in a template and every N_() text in the pages' modules."""
+    found = set()
+    for template in (WEB / "templates").glob("*.html"):
+        found.update(a or b for a, b in TEMPLATE_TEXT.findall(template.read_text(encoding="utf-8")))
+    for module in WEB.glob("*.py"):
+        for literal in MARKED_TEXT.findall(module.read_text(encoding="utf-8")):
+            found.add("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', literal)))
+    return found
+
+
+def test_every_text_has_a_dutch_translation() -> None:
+    found = texts()
+    assert len(found) > 100
+    assert sorted(found - set(i18n.DUTCH)) == []
+
+
+def test_the_dutch_catalog_has_no_unused_texts() -> None:
+    assert sorted(set(i18n.DUTCH) - texts()) == []
+
+
+def test_translations_keep_their_placeholders() -> None:
+    for english, dutch in i18n.DUTCH.items():
+        assert set(re.findall(r"\{(\w+)\}", english)) == set(re.findall(r"\{(\w+)\}", dutch)), english
+
+
+def test_the_guides_words_are_used() -> None:
+    t = i18n.translator("nl")
+    assert t("All integrations") == "Alle integraties"
+    assert t("Connect") == "Koppelen"
+    assert t("Integration details") == "Integratie details"
+    assert t("Update the tracking code in the shop") == "Update de trackingcode in de shop"
+    assert (t("Shipping"), t("Import from shop")) == ("Verzenden", "Importeer uit Shop")
+    assert i18n.translator("en")("Connect {name}", name="Amazon") == "Connect Amazon"
+    # Messages from core without a translation stay as they are, braces included.
+    assert t("No order {7}.") == "No order {7}."
+
+
+@pytest.mark.parametrize(
+    ("cookie", "header", "chosen"),
+    [
+        (None, None, "en"),
+        (None, "nl-NL,nl;q=0.9,en;q=0.8", "nl"),
+        (None, "nl-BE", "nl"),
+        (None, "de-DE,de;q=0.9,en;q=0.4,nl;q=0.3", "en"),
+        (None, "fr, nl;q=0.5, en;q=0.2", "nl"),
+        (None, "en;q=0, nl;q=0.1", "nl"),
+        (None, "nl;q=bogus, en", "en"),
+        ("en", "nl-NL", "en"),
+        ("nl", "en-GB", "nl"),
+        ("xx", "nl", "nl"),
+    ],
+)
+def test_language_choice(cookie: str | None, header: str | None, chosen: str) -> None:
+    assert i18n.choose(cookie, header) == chosen
+
+
+def test_amazon_offers_known_marketplaces_with_country_names() -> None:
+    offered = read_manifest(connectors.amazon).marketplaces
+    assert offered[0] == "NL" and {"NL", "DE", "FR", "IT", "ES", "UK", "BE", "PL", "SE"} <= set(offered)
+    assert set(offered) <= set(MARKETPLACES) and set(offered) <= set(COUNTRIES)
