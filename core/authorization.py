@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+from pydantic import ValidationError
 
 from core import lifecycle, queue
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput
@@ -157,7 +158,9 @@ async def change_settings(
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)
     try:
         settings = ConnectionSettings.model_validate({**connection.settings.model_dump(), **changes})
-    except ValueError as err:
-        raise InvalidInput(f"Invalid connection settings: {err}") from err
+    except ValidationError as err:
+        problem = err.errors()[0]  # one line a merchant can act on, not pydantic's report
+        where = ".".join(str(part) for part in problem["loc"]) or "settings"
+        raise InvalidInput(f"Invalid connection setting {where}: {problem['msg']}.") from err
     await store.update_settings(rt.db.pool, connection_id, settings)
     return await store.get_connection(rt.db.pool, connection_id)

@@ -49,7 +49,8 @@ async def issue_state(
 
 async def consume_state(db: asyncpg.Connection | asyncpg.Pool, vault: Vault, state: str | None) -> StateGrant:
     """Check a state's signature and use it up; a forged, expired or used state is refused."""
-    if not state or len(state) > 200 or state.count(".") != 1:
+    # Non-ASCII never comes from issue_state (and hmac.compare_digest refuses it with a TypeError).
+    if not state or len(state) > 200 or not state.isascii() or state.count(".") != 1:
         raise InvalidInput("The authorisation link is invalid: start connecting again.")
     nonce, signature = state.split(".")
     if not hmac.compare_digest(signature, _signature(vault, nonce)):

@@ -7,12 +7,19 @@ workers. Dedupe keys keep one queued job per connection or label.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 from pgqueuer import AsyncpgDriver, Queries
 
 from core.storage import imports as import_store
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 IMPORT, PUSH, RETENTION = "import", "push", "retention"
 

@@ -232,10 +232,10 @@ def parse_time(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        # Amazon always sends UTC; a time without zone is read as UTC rather than lost.
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or one UTC cannot hold (year 1 or 9999 with an offset)
         return None
-    # Amazon always sends UTC; a time without zone is read as UTC rather than lost.
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
 
 
 def amazon_time(value: datetime) -> str:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.labels import NewParcel
 from core.models import Address, ConnectionSettings, OrderItem, TimeWindow, UtcDatetime
+
+
+#: Text without control characters (PostgreSQL cannot store NUL; the others have no place in a name).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+#: A marketplace: a country code or a shop's marketplace id.
+MarketplaceId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]
 
 
 class Body(BaseModel):
@@ -91,7 +98,7 @@ class SettingsIn(Body):
     """Changes to a connection's settings; omitted fields stay as they are."""
 
     update_tracking: bool | None = None
-    marketplaces: list[str] | None = Field(default=None, max_length=50)
+    marketplaces: list[MarketplaceId] | None = Field(default=None, max_length=50)
     import_interval_minutes: int | None = Field(default=None, ge=1, le=1440)
 
 
@@ -174,7 +181,7 @@ class LabelIn(Body):
 
     order_id: int = Field(ge=1, le=2**62)
     label_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
-    carrier: str = Field(default="GLS", min_length=1, max_length=64)
-    shipping_method: str | None = Field(default=None, max_length=100)
+    carrier: str = Field(default="GLS", min_length=1, max_length=64, pattern=PRINTABLE)
+    shipping_method: str | None = Field(default=None, max_length=100, pattern=PRINTABLE)
     ship_date: UtcDatetime | None = None
     parcels: list[NewParcel] = Field(min_length=1, max_length=50)

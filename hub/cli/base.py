@@ -19,6 +19,9 @@ from core.settings import HubSettings, load_settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: The type of id arguments: a whole number that PostgreSQL's bigint holds (others are a usage error).
+ID = click.IntRange(0, 2**63 - 1)
+
 
 class HubGroup(click.Group):
     """A click group whose errors print a one-line fix and exit non-zero, never a traceback."""
@@ -84,4 +87,4 @@ def end_status_line() -> None:
         click.echo("", err=True)
 
 
-__all__ = ["HubGroup", "Runtime", "echo_json", "settings_of", "with_runtime", "status_line", "end_status_line"]
+__all__ = ["ID", "HubGroup", "Runtime", "echo_json", "settings_of", "with_runtime", "status_line", "end_status_line"]

@@ -6,7 +6,8 @@ import click
 
 from core.crypto import new_key
 from core.settings import masked
-from hub.cli.base import HubGroup, echo_json, settings_of
+from core.storage.rekey import reencrypt
+from hub.cli.base import HubGroup, Runtime, echo_json, settings_of, with_runtime
 
 
 @click.group(cls=HubGroup)
@@ -54,3 +55,13 @@ def new_key_command() -> None:
     """Print a new encryption key for security.encryption_keys (put it first to rotate)."""
     click.echo(new_key())
 
+
+@config.command("rotate-keys")
+@with_runtime
+async def rotate_keys(rt: Runtime) -> None:
+    """Re-encrypt stored credentials and addresses with the newest key (the first of security.encryption_keys)."""
+    counts = await reencrypt(rt.db.pool, rt.vault)
+    click.echo(
+        f"Re-encrypted {counts['connections.credentials']} credentials and {counts['orders.recipient']} recipients "
+        "with the newest key: the older keys can now be removed from security.encryption_keys."
+    )

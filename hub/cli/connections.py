@@ -13,7 +13,7 @@ from core.models import Connection
 from core.storage import connections as store
 from core.storage.accounts import get_account
 from core.storage.imports import last_run
-from hub.cli.base import HubGroup, Runtime, echo_json, with_runtime
+from hub.cli.base import ID, HubGroup, Runtime, echo_json, with_runtime
 
 
 @click.group(cls=HubGroup)
@@ -66,7 +66,7 @@ async def list_(rt: Runtime, account: str | None, as_json: bool) -> None:
 
 
 @connections.command()
-@click.argument("connection_id", type=int)
+@click.argument("connection_id", type=ID)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_runtime
 async def show(rt: Runtime, connection_id: int, as_json: bool) -> None:
@@ -96,7 +96,7 @@ def _print(c: Connection) -> None:
 
 
 @connections.command()
-@click.argument("connection_id", type=int)
+@click.argument("connection_id", type=ID)
 @with_runtime
 async def reconnect(rt: Runtime, connection_id: int) -> None:
     """Authorise a connection again: prints the URL to send the merchant to."""
@@ -105,7 +105,7 @@ async def reconnect(rt: Runtime, connection_id: int) -> None:
 
 
 @connections.command()
-@click.argument("connection_id", type=int)
+@click.argument("connection_id", type=ID)
 @with_runtime
 async def disconnect(rt: Runtime, connection_id: int) -> None:
     """Disconnect a connection and forget its credentials."""
@@ -114,7 +114,7 @@ async def disconnect(rt: Runtime, connection_id: int) -> None:
 
 
 @connections.command()
-@click.argument("connection_id", type=int)
+@click.argument("connection_id", type=ID)
 @with_runtime
 async def check(rt: Runtime, connection_id: int) -> None:
     """Check that a connection's credentials still work."""
@@ -123,7 +123,7 @@ async def check(rt: Runtime, connection_id: int) -> None:
 
 
 @connections.command("set")
-@click.argument("connection_id", type=int)
+@click.argument("connection_id", type=ID)
 @click.option("--update-tracking/--no-update-tracking", default=None, help="Send tracking codes to the shop.")
 @click.option("--marketplaces", default=None, help="Comma-separated marketplace ids to import from.")
 @click.option("--import-interval", type=int, default=None, help="Minutes between scheduled imports.")

@@ -6,11 +6,11 @@ import click
 
 from core.imports import run_import
 from core.storage.orders import PageCounts
-from hub.cli.base import Runtime, end_status_line, status_line, with_runtime
+from hub.cli.base import ID, Runtime, end_status_line, status_line, with_runtime
 
 
 @click.command("import")
-@click.option("--connection", "connection_id", type=int, required=True, help="Connection id.")
+@click.option("--connection", "connection_id", type=ID, required=True, help="Connection id.")
 @with_runtime
 async def import_orders(rt: Runtime, connection_id: int) -> None:
     """Import the connection's new and changed orders."""

@@ -9,7 +9,7 @@ from core.labels import NewLabel, NewParcel, push_label, retry_label
 from core.labels import create_label as record_label
 from core.models import ParcelItem
 from core.storage.labels import StoredLabel
-from hub.cli.base import HubGroup, Runtime, with_runtime
+from hub.cli.base import ID, HubGroup, Runtime, with_runtime
 
 
 @click.group(cls=HubGroup)
@@ -33,7 +33,7 @@ def _parcel(text: str) -> NewParcel:
 
 
 @labels.command("create")
-@click.option("--order", "order_id", type=int, required=True, help="The hub's order id (see `hub orders list`).")
+@click.option("--order", "order_id", type=ID, required=True, help="The hub's order id (see `hub orders list`).")
 @click.option("--tracking", default=None, help="Tracking number of a single parcel with all items left.")
 @click.option("--parcel", "parcels", multiple=True, help="TRACKING[:ITEM=QTY,...]; repeat for more parcels.")
 @click.option("--label-id", default=None, help="The platform's label id (default: label-<order>-<tracking>).")
@@ -58,7 +58,7 @@ async def create(
 
 
 @labels.command()
-@click.argument("label_id", type=int)
+@click.argument("label_id", type=ID)
 @with_runtime
 async def push(rt: Runtime, label_id: int) -> None:
     """Send a label's pending parcels to the shop."""
@@ -66,7 +66,7 @@ async def push(rt: Runtime, label_id: int) -> None:
 
 
 @labels.command()
-@click.argument("label_id", type=int)
+@click.argument("label_id", type=ID)
 @with_runtime
 async def retry(rt: Runtime, label_id: int) -> None:
     """Push a label's failed parcels again."""

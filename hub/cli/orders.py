@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from core.storage.orders import list_orders
-from hub.cli.base import HubGroup, Runtime, echo_json, with_runtime
+from hub.cli.base import ID, HubGroup, Runtime, echo_json, with_runtime
 
 
 @click.group(cls=HubGroup)
@@ -14,7 +14,7 @@ def orders() -> None:
 
 
 @orders.command("list")
-@click.option("--connection", "connection_id", type=int, default=None, help="Only this connection's.")
+@click.option("--connection", "connection_id", type=ID, default=None, help="Only this connection's.")
 @click.option("--status", type=click.Choice(["open", "partially_shipped", "shipped", "cancelled"]), default=None)
 @click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (includes recipients: personal data).")
