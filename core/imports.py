@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from core.authorization import mark_auth_required
 from core.errors import Conflict, ConnectorAuthFailed, HubError
+from core.metrics import IMPORTS, ORDERS
 from core.models import ConnectionState
 from core.runtime import Runtime
 from core.storage import connections as connection_store
@@ -78,22 +79,34 @@ async def _run(
                 await store.add_page(db, run_id, counts)
             totals.add(counts)
             pages += 1
+            _count_orders(connection.connector, counts)
             if progress:
                 progress(totals, pages)
     except ConnectorAuthFailed as err:
+        IMPORTS.labels(connection.connector, "auth_required").inc()
         await store.finish_run(pool, run_id, "failed", str(err))
         await mark_auth_required(rt, connection_id, err)
         raise
     except HubError as err:
+        IMPORTS.labels(connection.connector, "failed").inc()
         await store.finish_run(pool, run_id, "failed", str(err))
         raise
     except BaseException:
+        IMPORTS.labels(connection.connector, "interrupted").inc()
         # Cancelled or crashed: the stored pages stand; the run shows it did not finish.
         await store.finish_run(pool, run_id, "interrupted", "the import was interrupted")
         raise
     run = await store.finish_run(pool, run_id, "succeeded")
+    IMPORTS.labels(connection.connector, "succeeded").inc()
     log.info(
         "connection %s: import %s done: %s new, %s updated, %s unchanged, %s skipped",
         connection_id, run.id, run.new, run.updated, run.unchanged, run.skipped_total,
     )
     return run
+
+
+def _count_orders(connector: str, counts: PageCounts) -> None:
+    ORDERS.labels(connector, "new").inc(counts.new)
+    ORDERS.labels(connector, "updated").inc(counts.updated)
+    ORDERS.labels(connector, "unchanged").inc(counts.unchanged)
+    ORDERS.labels(connector, "skipped").inc(sum(counts.skipped.values()))

@@ -11,6 +11,12 @@ Failures: a ``TransientError`` asks pgqueuer for a retry after exponential backo
 ``retry_after``); after ``jobs.push_max_attempts`` the label's pending parcels become ``failed``
 with the last message, and the merchant can retry them. ``ConnectorAuthFailed`` pauses the work:
 the connection is in auth_required and its pushes and imports are enqueued again on reconnect.
+A database or network fault outside the connector is retried the same way, never dropped.
+
+Shutdown (``running_workers``): the workers take no new job; running jobs get
+``jobs.shutdown_seconds`` to finish, and those still running then are interrupted and queued again
+at once. A process that dies instead leaves its jobs picked; any worker takes them again once their
+heartbeat is ``jobs.heartbeat_seconds`` old. Either way a job runs again rather than never.
 """
 
 from __future__ import annotations
@@ -18,20 +24,31 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from pgqueuer import Job, QueueManager
 from pgqueuer.errors import RetryRequested
 
-from core.errors import Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
+from core.errors import ConfigError, Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
 from core.imports import ImportRunning, run_import
 from core.labels import push_label
+from core.metrics import JOB_DURATION, JOB_LATENCY, PUSHES
 from core.models import PushState
 from core.runtime import Runtime
-from core.queue import IMPORT, PUSH, RETENTION, enqueue_retention, queries, schedule_due_imports
+from core.queue import (
+    IMPORT,
+    PUSH,
+    RETENTION,
+    delete_expired_personal_data,
+    enqueue_retention,
+    queries,
+    schedule_due_imports,
+)
+from core.settings import HubSettings
 from core.storage import labels as label_store
 
 log = logging.getLogger(__name__)
@@ -70,8 +87,14 @@ async def run_push_job(rt: Runtime, job: Job) -> None:
 
 async def _give_up(rt: Runtime, label_id: int, message: str) -> None:
     label = await label_store.get_label(rt.db.pool, label_id)
+    connector = await rt.db.pool.fetchval(
+        "select c.connector from labels l join orders o on o.id = l.order_id join connections c on c.id = o.connection_id"
+        " where l.id = $1",
+        label_id,
+    )
     for parcel in label.parcels_in(PushState.PENDING):
         await label_store.record_outcome(rt.db.pool, label_id, parcel.reference, PushState.FAILED, message)
+        PUSHES.labels(connector or "-", "gave_up").inc()
     log.warning("push of label %s failed for good: %s", label_id, message)
 
 
@@ -105,36 +128,96 @@ async def _close_queued_run(rt: Runtime, run_id: int | None, reason: str) -> Non
         )
 
 
-def build_queue(rt: Runtime, db: asyncpg.Connection) -> QueueManager:
-    """A pgqueuer QueueManager on a dedicated connection, with the hub's entrypoints."""
+Handler = Callable[[Runtime, Job], Awaitable[None]]
+
+#: Faults outside the connector that a job survives by running again later.
+_INFRASTRUCTURE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def run_retention_job(rt: Runtime, job: Job) -> None:
+    """Delete the personal data whose retention is over."""
+    await delete_expired_personal_data(rt)
+
+
+def build_queue(rt: Runtime, db: asyncpg.Connection, interrupt: asyncio.Event | None = None) -> QueueManager:
+    """A pgqueuer QueueManager on a dedicated connection, with the hub's entrypoints.
+
+    Setting ``interrupt`` stops the jobs running and queues them again.
+    """
     manager = QueueManager(queries(db))
-
-    @manager.entrypoint(PUSH)
-    async def push(job: Job) -> None:
-        await run_push_job(rt, job)
-
-    @manager.entrypoint(IMPORT)
-    async def import_(job: Job) -> None:
-        await run_import_job(rt, job)
-
-    @manager.entrypoint(RETENTION, concurrency_limit=1)
-    async def retention(job: Job) -> None:
-        await delete_expired_personal_data(rt)
-
+    interrupt = interrupt or asyncio.Event()
+    handlers: dict[str, Handler] = {PUSH: run_push_job, IMPORT: run_import_job, RETENTION: run_retention_job}
+    for entrypoint, handler in handlers.items():
+        manager.entrypoint(entrypoint, concurrency_limit=1 if entrypoint == RETENTION else 0)(
+            _supervised(rt, entrypoint, handler, interrupt)
+        )
     return manager
+
+
+def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: asyncio.Event) -> Callable[[Job], Awaitable[None]]:
+    """Wrap a handler: measure it, retry infrastructure faults, requeue it when interrupted."""
+
+    async def run(job: Job) -> None:
+        due = max(job.created, job.execute_after)
+        JOB_LATENCY.labels(entrypoint).observe(max(0.0, (datetime.now(UTC) - due).total_seconds()))
+        started = time.monotonic()
+        work = asyncio.ensure_future(handler(rt, job))
+        stop = asyncio.ensure_future(interrupt.wait())
+        try:
+            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                work.cancel()
+                await asyncio.wait((work,))
+                if work.cancelled():
+                    log.info("%s job %s interrupted by the shutdown; queued again", entrypoint, job.id)
+                    raise RetryRequested(delay=timedelta(0), reason="interrupted by a shutdown")
+            work.result()
+        except _INFRASTRUCTURE as err:
+            log.warning("%s job %s failed on %s: %s; it will run again", entrypoint, job.id, type(err).__name__, err)
+            raise RetryRequested(delay=backoff(rt, job.attempts), reason=f"{type(err).__name__}: {err}") from err
+        finally:
+            work.cancel()
+            stop.cancel()
+            JOB_DURATION.labels(entrypoint).observe(time.monotonic() - started)
+
+    return run
+
+
+def job_slots(settings: HubSettings) -> int:
+    """How many jobs one process runs at once: ``jobs.concurrency``, as far as the pool allows.
+
+    A job holds up to two pooled connections at once (a lock and its queries); with at most
+    ``pool_max - 1`` jobs, one connection is always left for some job to finish, so the workers
+    can never wait on each other for connections. pgqueuer runs at least two.
+    """
+    pool_max = settings.database.pool_max
+    if pool_max < 3:
+        raise ConfigError(
+            f"database.pool_max is {pool_max}: running jobs needs at least 3. Raise it, or serve with --no-jobs."
+        )
+    return max(2, min(settings.jobs.concurrency, pool_max - 1))
 
 
 @asynccontextmanager
 async def running_workers(rt: Runtime) -> AsyncIterator[QueueManager]:
-    """Run the queue workers and the scheduler until the block ends, then drain what runs."""
-    db = await asyncpg.connect(rt.db.url)
-    manager = build_queue(rt, db)
+    """Run the queue workers and the scheduler until the block ends, then stop without losing a job.
+
+    The workers stop taking jobs; running jobs get ``jobs.shutdown_seconds`` to finish, and the
+    ones still running then are interrupted and queued again at once.
+    """
     jobs = rt.settings.jobs
+    slots = job_slots(rt.settings)
+    if slots < jobs.concurrency:
+        log.info("running %s jobs at once: database.pool_max %s allows no more", slots, rt.settings.database.pool_max)
+    interrupt = asyncio.Event()
+    db = await asyncpg.connect(rt.db.url)
+    manager = build_queue(rt, db, interrupt)
     worker = asyncio.create_task(
         manager.run(
+            # LISTEN/NOTIFY wakes the worker for new jobs; the timeout only bounds a missed notice.
             dequeue_timeout=timedelta(seconds=jobs.tick_seconds),
-            batch_size=max(1, jobs.concurrency // 2),
-            max_concurrent_tasks=max(2, jobs.concurrency),
+            batch_size=max(1, slots // 2),
+            max_concurrent_tasks=slots,
             heartbeat_timeout=timedelta(seconds=jobs.heartbeat_seconds),
         ),
         name="hub-queue",
@@ -146,6 +229,10 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueManager]:
     finally:
         ticker.cancel()
         manager.shutdown.set()
+        done, _ = await asyncio.wait((worker,), timeout=jobs.shutdown_seconds)
+        if not done:
+            log.warning("jobs still running after %g s: interrupting them; they are queued again", jobs.shutdown_seconds)
+            interrupt.set()
         await asyncio.gather(ticker, worker, return_exceptions=True)
         await db.close()
 

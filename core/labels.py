@@ -15,6 +15,7 @@ from core import lifecycle, queue
 from core.authorization import mark_auth_required
 from core.context import utc_now
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, TransientError
+from core.metrics import PUSHES
 from core.models import ConnectionState, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
 from core.runtime import Runtime
 from core.storage import connections as connection_store
@@ -128,8 +129,10 @@ async def _push(rt: Runtime, label_id: int) -> StoredLabel:
             await store.record_outcome(
                 pool, label_id, parcel.reference, PushState.SKIPPED, "updating the tracking code in the shop is off"
             )
+        PUSHES.labels(connection.connector, "skipped").inc(len(pending.parcels))
         return await store.get_label(pool, label_id)
     if connection.state is not ConnectionState.CONNECTED:
+        PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         raise ConnectorAuthFailed(
             f"Connection {connection.id} is {connection.state.value}: "
             f"{lifecycle.ACTIONS[connection.state] or 'reconnect it'}"
@@ -138,9 +141,11 @@ async def _push(rt: Runtime, label_id: int) -> StoredLabel:
     try:
         outcomes = await rt.runner.on_label_created(contexts.__getitem__, stored.order, pending)
     except ConnectorAuthFailed as err:
+        PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         await mark_auth_required(rt, connection.id, err)
         raise
     except TransientError:
+        PUSHES.labels(connection.connector, "retry").inc(len(pending.parcels))
         for parcel in pending.parcels:
             await store.record_outcome(pool, label_id, parcel.reference, PushState.PENDING, "will retry")
         raise
@@ -148,6 +153,7 @@ async def _push(rt: Runtime, label_id: int) -> StoredLabel:
     retry_after = None
     for outcome in outcomes:
         await store.record_outcome(pool, label_id, outcome.reference, states[outcome.state], outcome.message)
+        PUSHES.labels(connection.connector, outcome.state).inc()
         if outcome.state == "retry":
             retry_after = max(retry_after or 0.0, outcome.retry_after or 0.0)
     log.info(

@@ -80,4 +80,5 @@ def setup_logging(settings: LogSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
+    logging.captureWarnings(True)
     logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))

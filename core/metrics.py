@@ -17,7 +17,7 @@ SHOP_CALLS = Counter(
 )
 JOB_LATENCY = Histogram(
     "hub_job_latency_seconds",
-    "Seconds from a job's enqueue to its start, by entrypoint.",
+    "Seconds from when a job was due (its enqueue, or its retry time) to its start, by entrypoint.",
     ["entrypoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )

@@ -43,10 +43,23 @@ from connectors.amazon.errors import RECONNECT, api_error, lwa_error, parse_erro
 from connectors.amazon.settings import AmazonSettings
 from core.context import ConnectorContext
 from core.errors import ConnectorAuthFailed, ConnectorError, ConnectorNotReady, HubError, RateLimited, TransientError
+from core.metrics import SHOP_CALLS
 
 Log = logging.Logger | logging.LoggerAdapter[Any]
 
 _NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+
+#: The operation name of LWA token calls in ``hub_shop_calls_total``.
+LWA_OPERATION = "lwa"
+
+
+def count_call(operation: str, status: int | BaseException) -> None:
+    """Count one HTTP exchange with Amazon: its HTTP status, or ``timeout`` / ``network`` when none came."""
+    if isinstance(status, BaseException):
+        outcome = "timeout" if isinstance(status, asyncio.TimeoutError) else "network"
+    else:
+        outcome = str(status)
+    SHOP_CALLS.labels("amazon", operation, outcome).inc()
 
 
 class Clock(Protocol):
@@ -307,12 +320,14 @@ class Lwa:
                 ) as response:
                     status, payload = response.status, await response.read()
             except _NETWORK_ERRORS as err:
+                count_call(LWA_OPERATION, err)
                 failure: HubError = ConnectorNotReady(
                     "Amazon's login service did not answer; the hub will try again.",
                     detail=f"LWA {grant} {type(err).__name__}",
                 )
                 failure.__cause__ = err
             else:
+                count_call(LWA_OPERATION, status)
                 if status == 200:
                     token = _token_grant(parse_json(payload))
                     if token is not None:
@@ -449,12 +464,14 @@ class SpApi:
                 ) as response:
                     status, response_headers, payload = response.status, response.headers, await response.read()
             except _NETWORK_ERRORS as err:
+                count_call(operation, err)
                 self.log.warning("amazon %s: %s (attempt %d)", operation, type(err).__name__, attempt + 1)
                 failure: ConnectorError = ConnectorNotReady(
                     "Amazon did not answer; the hub will try again.", detail=f"{operation} {type(err).__name__}"
                 )
                 failure.__cause__ = err
             else:
+                count_call(operation, status)
                 request_id = response_headers.get(REQUEST_ID_HEADER)
                 self._state.pacer.observe(key, response_headers)
                 if status < 300:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from aiohttp import web
 
 from core.logs import setup_logging
 from hub.app import create_app
 from hub.cli.base import settings_of
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -26,5 +30,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_jobs: bool)
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         shutdown_timeout=30,
-        print=lambda text: click.echo(text, err=True),
+        print=_announce,
     )
+
+
+def _announce(text: str) -> None:
+    """aiohttp's start banner as a log line, so that JSON logs stay one object per line."""
+    for line in text.splitlines():
+        if "Running on" in line:
+            log.info("%s", line.strip("= "))

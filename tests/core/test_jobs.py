@@ -1,0 +1,107 @@
+"""The job workers in one process: no job lost to a small pool or a database fault, metrics kept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from prometheus_client import REGISTRY
+
+from core import authorization
+from core import jobs as jobs_module
+from core.imports import run_import
+from core.jobs import job_slots, running_workers
+from core.labels import NewLabel, NewParcel, create_label
+from core.plugins import load_connector
+from core.runtime import Runtime, open_runtime
+from core.settings import HubSettings
+from tests.conftest import FAKE
+from tests.contract.fake.shop import FakeShop
+from tests.core.conftest import connect
+from tests.hub.api.conftest import eventually
+
+LABELS = 12
+
+
+@pytest.fixture
+async def small_pool_runtime(settings: HubSettings, shop: FakeShop) -> AsyncIterator[Runtime]:
+    """The fake connector on the smallest pool that runs jobs, with the default job concurrency."""
+    small = settings.model_copy(
+        update={
+            "database": settings.database.model_copy(update={"pool_max": 3}),
+            "jobs": settings.jobs.model_copy(update={"retry_base_seconds": 0.05}),
+        }
+    )
+    async with open_runtime(small, connectors=[load_connector(FAKE, small)]) as rt:
+        yield rt
+
+
+async def labelled_orders(rt: Runtime, shop: FakeShop) -> None:
+    """A connected shop with tracking updates on, and a label with its push job for each order."""
+    connection = await connect(rt, shop)
+    await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+    for _ in range(LABELS):
+        shop.add_order()
+    await run_import(rt, connection.id)
+    for order_id in [row["id"] for row in await rt.db.pool.fetch("select id from orders order by id")]:
+        await create_label(rt, order_id, NewLabel(external_id=f"L{order_id}", parcels=[NewParcel(tracking_number=f"T{order_id}")]), enqueue=True)
+
+
+def pushes_started() -> float:
+    return REGISTRY.get_sample_value("hub_job_latency_seconds_count", {"entrypoint": "push"}) or 0.0
+
+
+@pytest.fixture
+async def watch(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the test's own: a stuck pool must not stop the test from seeing it."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+async def confirmed(watch: asyncpg.Connection) -> bool:
+    return await watch.fetchval("select count(*) from parcels where push_state = 'confirmed'") == LABELS
+
+
+def test_job_slots_leave_a_connection_for_some_job_to_finish(settings: HubSettings) -> None:
+    def slots(pool_max: int, concurrency: int) -> int:
+        return job_slots(settings.model_copy(update={
+            "database": settings.database.model_copy(update={"pool_max": pool_max}),
+            "jobs": settings.jobs.model_copy(update={"concurrency": concurrency}),
+        }))
+
+    assert (slots(10, 20), slots(30, 20), slots(3, 20), slots(10, 1)) == (9, 20, 2, 2)
+
+
+async def test_workers_on_a_small_pool_finish_every_push(
+    small_pool_runtime: Runtime, shop: FakeShop, watch: asyncpg.Connection
+) -> None:
+    await labelled_orders(small_pool_runtime, shop)
+    started_before = pushes_started()
+
+    async with running_workers(small_pool_runtime):
+        await eventually(lambda: confirmed(watch))
+
+    assert len(shop.confirmations) == LABELS
+    assert pushes_started() - started_before >= LABELS
+
+
+async def test_a_push_that_meets_a_database_fault_runs_again(
+    small_pool_runtime: Runtime, shop: FakeShop, watch: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await labelled_orders(small_pool_runtime, shop)
+    push_label = jobs_module.push_label
+    failed: list[int] = []
+
+    async def flaky(rt: Runtime, label_id: int) -> object:
+        if len(failed) < 3:
+            failed.append(label_id)
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        return await push_label(rt, label_id)
+
+    monkeypatch.setattr(jobs_module, "push_label", flaky)
+    async with running_workers(small_pool_runtime):
+        await eventually(lambda: confirmed(watch))
+
+    assert len(failed) == 3 and len(shop.confirmations) == LABELS
