@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import asyncpg
+
 from core.authorization import mark_auth_required
 from core.errors import Conflict, ConnectorAuthFailed, HubError
 from core.metrics import IMPORTS, ORDERS
-from core.models import ConnectionState
+from core.models import Connection, ConnectionState
 from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as store
@@ -54,26 +56,35 @@ async def run_import(
             f"Connection {connection_id} is {connection.state.value}, not connected: "
             f"reconnect it with `hub connections reconnect {connection_id}`."
         )
-    async with rt.db.pool.acquire() as lock:
-        if not await lock.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
+    # The lock and every write share one connection: if the connection dies, the lock goes with
+    # it and so do the writes, so no second worker can import alongside a run that lost its lock.
+    async with rt.db.pool.acquire() as db:
+        if not await db.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
             raise ImportRunning(f"An import of connection {connection_id} is running already; wait for it to finish.")
         try:
-            return await _run(rt, connection_id, trigger, progress, run_id)
+            return await _run(rt, db, connection, trigger, progress, run_id)
         finally:
-            await lock.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
+            if not db.is_closed():
+                await db.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
 
 
 async def _run(
-    rt: Runtime, connection_id: int, trigger: str, progress: Progress | None, run_id: int | None
+    rt: Runtime,
+    db: asyncpg.Connection,
+    connection: Connection,
+    trigger: str,
+    progress: Progress | None,
+    run_id: int | None,
 ) -> ImportRun:
-    pool = rt.db.pool
-    connection = await connection_store.get_connection(pool, connection_id)
-    run_id = await store.start_run(pool, connection_id, trigger, run_id)
-    totals, pages = PageCounts(), 0
+    connection_id = connection.id
+    # Before the run starts: a connector that is gone or credentials that cannot be read must not
+    # leave a run marked running.
     context = await rt.context(connection)
+    run_id = await store.start_run(db, connection_id, trigger, run_id)
+    totals, pages = PageCounts(), 0
     try:
-        async for page in rt.runner.import_orders(context, await store.get_cursor(pool, connection_id)):
-            async with pool.acquire() as db, db.transaction():
+        async for page in rt.runner.import_orders(context, await store.get_cursor(db, connection_id)):
+            async with db.transaction():
                 counts = await save_page(db, rt.vault, connection_id, list(page.orders), list(page.skipped))
                 await store.set_cursor(db, connection_id, page.cursor)
                 await store.add_page(db, run_id, counts)
@@ -84,19 +95,22 @@ async def _run(
                 progress(totals, pages)
     except ConnectorAuthFailed as err:
         IMPORTS.labels(connection.connector, "auth_required").inc()
-        await store.finish_run(pool, run_id, "failed", str(err))
+        log.warning("connection %s: import %s needs a reconnect: %s", connection_id, run_id, err)
+        await store.finish_run(rt.db.pool, run_id, "failed", str(err))
         await mark_auth_required(rt, connection_id, err)
         raise
     except HubError as err:
         IMPORTS.labels(connection.connector, "failed").inc()
-        await store.finish_run(pool, run_id, "failed", str(err))
+        log.warning("connection %s: import %s failed: %s", connection_id, run_id, err)
+        await store.finish_run(rt.db.pool, run_id, "failed", str(err))
         raise
     except BaseException:
         IMPORTS.labels(connection.connector, "interrupted").inc()
-        # Cancelled or crashed: the stored pages stand; the run shows it did not finish.
-        await store.finish_run(pool, run_id, "interrupted", "the import was interrupted")
+        # Cancelled or crashed: the stored pages stand; the run shows it did not finish. The pool,
+        # not the run's connection: that one may be what broke.
+        await store.finish_run(rt.db.pool, run_id, "interrupted", "the import was interrupted")
         raise
-    run = await store.finish_run(pool, run_id, "succeeded")
+    run = await store.finish_run(db, run_id, "succeeded")
     IMPORTS.labels(connection.connector, "succeeded").inc()
     log.info(
         "connection %s: import %s done: %s new, %s updated, %s unchanged, %s skipped",

@@ -122,7 +122,8 @@ async def run_import_job(rt: Runtime, job: Job) -> None:
 async def _close_queued_run(rt: Runtime, run_id: int | None, reason: str) -> None:
     if run_id is not None:
         await rt.db.pool.execute(
-            "update import_runs set state = 'failed', error = $2, finished_at = now() where id = $1 and state = 'queued'",
+            "update import_runs set state = 'failed', error = $2, finished_at = now() "
+            "where id = $1 and state in ('queued', 'running')",
             run_id,
             reason,
         )

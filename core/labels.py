@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from pydantic import Field
 
 from core import lifecycle, queue
@@ -46,13 +47,11 @@ class NewLabel(Model):
     parcels: list[NewParcel] = Field(min_length=1, max_length=50)
 
 
-async def create_label(
-    rt: Runtime, order_id: int, new: NewLabel, account_id: int | None = None, enqueue: bool = False
-) -> StoredLabel:
-    """Record a label for a stored order; the same label id again returns the stored label.
+async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: int | None = None) -> StoredLabel:
+    """Record a label for a stored order and queue its push.
 
-    With ``enqueue`` the push job is queued in the same transaction, so no label is ever stored
-    without its push.
+    The push job is queued in the same transaction, so no label is ever stored without its push.
+    The same label id again returns the stored label, unchanged.
     """
     stored = await order_store.get_order(rt.db.pool, rt.vault, order_id, account_id)
     async with rt.db.pool.acquire() as db, db.transaction():
@@ -94,8 +93,7 @@ async def create_label(
             parcels=parcels,
         )
         label_id = await store.insert_label(db, order_id, label)
-        if enqueue:
-            await queue.enqueue_push(db, label_id)
+        await queue.enqueue_push(db, label_id)
         return await store.get_label(db, label_id)
 
 
@@ -106,31 +104,31 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
     the shop" setting is off. Raises ``TransientError`` when the shop should be asked again
     later, and ``ConnectorAuthFailed`` (after moving the connection to auth_required).
     """
-    pool = rt.db.pool
-    async with pool.acquire() as lock:
-        if not await lock.fetchval("select pg_try_advisory_lock($1, $2)", PUSH_LOCK, label_id):
+    # The lock and the outcome writes share one connection (see core.imports): a push that lost
+    # its lock cannot record outcomes over another worker's.
+    async with rt.db.pool.acquire() as db:
+        if not await db.fetchval("select pg_try_advisory_lock($1, $2)", PUSH_LOCK, label_id):
             raise Conflict(f"Label {label_id} is being pushed by another worker.")
         try:
-            return await _push(rt, label_id)
+            return await _push(rt, db, label_id)
         finally:
-            await lock.fetchval("select pg_advisory_unlock($1, $2)", PUSH_LOCK, label_id)
+            if not db.is_closed():
+                await db.fetchval("select pg_advisory_unlock($1, $2)", PUSH_LOCK, label_id)
 
 
-async def _push(rt: Runtime, label_id: int) -> StoredLabel:
-    pool = rt.db.pool
-    label = await store.get_label(pool, label_id)
-    stored = await order_store.get_order(pool, rt.vault, label.order_id)
-    connection = await connection_store.get_connection(pool, stored.connection_id)
+async def _push(rt: Runtime, db: asyncpg.Connection, label_id: int) -> StoredLabel:
+    label = await store.get_label(db, label_id)
     if not label.parcels_in(PushState.PENDING):
         return label
+    stored = await order_store.get_order(db, rt.vault, label.order_id)
+    connection = await connection_store.get_connection(db, stored.connection_id)
     pending = label.as_label((PushState.PENDING,))
     if not connection.settings.update_tracking:
-        for parcel in pending.parcels:
-            await store.record_outcome(
-                pool, label_id, parcel.reference, PushState.SKIPPED, "updating the tracking code in the shop is off"
-            )
+        await store.record_outcomes(
+            db, label_id, [(p.reference, PushState.SKIPPED, "updating the tracking code in the shop is off") for p in pending.parcels]
+        )
         PUSHES.labels(connection.connector, "skipped").inc(len(pending.parcels))
-        return await store.get_label(pool, label_id)
+        return await store.get_label(db, label_id)
     if connection.state is not ConnectionState.CONNECTED:
         PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         raise ConnectorAuthFailed(
@@ -142,17 +140,17 @@ async def _push(rt: Runtime, label_id: int) -> StoredLabel:
         outcomes = await rt.runner.on_label_created(contexts.__getitem__, stored.order, pending)
     except ConnectorAuthFailed as err:
         PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
+        log.warning("connection %s: push of label %s needs a reconnect: %s", connection.id, label_id, err)
         await mark_auth_required(rt, connection.id, err)
         raise
     except TransientError:
         PUSHES.labels(connection.connector, "retry").inc(len(pending.parcels))
-        for parcel in pending.parcels:
-            await store.record_outcome(pool, label_id, parcel.reference, PushState.PENDING, "will retry")
+        await store.record_outcomes(db, label_id, [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels])
         raise
     states = {"confirmed": PushState.CONFIRMED, "failed": PushState.FAILED, "retry": PushState.PENDING}
+    await store.record_outcomes(db, label_id, [(o.reference, states[o.state], o.message) for o in outcomes])
     retry_after = None
     for outcome in outcomes:
-        await store.record_outcome(pool, label_id, outcome.reference, states[outcome.state], outcome.message)
         PUSHES.labels(connection.connector, outcome.state).inc()
         if outcome.state == "retry":
             retry_after = max(retry_after or 0.0, outcome.retry_after or 0.0)
@@ -162,11 +160,13 @@ async def _push(rt: Runtime, label_id: int) -> StoredLabel:
     )
     if retry_after is not None:
         raise TransientError("Some parcels will be pushed again later.", retry_after=retry_after or None)
-    return await store.get_label(pool, label_id)
+    return await store.get_label(db, label_id)
 
 
 async def retry_label(rt: Runtime, label_id: int, account_id: int | None = None) -> StoredLabel:
-    """Put a label's failed parcels back to pending and push them again."""
+    """Put a label's failed and skipped parcels back to pending and queue their push, in one transaction."""
     await store.get_label(rt.db.pool, label_id, account_id)
-    await store.reset_failed(rt.db.pool, label_id)
-    return await push_label(rt, label_id)
+    async with rt.db.pool.acquire() as db, db.transaction():
+        await store.reset_failed(db, label_id)
+        await queue.enqueue_push(db, label_id)
+        return await store.get_label(db, label_id)

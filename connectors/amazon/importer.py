@@ -19,6 +19,7 @@ every answer. Cursor rules:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,36 +96,51 @@ async def import_orders(
     marketplaces = marketplace_ids(context)
     latest_seen: datetime | None = None
     restarted = False
-    while True:
-        try:
-            answer = await api.search_orders(search_query(settings, since, mode, marketplaces, token))
-        except ConnectorRejected as err:
-            if token is None or restarted:
-                raise
-            context.log.warning(
-                "Amazon refused the pagination token (%s); restarting the run from its start", err.detail
-            )
-            token, restarted = None, True
-            continue
-        raw_orders, pagination = answer.get("orders"), answer.get("pagination")
-        if not isinstance(raw_orders, list):
-            # Reading this as "no orders" would move the cursor past orders never seen.
-            raise ConnectorNotReady(
-                "Amazon sent an unreadable page of orders; the hub will try again.",
-                detail="searchOrders answer without an orders list",
-            )
-        orders, skipped = map_orders(raw for raw in raw_orders if not _seen(raw, since))
-        for order in orders:
-            latest_seen = order.updated_at if latest_seen is None else max(latest_seen, order.updated_at)
-        next_token = pagination.get("nextToken") if isinstance(pagination, dict) else None
-        if isinstance(next_token, str) and next_token:
-            token = next_token
-            mid_run = Cursor(since=since, page_token=encode_token(mode, token))
-            yield ImportPage(orders=orders, skipped=skipped, cursor=mid_run)
-            continue
-        end = _next_since(answer, since, latest_seen, context.now())
-        yield ImportPage(orders=orders, skipped=skipped, cursor=Cursor(since=end))
-        return
+    # The next page is fetched while core stores this one, so waiting for Amazon (or for the usage
+    # plan) and writing overlap. A prefetched answer lost to a crash or an early close costs one
+    # call and nothing else: the cursor only moves with the pages core has stored.
+    pending: asyncio.Task[dict[str, Any]] | None = None
+    try:
+        while True:
+            fetch, pending = pending, None
+            try:
+                answer = await (fetch or api.search_orders(search_query(settings, since, mode, marketplaces, token)))
+            except ConnectorRejected as err:
+                if token is None or restarted:
+                    raise
+                context.log.warning(
+                    "Amazon refused the pagination token (%s); restarting the run from its start", err.detail
+                )
+                token, restarted = None, True
+                continue
+            raw_orders, pagination = answer.get("orders"), answer.get("pagination")
+            if not isinstance(raw_orders, list):
+                # Reading this as "no orders" would move the cursor past orders never seen.
+                raise ConnectorNotReady(
+                    "Amazon sent an unreadable page of orders; the hub will try again.",
+                    detail="searchOrders answer without an orders list",
+                )
+            orders, skipped = map_orders(raw for raw in raw_orders if not _seen(raw, since))
+            for order in orders:
+                latest_seen = order.updated_at if latest_seen is None else max(latest_seen, order.updated_at)
+            next_token = pagination.get("nextToken") if isinstance(pagination, dict) else None
+            if isinstance(next_token, str) and next_token:
+                token = next_token
+                pending = asyncio.ensure_future(
+                    api.search_orders(search_query(settings, since, mode, marketplaces, token))
+                )
+                mid_run = Cursor(since=since, page_token=encode_token(mode, token))
+                yield ImportPage(orders=orders, skipped=skipped, cursor=mid_run)
+                continue
+            end = _next_since(answer, since, latest_seen, context.now())
+            yield ImportPage(orders=orders, skipped=skipped, cursor=Cursor(since=end))
+            return
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait([pending])
+            if not pending.cancelled():
+                pending.exception()  # retrieved: the page it fetched is not wanted any more
 
 
 def _seen(raw: Any, since: datetime) -> bool:

@@ -171,6 +171,24 @@ async def record_outcome(db: Db, label_id: int, reference: str, state: PushState
     )
 
 
+async def record_outcomes(
+    db: asyncpg.Connection, label_id: int, outcomes: list[tuple[str, PushState, str | None]]
+) -> None:
+    """Store what the shop said to several parcels of a label, in one statement."""
+    await db.execute(
+        """
+        update parcels set push_state = o.state, push_message = o.message, push_attempts = push_attempts + 1,
+               pushed_at = case when o.state = 'confirmed' then now() else pushed_at end
+        from unnest($2::text[], $3::text[], $4::text[]) as o(reference, state, message)
+        where parcels.label_id = $1 and parcels.reference = o.reference
+        """,
+        label_id,
+        [reference for reference, _, _ in outcomes],
+        [state.value for _, state, _ in outcomes],
+        [message for _, _, message in outcomes],
+    )
+
+
 async def reset_failed(db: Db, label_id: int) -> int:
     """Put a label's failed and skipped parcels back to pending for a retry; return how many."""
     result = await db.execute(

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from core import authorization, queue
 from core.errors import InvalidInput
-from core.labels import NewLabel, create_label
+from core.labels import NewLabel, create_label, retry_label
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
@@ -192,14 +192,13 @@ async def report_label(request: web.Request) -> web.Response:
         ship_date=body.ship_date,
         parcels=body.parcels,
     )
-    label = await create_label(rt, body.order_id, new, account_id=request[ACCOUNT], enqueue=True)
+    label = await create_label(rt, body.order_id, new, account_id=request[ACCOUNT])
     return reply(label_out(label), status=200 if existing else 201)
 
 
 async def _existing_label(request: web.Request, body: LabelIn) -> bool:
-    rt = request.app[RUNTIME]
-    await order_store.get_order(rt.db.pool, rt.vault, body.order_id, request[ACCOUNT])
-    return await label_store.find_label(rt.db.pool, body.order_id, body.label_id) is not None
+    # Only whether it exists: create_label checks the order belongs to the caller.
+    return await label_store.find_label(request.app[RUNTIME].db.pool, body.order_id, body.label_id) is not None
 
 
 @routes.get(PREFIX + r"/labels/{id:\d+}")
@@ -214,11 +213,7 @@ async def retry(request: web.Request) -> web.Response:
     """Queue a label's failed parcels for another push."""
     rt = request.app[RUNTIME]
     label_id = int_param(request, "id")
-    await label_store.get_label(rt.db.pool, label_id, request[ACCOUNT])
-    async with rt.db.pool.acquire() as db, db.transaction():
-        await label_store.reset_failed(db, label_id)
-        await queue.enqueue_push(db, label_id)
-    return reply(label_out(await label_store.get_label(rt.db.pool, label_id)), status=202)
+    return reply(label_out(await retry_label(rt, label_id, request[ACCOUNT])), status=202)
 
 
 __all__ = ["routes", "auth_middleware"]

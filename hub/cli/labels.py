@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from core.errors import HubError, InvalidInput, TransientError
+from core.errors import Conflict, HubError, InvalidInput, TransientError
 from core.labels import NewLabel, NewParcel, push_label, retry_label
 from core.labels import create_label as record_label
 from core.models import ParcelItem
@@ -54,7 +54,7 @@ async def create(
     label = await record_label(rt, order_id, new)
     click.echo(f"Label {label.id} recorded for order {order_id}.")
     if not no_push:
-        await _push(rt, lambda: push_label(rt, label.id))
+        await _push(rt, label.id)
 
 
 @labels.command()
@@ -62,7 +62,7 @@ async def create(
 @with_runtime
 async def push(rt: Runtime, label_id: int) -> None:
     """Send a label's pending parcels to the shop."""
-    await _push(rt, lambda: push_label(rt, label_id))
+    await _push(rt, label_id)
 
 
 @labels.command()
@@ -70,14 +70,19 @@ async def push(rt: Runtime, label_id: int) -> None:
 @with_runtime
 async def retry(rt: Runtime, label_id: int) -> None:
     """Push a label's failed parcels again."""
-    await _push(rt, lambda: retry_label(rt, label_id))
+    await retry_label(rt, label_id)
+    await _push(rt, label_id)
 
 
-async def _push(rt: Runtime, action) -> None:  # type: ignore[no-untyped-def]
+async def _push(rt: Runtime, label_id: int) -> None:
+    """Push now and print each parcel's state; the queued job stays as the safety net."""
     try:
-        label: StoredLabel = await action()
+        label: StoredLabel = await push_label(rt, label_id)
+    except Conflict:
+        click.echo(f"Label {label_id} is being pushed by `hub serve` right now.")
+        return
     except TransientError as err:
-        raise HubError(f"{err} Try again later with `hub labels push`.") from err
+        raise HubError(f"{err} It is queued: `hub serve` pushes it, or run `hub labels push {label_id}`.") from err
     for parcel in label.parcels:
         note = f" ({parcel.push_message})" if parcel.push_message else ""
         click.echo(f"  parcel {parcel.reference} {parcel.tracking_number}: {parcel.push_state.value}{note}")

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from core import queue
 from core.errors import HubError, InvalidInput
-from core.labels import NewLabel, NewParcel, create_label
+from core.labels import NewLabel, NewParcel, create_label, retry_label
 from core.models import ConnectionState, OrderStatus, PushState
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
@@ -263,7 +263,7 @@ async def new_label(request: web.Request) -> web.Response:
         return await _shipments_page(request, after=order_id - 1, errors={order_id: error}, http_status=400)
     label = NewLabel(external_id=f"web-{tracking}", parcels=[parcel])
     try:
-        await create_label(rt, order_id, label, account_id=account_of(request), enqueue=True)
+        await create_label(rt, order_id, label, account_id=account_of(request))
     except HubError as err:
         status = status_of(err)
         if status >= 500 or status == 404:
@@ -281,10 +281,7 @@ async def _own_label(request: web.Request) -> StoredLabel:
 async def retry(request: web.Request) -> web.Response:
     """Retry: the label's failed (and skipped) parcels go to the shop again."""
     rt = request.app[RUNTIME]
-    label = await _own_label(request)
-    async with rt.db.pool.acquire() as db, db.transaction():
-        await label_store.reset_failed(db, label.id)
-        await queue.enqueue_push(db, label.id)
+    label = await retry_label(rt, (await _own_label(request)).id)
     return see_other(f"/shipping/shipments?done=retry#order-{label.order_id}")
 
 

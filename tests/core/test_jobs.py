@@ -45,7 +45,7 @@ async def labelled_orders(rt: Runtime, shop: FakeShop) -> None:
         shop.add_order()
     await run_import(rt, connection.id)
     for order_id in [row["id"] for row in await rt.db.pool.fetch("select id from orders order by id")]:
-        await create_label(rt, order_id, NewLabel(external_id=f"L{order_id}", parcels=[NewParcel(tracking_number=f"T{order_id}")]), enqueue=True)
+        await create_label(rt, order_id, NewLabel(external_id=f"L{order_id}", parcels=[NewParcel(tracking_number=f"T{order_id}")]))
 
 
 def pushes_started() -> float:

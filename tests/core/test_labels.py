@@ -94,7 +94,8 @@ async def test_push_is_skipped_when_update_tracking_is_off(
     assert pushed.parcels[0].push_state is PushState.SKIPPED
     assert shop.confirmations == {}
     await authorization.change_settings(fake_runtime, None, connection.id, {"update_tracking": True})
-    retried = await retry_label(fake_runtime, label.id)
+    assert (await retry_label(fake_runtime, label.id)).parcels[0].push_state is PushState.PENDING
+    retried = await push_label(fake_runtime, label.id)
     assert retried.parcels[0].push_state is PushState.CONFIRMED
 
 

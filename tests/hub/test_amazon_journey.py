@@ -131,6 +131,7 @@ async def test_revoked_grant_requires_reconnect_then_pushes_resume(rt: Runtime, 
         await push_label(rt, label.id)
     connection = await get_connection(rt.db.pool, connection_id)
     assert connection.state is ConnectionState.AUTH_REQUIRED
+    await rt.db.pool.execute("delete from pgqueuer")  # the label's job ran and ended waiting for a reconnect
     url = await authorization.start_reconnect(rt, connection.account_id, connection_id)
     async with aiohttp.ClientSession() as browser:
         callback = await approve(browser, url)
