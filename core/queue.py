@@ -97,7 +97,7 @@ async def due_imports(db: Db) -> list[int]:
         """
         select c.id from connections c
         left join lateral (
-            select max(started_at) as started from import_runs r where r.connection_id = c.id
+            select started_at as started from import_runs r where r.connection_id = c.id order by id desc limit 1
         ) last on true
         where c.state = 'connected'
           and (last.started is null

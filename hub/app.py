@@ -2,8 +2,8 @@
 
 Resources come up in ``cleanup_ctx`` order (the runtime: database, connectors, HTTP session; then
 the job workers) and go down in reverse: on SIGTERM aiohttp stops accepting requests, the workers
-stop taking jobs and finish the ones running, and jobs not finished are picked up again by any
-worker once their heartbeat stops.
+stop taking jobs and give the running ones ``jobs.shutdown_seconds`` to finish; any still running
+then are put back in the queue at once for the next worker (core.jobs).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from core.jobs import running_workers
-from core.logs import register_secret
 from core.plugins import LoadedConnector
 from core.runtime import open_runtime
 from core.settings import HubSettings
@@ -35,8 +34,6 @@ MAX_BODY = 1024 * 1024
 async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the runtime (database with migrations, connectors, HTTP session) for the app's life."""
     settings = app[SETTINGS]
-    for value in _secret_values(settings):
-        register_secret(value)
     async with open_runtime(settings, connectors=app.get(CONNECTORS)) as rt:
         app[RUNTIME] = rt
         yield
@@ -49,15 +46,6 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     async with running_workers(app[RUNTIME]):
         yield
-
-
-def _secret_values(settings: HubSettings) -> list[str]:
-    values = [key.get_secret_value() for key in settings.security.encryption_keys]
-    if settings.database.url is not None:
-        values.append(settings.database.url.get_secret_value())
-    for table in settings.connectors.values():
-        values.extend(str(v) for k, v in table.items() if "secret" in k or "token" in k or "password" in k)
-    return values
 
 
 def create_app(settings: HubSettings, connectors: list[LoadedConnector] | None = None) -> web.Application:

@@ -69,6 +69,20 @@ async def list_connections(db: Db, account_id: int | None = None) -> list[Connec
     return [to_connection(row) for row in rows]
 
 
+async def live_connections_of(db: Db, connector: str, external_account_id: str) -> list[Connection]:
+    """The connections, of any account, to one shop account that are not disconnected."""
+    rows = await db.fetch(
+        """
+        select * from connections
+        where connector = $1 and external_account_id = $2 and state <> 'disconnected'
+        order by id
+        """,
+        connector,
+        external_account_id,
+    )
+    return [to_connection(row) for row in rows]
+
+
 async def store_authorization(
     db: Db,
     vault: Vault,

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from core import authorization
 from core.errors import ConnectorAuthFailed, HubError, InvalidInput, NotFound
-from core.models import AuthStart, ConnectionState
+from core.models import AuthStart
 from core.oauth import issue_state
 from core.storage import connections as connection_store
 from hub.api.errors import status_of
@@ -104,11 +104,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         account = request.query.get(param or "", "")
         if not param or not account:
             raise InvalidInput(f"{connector_id} re-authorisation needs the shop account parameter; start from the shop again.")
-        matches = [
-            c
-            for c in await connection_store.list_connections(rt.db.pool)
-            if c.connector == connector_id and c.external_account_id == account and c.state is not ConnectionState.DISCONNECTED
-        ]
+        matches = await connection_store.live_connections_of(rt.db.pool, connector_id, account)
         if len(matches) != 1:
             raise NotFound("No single connection of this shop account: connect it from the carrier's pages first.")
         connection = matches[0]
