@@ -53,9 +53,10 @@ async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: in
     The push job is queued in the same transaction, so no label is ever stored without its push.
     The same label id again returns the stored label, unchanged.
     """
-    stored = await order_store.get_order(rt.db.pool, rt.vault, order_id, account_id)
     async with rt.db.pool.acquire() as db, db.transaction():
+        # Read after the lock: a cancellation imported meanwhile must be seen.
         next_reference = await store.next_reference(db, order_id)  # locks the order
+        stored = await order_store.get_order(db, rt.vault, order_id, account_id)
         existing = await store.find_label(db, order_id, new.external_id)
         if existing is not None:
             return await store.get_label(db, existing)
