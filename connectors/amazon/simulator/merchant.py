@@ -14,17 +14,18 @@ from core.errors import ConnectorError
 
 
 class ConsentForm(HTMLParser):
-    """The fields of the consent form as a browser submits them."""
+    """The fields of the consent form as a browser submits them (first seller, box unticked)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.action = ""
         self.fields: dict[str, str] = {}
         self.checkbox: tuple[str, str] | None = None
+        self.options: list[str] = []
         self._select: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Collect the form's action, hidden fields, checkbox and selected seller."""
+        """Collect the form's action, hidden fields, checkbox and the sellers to pick from."""
         a = {key: value or "" for key, value in attrs}
         if tag == "form":
             self.action = a.get("action", "")
@@ -34,8 +35,10 @@ class ConsentForm(HTMLParser):
             self.checkbox = (a["name"], a["value"])
         elif tag == "select":
             self._select = a["name"]
-        elif tag == "option" and self._select and ("selected" in a or self._select not in self.fields):
-            self.fields[self._select] = a["value"]
+        elif tag == "option" and self._select:
+            self.options.append(a["value"])
+            if "selected" in a or len(self.options) == 1:
+                self.fields[self._select] = a["value"]
 
     def handle_endtag(self, tag: str) -> None:
         """Leave a select."""

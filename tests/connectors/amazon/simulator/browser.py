@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-from html.parser import HTMLParser
-
 import aiohttp
 
 from connectors.amazon.simulator import RunningSimulator
+from connectors.amazon.simulator.merchant import ConsentForm
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID
 
 REDIRECT = "http://127.0.0.1:8080/amazon/callback"
 
 
-class Form(HTMLParser):
-    """The consent form's fields as a browser would submit them (first option, unticked box)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-        self.checkbox: tuple[str, str] | None = None
-        self.options: list[str] = []
-        self._select: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.action = a.get("action", "")
-        elif tag == "input" and a.get("type") == "hidden":
-            self.fields[a["name"]] = a.get("value", "")
-        elif tag == "input" and a.get("type") == "checkbox":
-            self.checkbox = (a["name"], a["value"])
-        elif tag == "select":
-            self._select = a["name"]
-        elif tag == "option" and self._select:
-            self.options.append(a["value"])
-            if "selected" in a or len(self.options) == 1:
-                self.fields[self._select] = a["value"]
+#: The consent form as a browser reads it (the demo's merchant uses the same parser).
+Form = ConsentForm
 
 
 async def open_consent(session: aiohttp.ClientSession, sim: RunningSimulator, **params: str) -> tuple[int, str]:
