@@ -28,13 +28,17 @@ from connectors.amazon.simulator.merchant import approve
 from core import authorization
 from core.imports import run_import
 from core.labels import NewLabel, NewParcel, create_label, push_label
-from core.models import OrderStatus, ParcelItem
+from core.models import ConnectionState, OrderStatus, ParcelItem
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
-from core.storage.accounts import create_account
+from core.storage.accounts import create_account, list_accounts
+from core.storage.connections import list_connections
 from core.storage.orders import PageCounts, StoredOrder, list_orders
 from core.storage.tokens import create_token
 from hub.cli.base import end_status_line, settings_of, status_line
+
+
+DEMO_PREFIX = "Demo merchant "
 
 
 class Demo:
@@ -106,7 +110,13 @@ async def _demo(settings: HubSettings, orders: int, labels: int, serve: bool, po
 
 async def _account(rt: Runtime, show: Demo) -> tuple[int, str]:
     show.step("Creating a carrier account")
-    name = f"Demo merchant {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}"
+    # Earlier demos connected to simulators that are gone: retire those connections first.
+    for account in await list_accounts(rt.db.pool):
+        if account.name.startswith(DEMO_PREFIX):
+            for connection in await list_connections(rt.db.pool, account.id):
+                if connection.state is not ConnectionState.DISCONNECTED:
+                    await authorization.disconnect(rt, account.id, connection.id)
+    name = f"{DEMO_PREFIX}{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}"
     account = await create_account(rt.db.pool, name)
     token = await create_token(rt.db.pool, account.id, "demo")
     show.say(f"account {account.id} ({name}), API token created")
