@@ -12,6 +12,8 @@ Failures: a ``TransientError`` asks pgqueuer for a retry after exponential backo
 with the last message, and the merchant can retry them. ``ConnectorAuthFailed`` pauses the work:
 the connection is in auth_required and its pushes and imports are enqueued again on reconnect.
 A database or network fault outside the connector is retried the same way, never dropped.
+If the worker's own connection is lost (PostgreSQL restarted), ``QueueWorker`` starts the worker
+again on a new one, with backoff, without a restart of the process.
 
 Shutdown (``running_workers``): the workers take no new job; running jobs get
 ``jobs.shutdown_seconds`` to finish, and those still running then are interrupted and queued again
@@ -22,6 +24,7 @@ heartbeat is ``jobs.heartbeat_seconds`` old. Either way a job runs again rather 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -55,6 +58,9 @@ log = logging.getLogger(__name__)
 
 #: How often the retention job runs.
 RETENTION_EVERY = timedelta(hours=1)
+
+#: The longest wait before a lost queue worker starts again, seconds.
+RECONNECT_MAX_SECONDS = 30.0
 
 
 def backoff(rt: Runtime, attempts: int, retry_after: float | None = None) -> timedelta:
@@ -199,11 +205,84 @@ def job_slots(settings: HubSettings) -> int:
     return max(2, min(settings.jobs.concurrency, pool_max - 1))
 
 
-@asynccontextmanager
-async def running_workers(rt: Runtime) -> AsyncIterator[QueueManager]:
-    """Run the queue workers and the scheduler until the block ends, then stop without losing a job.
+class QueueWorker:
+    """This process's pgqueuer worker, kept alive: when its connection fails, it starts on a new one.
 
-    The workers stop taking jobs; running jobs get ``jobs.shutdown_seconds`` to finish, and the
+    The worker holds a dedicated connection (for LISTEN/NOTIFY and the queue's bookkeeping).
+    When PostgreSQL restarts or the network drops it, pgqueuer's loop ends with an error; this
+    starts a new worker on a new connection, waiting ``jobs.retry_base_seconds`` doubled per
+    failure in a row (at most ``RECONNECT_MAX_SECONDS``). The jobs the lost worker had picked stay
+    picked in the database, and the new worker takes them again once their heartbeat is
+    ``jobs.heartbeat_seconds`` old, as after a crash.
+    """
+
+    def __init__(self, rt: Runtime, interrupt: asyncio.Event) -> None:
+        self.rt = rt
+        self.interrupt = interrupt
+        #: Since when (monotonic) the worker has been down after a failure; None while it runs.
+        self.down_since: float | None = None
+        self._stopping = asyncio.Event()
+        self._manager: QueueManager | None = None
+
+    def stop(self) -> None:
+        """Take no new job; ``run`` returns once the running jobs are done."""
+        self._stopping.set()
+        if self._manager is not None:
+            self._manager.shutdown.set()
+
+    async def run(self) -> None:
+        """Run workers one after the other until ``stop``."""
+        failures = 0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                await self._run_once()
+            except Exception as err:  # noqa: BLE001 - whatever ended it, the process needs a worker
+                if self._stopping.is_set():
+                    return
+                self.down_since = self.down_since or time.monotonic()
+                # A worker that ran a good while before it failed starts the backoff afresh.
+                failures = 1 if time.monotonic() - started > RECONNECT_MAX_SECONDS else failures + 1
+                delay = min(self.rt.settings.jobs.retry_base_seconds * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
+                if isinstance(err, _INFRASTRUCTURE):
+                    log.warning(
+                        "the job worker has no database connection (%s: %s); starting it again in %.1f s",
+                        type(err).__name__, err, delay,
+                    )
+                else:
+                    log.error("the job worker failed; starting it again in %.1f s", delay, exc_info=err)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _run_once(self) -> None:
+        jobs = self.rt.settings.jobs
+        slots = job_slots(self.rt.settings)
+        db = await asyncpg.connect(self.rt.db.url, timeout=self.rt.settings.database.connect_timeout)
+        try:
+            self._manager = build_queue(self.rt, db, self.interrupt)
+            if self._stopping.is_set():
+                return
+            if self.down_since is not None:
+                log.info("the job worker runs again after %.1f s", time.monotonic() - self.down_since)
+                self.down_since = None
+            await self._manager.run(
+                # LISTEN/NOTIFY wakes the worker for new jobs; the timeout only bounds a missed notice.
+                dequeue_timeout=timedelta(seconds=jobs.tick_seconds),
+                batch_size=max(1, slots // 2),
+                max_concurrent_tasks=slots,
+                heartbeat_timeout=timedelta(seconds=jobs.heartbeat_seconds),
+            )
+        finally:
+            self._manager = None
+            with contextlib.suppress(Exception):  # a broken connection is aborted by close()
+                await db.close(timeout=5)
+
+
+@asynccontextmanager
+async def running_workers(rt: Runtime) -> AsyncIterator[QueueWorker]:
+    """Run the queue worker and the scheduler until the block ends, then stop without losing a job.
+
+    The worker stops taking jobs; running jobs get ``jobs.shutdown_seconds`` to finish, and the
     ones still running then are interrupted and queued again at once.
     """
     jobs = rt.settings.jobs
@@ -211,36 +290,19 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueManager]:
     if slots < jobs.concurrency:
         log.info("running %s jobs at once: database.pool_max %s allows no more", slots, rt.settings.database.pool_max)
     interrupt = asyncio.Event()
-    db = await asyncpg.connect(rt.db.url)
-    manager = build_queue(rt, db, interrupt)
-    worker = asyncio.create_task(
-        manager.run(
-            # LISTEN/NOTIFY wakes the worker for new jobs; the timeout only bounds a missed notice.
-            dequeue_timeout=timedelta(seconds=jobs.tick_seconds),
-            batch_size=max(1, slots // 2),
-            max_concurrent_tasks=slots,
-            heartbeat_timeout=timedelta(seconds=jobs.heartbeat_seconds),
-        ),
-        name="hub-queue",
-    )
-    worker.add_done_callback(_report_stop)
+    queue_worker = QueueWorker(rt, interrupt)
+    worker = asyncio.create_task(queue_worker.run(), name="hub-queue")
     ticker = asyncio.create_task(_tick(rt), name="hub-scheduler")
     try:
-        yield manager
+        yield queue_worker
     finally:
         ticker.cancel()
-        manager.shutdown.set()
+        queue_worker.stop()
         done, _ = await asyncio.wait((worker,), timeout=jobs.shutdown_seconds)
         if not done:
             log.warning("jobs still running after %g s: interrupting them; they are queued again", jobs.shutdown_seconds)
             interrupt.set()
         await asyncio.gather(ticker, worker, return_exceptions=True)
-        await db.close()
-
-
-def _report_stop(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.critical("the job worker stopped: %r; restart the process", task.exception())
 
 
 async def _tick(rt: Runtime) -> None:

@@ -22,7 +22,7 @@ from hub.api.errors import errors_middleware
 from hub.api.routes import auth_middleware
 from hub.api.routes import routes as api_routes
 from hub import ops
-from hub.keys import CONNECTORS, RUNTIME, SETTINGS
+from hub.keys import CONNECTORS, QUEUE_WORKER, RUNTIME, SETTINGS
 from hub import web as pages
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     if not app[SETTINGS].jobs.enabled:
         yield
         return
-    async with running_workers(app[RUNTIME]):
+    async with running_workers(app[RUNTIME]) as worker:
+        app[QUEUE_WORKER] = worker
         yield
 
 

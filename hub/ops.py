@@ -8,7 +8,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
 from core.storage.migrate import is_current
-from hub.keys import RUNTIME
+from hub.keys import QUEUE_WORKER, RUNTIME
 
 routes = web.RouteTableDef()
 
@@ -23,7 +23,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """The database answers and its migrations are current."""
+    """The database answers, its migrations are current, and the job worker (if any) runs."""
     rt = request.app[RUNTIME]
     try:
         current = await asyncio.wait_for(is_current(rt.db.pool), 5)
@@ -31,6 +31,9 @@ async def readyz(request: web.Request) -> web.Response:
         return web.json_response({"status": "unavailable", "reason": f"database: {type(err).__name__}"}, status=503)
     if not current:
         return web.json_response({"status": "unavailable", "reason": "migrations pending: run `hub db migrate`"}, status=503)
+    worker = request.app.get(QUEUE_WORKER)
+    if worker is not None and worker.down_since is not None:
+        return web.json_response({"status": "unavailable", "reason": "job worker: reconnecting to the database"}, status=503)
     return web.json_response({"status": "ready"})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -55,6 +56,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if status >= 500:
             log.warning("%s %s failed: %s (%s)", request.method, request.path, err, err.detail)
         return error_response(status, err.code, err.message)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError):
+        log.warning("%s %s: the database is unavailable", request.method, request.path)
+        return error_response(503, "unavailable", "The database is unavailable; retry shortly.")
     except web.HTTPException as err:
         if err.status >= 400 and err.content_type != "application/json":
             return error_response(err.status, "http_error", err.reason or "error")

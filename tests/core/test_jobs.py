@@ -105,3 +105,46 @@ async def test_a_push_that_meets_a_database_fault_runs_again(
         await eventually(lambda: confirmed(watch))
 
     assert len(failed) == 3 and len(shop.confirmations) == LABELS
+
+
+async def test_the_worker_starts_again_on_a_new_connection_when_the_database_drops_its_sessions(
+    settings: HubSettings, shop: FakeShop, watch: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    fast = settings.model_copy(
+        update={"jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05})}
+    )
+    async with open_runtime(fast, connectors=[load_connector(FAKE, fast)]) as rt:
+        connection = await connect(rt, shop)
+        await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+        for _ in range(LABELS):
+            shop.add_order()
+        await run_import(rt, connection.id)
+        order_ids = [row["id"] for row in await rt.db.pool.fetch("select id from orders order by id")]
+
+        async def label(order_id: int) -> None:
+            new = NewLabel(external_id=f"L{order_id}", parcels=[NewParcel(tracking_number=f"T{order_id}")])
+            await create_label(rt, order_id, new)
+
+        async with running_workers(rt):
+            await label(order_ids[0])
+            await eventually(lambda: _confirmed_count(watch, 1))
+            # What a PostgreSQL restart does to every session, the worker's LISTEN connection included.
+            dropped = await watch.fetchval(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+                " where datname = current_database() and pid <> pg_backend_pid()"
+            )
+            assert dropped >= 2
+            await eventually(lambda: _true("starting it again" in caplog.text))
+            for order_id in order_ids[1:]:
+                await label(order_id)
+            await eventually(lambda: confirmed(watch))
+
+    assert len(shop.confirmations) == LABELS
+
+
+async def _confirmed_count(watch: asyncpg.Connection, expected: int) -> bool:
+    return await watch.fetchval("select count(*) from parcels where push_state = 'confirmed'") == expected
+
+
+async def _true(value: object) -> bool:
+    return bool(value)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import time
 from urllib.parse import urlencode
 
 import pytest
 
+from hub.keys import QUEUE_WORKER
 from tests.contract.fake.shop import FakeShop
 from tests.hub.api.conftest import Api, eventually
 
@@ -51,6 +53,17 @@ async def test_openapi_and_operations_routes_answer(api: Api) -> None:
     assert spec["openapi"].startswith("3.1") and "/api/v1/labels" in spec["paths"]
     metrics = await (await api.client.get("/metrics")).text()
     assert "hub_queue_jobs" in metrics
+
+
+async def test_readyz_is_503_while_the_job_worker_waits_to_reconnect(api: Api) -> None:
+    worker = api.client.server.app[QUEUE_WORKER]
+    worker.down_since = time.monotonic()
+    try:
+        ready = await api.client.get("/readyz")
+        assert ready.status == 503 and "job worker" in (await ready.json())["reason"]
+    finally:
+        worker.down_since = None
+    assert (await api.client.get("/readyz")).status == 200
 
 
 async def test_connectors_lists_all_integrations(api: Api) -> None:

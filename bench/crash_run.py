@@ -1,0 +1,498 @@
+"""Crash run: `hub serve` killed with SIGKILL at random moments during imports and tracking pushes.
+
+Two daemons (``--daemons``) share one PostgreSQL; the Amazon simulator runs in this process. A
+merchant connects a few sellers; each round new orders arrive at Amazon and an import of every
+connection starts, while a label is posted for every imported order as it appears (through either
+daemon's API, as the carrier's platform would). Then the run kills a daemon that is importing (even
+rounds) or pushing (odd rounds) and starts it again. Which daemon is doing what is read from
+PostgreSQL: the import and push advisory locks its connections hold, named by the
+``application_name`` each daemon's database URL carries. It waits a random 0 to 0.5 s after seeing
+the work start, and records what the daemon held at the moment of the kill. The other daemon works
+on meanwhile; the killed one's jobs are taken again once their heartbeat is
+``jobs.heartbeat_seconds`` (2 s) old.
+
+Imports are stretched so that kills land inside them: pages of 5 orders, each ``searchOrders``
+answered after 0.2 s; each ``confirmShipment`` after 0.1 s. Amazon's usage plans are off (pacing
+across restarts is not what this run is about).
+
+After the last kill: one more import of every connection, every label posted, every push done.
+Then the checks:
+
+- orders: each stored once per connection and external id, and the stored set equals the set the
+  simulator holds for the import's filter (merchant-fulfilled orders of the seller);
+- labels: each label posted is stored, once, with every parcel confirmed (else it is *lost*);
+- at Amazon: each parcel is one package, created once under its ``packageReferenceId`` with the
+  label's tracking number (a second creation, or a package no label has, is a *duplicate*). A
+  confirmShipment repeated for a package already there is an *edit* of that package, which the
+  design allows (a kill between Amazon's answer and the stored outcome repeats the push); edits are
+  counted apart and must carry the same tracking number.
+
+    python bench/crash_run.py                   # 25 kills, two daemons
+    python bench/crash_run.py --kills 20 --daemons 1 --seed 3
+
+``crash_run(kills, ...)`` is the same run for a test: ``tests/reliability/test_crash.py`` runs 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as `python bench/crash_run.py`
+    sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+import asyncpg  # noqa: E402
+
+from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator  # noqa: E402
+from core.crypto import new_key  # noqa: E402
+from core.imports import IMPORT_LOCK  # noqa: E402
+from core.labels import PUSH_LOCK  # noqa: E402
+from core.settings import HubSettings  # noqa: E402
+from core.storage.accounts import create_account  # noqa: E402
+from core.storage.tokens import create_token  # noqa: E402
+from tests.hub.api.conftest import eventually  # noqa: E402
+from tests.hub.daemons import Daemon, Merchant, free_port, hub_environment  # noqa: E402
+
+#: What a daemon can be doing, by the first key of the advisory lock it holds.
+WORK = {IMPORT_LOCK: "import", PUSH_LOCK: "push"}
+
+#: Faults that stretch the work so that kills land inside it (see the module docstring).
+STRETCH = "searchOrders:slow=0.2,confirmShipment:slow=0.1"
+
+#: How far Amazon's clock moves each round: new orders become visible to searchOrders.
+ROUND_SECONDS = 121
+
+#: Longest random wait between seeing the work start and the kill, seconds.
+MAX_KILL_DELAY = 0.5
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class CrashReport:
+    """What a crash run did and what held afterwards."""
+
+    daemons: int
+    kills: int = 0
+    kills_by_work: Counter[str] = field(default_factory=Counter)  # "import", "push", "import+push", "idle"
+    orders: int = 0  # stored
+    orders_at_amazon: int = 0  # what the simulator holds for the import's filter
+    duplicate_orders: int = 0  # (connection, external id) stored more than once
+    missing_orders: int = 0  # at Amazon, not stored
+    extra_orders: int = 0  # stored, not at Amazon
+    labels: int = 0  # posted
+    parcels: int = 0  # in the labels posted
+    packages: int = 0  # created at Amazon
+    duplicates: int = 0  # packages created twice, or created for no parcel
+    edits: int = 0  # confirmShipment repeated for a package already there
+    wrong_tracking: int = 0  # a package (or an edit) with another tracking number than its parcel's
+    lost: int = 0  # labels posted but not stored, or with a parcel not confirmed
+    label_answers_repeated: int = 0  # a label posted again after a kill ate the answer (200: it existed)
+    import_runs: Counter[str] = field(default_factory=Counter)  # by final state
+    wall: float = 0.0
+
+    def problems(self) -> list[str]:
+        """Everything that did not hold; empty when the run passed."""
+        found = []
+        if self.duplicate_orders or self.missing_orders or self.extra_orders:
+            found.append(
+                f"orders: {self.duplicate_orders} stored twice, {self.missing_orders} missing, {self.extra_orders} extra"
+            )
+        if self.duplicates:
+            found.append(f"{self.duplicates} duplicate packages at Amazon")
+        if self.wrong_tracking:
+            found.append(f"{self.wrong_tracking} packages with a wrong tracking number")
+        if self.lost:
+            found.append(f"{self.lost} labels lost")
+        if self.packages != self.parcels:
+            found.append(f"{self.packages} packages created for {self.parcels} parcels")
+        if set(self.import_runs) - {"succeeded"}:
+            found.append(f"import runs not succeeded: {dict(self.import_runs)}")
+        return found
+
+    def summary(self) -> str:
+        """The figures, one per line."""
+        work = ", ".join(f"{kind} {count}" for kind, count in sorted(self.kills_by_work.items()))
+        return "\n".join(
+            [
+                f"daemons: {self.daemons}; kills (SIGKILL, restarted): {self.kills} (daemon was doing: {work})",
+                f"orders: {self.orders} stored, {self.orders_at_amazon} at Amazon; stored twice {self.duplicate_orders}, "
+                f"missing {self.missing_orders}, extra {self.extra_orders}",
+                f"import runs: {dict(self.import_runs)}",
+                f"labels: {self.labels} posted ({self.label_answers_repeated} posted again after a kill ate the answer); "
+                f"parcels: {self.parcels}",
+                f"at Amazon: {self.packages} packages created, duplicates {self.duplicates}, "
+                f"edits (same packageReferenceId sent again) {self.edits}, wrong tracking number {self.wrong_tracking}",
+                f"lost labels: {self.lost}",
+                f"wall time: {self.wall:.1f} s",
+            ]
+        )
+
+
+class Api:
+    """The merchant's JSON API through any live daemon, retried when a daemon dies under a request."""
+
+    def __init__(self, http: aiohttp.ClientSession, token: str, fleet: list[Daemon], rng: random.Random) -> None:
+        self.http, self.token, self.fleet, self.rng = http, token, fleet, rng
+
+    async def call(self, method: str, path: str, body: Any = None, timeout: float = 120) -> tuple[int, Any]:
+        """One request; connection errors and 5xx answers are tried again on any daemon until ``timeout``."""
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"Bearer {self.token}"}
+        while True:
+            daemon = self.rng.choice(self.fleet)
+            try:
+                async with self.http.request(
+                    method, daemon.url + path, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+                ) as response:
+                    if response.status < 500:
+                        return response.status, await response.json()
+                    failure = f"{response.status} {await response.text()}"
+            except (aiohttp.ClientError, TimeoutError) as err:
+                failure = repr(err)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{method} {path} failed for {timeout} s: {failure}")
+            await asyncio.sleep(0.1)
+
+
+class LabelPoster:
+    """Posts a label for every stored order as it appears, as the carrier's platform would."""
+
+    def __init__(self, api: Api, concurrency: int = 4) -> None:
+        self.api = api
+        self.gate = asyncio.Semaphore(concurrency)
+        self.posted: dict[int, dict[str, Any]] = {}  # order id -> the label body
+        self.repeated = 0  # answered 200: the label was stored by a request whose answer a kill ate
+        self.finishing = asyncio.Event()
+
+    async def run(self) -> None:
+        """Post until ``finishing`` is set and a full scan after that finds nothing left to label."""
+        after, scans = 0, 0
+        while True:
+            final = self.finishing.is_set()
+            # Ids come from a sequence, but concurrent imports commit out of order: every tenth scan
+            # (and the last) reads every order, so none is passed over.
+            full = final or scans % 10 == 0
+            orders = await self.orders(0 if full else after)
+            todo = [order for order in orders if order["id"] not in self.posted]
+            await asyncio.gather(*(self.post(order) for order in todo))
+            after = max([after, *(order["id"] for order in orders)])
+            scans += 1
+            if final and not todo:
+                return
+            await asyncio.sleep(0.2)  # the platform's pace, not a wait for the hub
+
+    async def orders(self, after: int) -> list[dict[str, Any]]:
+        """The account's orders with an id above ``after``."""
+        found: list[dict[str, Any]] = []
+        while True:
+            status, body = await self.api.call("GET", f"/api/v1/orders?limit=500&after={after}")
+            assert status == 200, body
+            found.extend(body["orders"])
+            if body["next_after"] is None:
+                return found
+            after = body["next_after"]
+
+    async def post(self, order: dict[str, Any]) -> None:
+        """Post the order's label: one parcel per item."""
+        items = order["items"]
+        parcels = [
+            {
+                "tracking_number": f"GLS{order['id']:08d}{n}",
+                "items": [{"item_external_id": item["external_id"], "quantity": item["quantity_ordered"]}],
+            }
+            for n, item in enumerate(items, start=1)
+        ]
+        body = {"order_id": order["id"], "label_id": f"L-{order['id']}", "parcels": parcels}
+        async with self.gate:
+            status, label = await self.api.call("POST", "/api/v1/labels", body)
+        assert status in (200, 201), label
+        self.repeated += status == 200
+        self.posted[order["id"]] = body
+
+
+def add_orders(sim: RunningSimulator, per_seller: int, rng: random.Random) -> None:
+    """New open orders for every seller (one in three with two items), visible to searchOrders at once."""
+    for seller_id in sim.state.sellers:
+        for _ in range(per_seller):
+            items = [{"quantity": 1}, {"quantity": 1}] if rng.random() < 1 / 3 else [{"quantity": 1}]
+            sim.state.add_order(seller_id, items=items)
+    # searchOrders answers only orders updated at least two minutes ago.
+    sim.state.clock.advance(ROUND_SECONDS)
+
+
+async def held_work(db: asyncpg.Pool) -> dict[str, set[str]]:
+    """What each daemon is doing now: application name -> {"import", "push"}, from its advisory locks."""
+    rows = await db.fetch(
+        "select a.application_name, l.classid::bigint as key from pg_locks l join pg_stat_activity a on a.pid = l.pid"
+        " where l.locktype = 'advisory' and l.granted and l.classid::bigint = any($1::bigint[])",
+        list(WORK),
+    )
+    work: dict[str, set[str]] = {}
+    for row in rows:
+        work.setdefault(row["application_name"], set()).add(WORK[row["key"]])
+    return work
+
+
+async def pick_victim(db: asyncpg.Pool, fleet: dict[str, Daemon], target: str, rng: random.Random) -> str:
+    """A daemon doing ``target`` work (waiting up to 20 s for one), else one doing any work, else any."""
+    for wanted, timeout in ((target, 20.0), (None, 10.0)):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            work = await held_work(db)
+            busy = [name for name, kinds in work.items() if name in fleet and (wanted in kinds if wanted else kinds)]
+            if busy:
+                return rng.choice(sorted(busy))
+            await asyncio.sleep(0.02)
+    return rng.choice(sorted(fleet))
+
+
+async def kill_one(db: asyncpg.Pool, fleet: dict[str, Daemon], target: str, rng: random.Random) -> tuple[str, str]:
+    """SIGKILL a daemon at a random moment of ``target`` work and start it again; which one, and what it was doing."""
+    name = await pick_victim(db, fleet, target, rng)
+    await asyncio.sleep(rng.uniform(0, MAX_KILL_DELAY))  # a random moment within the work
+    doing = "+".join(sorted((await held_work(db)).get(name, set()))) or "idle"
+    victim = fleet[name]
+    assert await victim.stop(signal.SIGKILL) == -signal.SIGKILL
+    await victim.start()
+    return name, doing
+
+
+async def import_everything(api: Api, connection_ids: list[int]) -> None:
+    """Run an import of every connection that starts after now, to success.
+
+    Starting an import while one is queued or running answers that one, which may have begun
+    before the last orders arrived: the run that counts is the first one started after it ended.
+    """
+    for connection_id in connection_ids:
+        fresh = 0
+        while fresh < 2:
+            status, run = await api.call("POST", "/api/v1/imports", {"connection_id": connection_id})
+            assert status in (200, 202), run
+
+            async def finished(run_id: int = run["id"]) -> str | None:
+                _, body = await api.call("GET", f"/api/v1/imports/{run_id}")
+                return body["state"] if body["state"] not in ("queued", "running") else None
+
+            fresh = fresh + 1 if await eventually(finished, timeout=120) == "succeeded" else 0
+
+
+def with_application_name(url: str, name: str) -> str:
+    """The database URL with an ``application_name`` (asyncpg passes unknown parameters to the server)."""
+    return f"{url}{'&' if '?' in url else '?'}application_name={name}"
+
+
+async def crash_run(
+    kills: int,
+    *,
+    database_url: str,
+    workdir: Path,
+    daemons: int = 2,
+    sellers: int = 4,
+    first_orders: int = 10,
+    orders_per_round: int = 10,
+    seed: int = 1,
+    log: Log = print,
+) -> CrashReport:
+    """Kill a `hub serve` ``kills`` times during imports and pushes; check what held afterwards.
+
+    ``database_url`` is an empty PostgreSQL database (the daemons migrate it) or a migrated one;
+    ``workdir`` gets the daemons' data folder and logs (``hub-serve-N.log``).
+    """
+    rng = random.Random(seed)
+    report = CrashReport(daemons=daemons)
+    started = time.monotonic()
+    # Amazon's clock runs behind the hub's, far enough for every round's 121 s (see add_orders): an
+    # import whose cursor is under two minutes old by the hub's clock would not ask at all.
+    behind = timedelta(seconds=ROUND_SECONDS * (kills + 2) + 600)
+    config = SimulatorConfig(
+        sellers=sellers, orders_per_seller=0, marketplaces=["NL"], rate_limits=False, faults=STRETCH, seed=seed,
+        start_time=datetime.now(UTC) - behind,
+    )
+    async with run_simulator(config) as sim:
+        add_orders(sim, first_orders, rng)
+        settings = HubSettings(
+            data_dir=workdir / "data", database={"url": database_url}, security={"encryption_keys": [new_key()]}
+        )
+        base = hub_environment(
+            settings,
+            sim,
+            HUB_JOBS__HEARTBEAT_SECONDS="2",
+            HUB_JOBS__TICK_SECONDS="1",
+            HUB_CONNECTORS__AMAZON__PAGE_SIZE="5",
+            HUB_CONNECTORS__AMAZON__PACING="false",
+        )
+        fleet = {
+            f"hub-crash-{n}": Daemon(
+                free_port(),
+                {**base, "HUB_DATABASE__URL": with_application_name(database_url, f"hub-crash-{n}")},
+                workdir / f"hub-serve-{n}.log",
+            )
+            for n in range(1, daemons + 1)
+        }
+        db = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+        try:
+            # The first daemon migrates an empty database before the others start.
+            first, *others = fleet.values()
+            await first.start()
+            await asyncio.gather(*(daemon.start() for daemon in others))
+            account = await create_account(db, "Crash-run merchant")
+            token = await create_token(db, account.id)
+            async with aiohttp.ClientSession() as http:
+                connection_ids = [await Merchant(http, token, sim).connect(first, seller) for seller in sim.state.sellers]
+                api = Api(http, token, list(fleet.values()), rng)
+                poster = LabelPoster(api)
+                posting = asyncio.create_task(poster.run(), name="label-poster")
+                try:
+                    for round_number in range(kills):
+                        if round_number:
+                            add_orders(sim, orders_per_round, rng)
+                        for connection_id in connection_ids:
+                            status, run = await api.call("POST", "/api/v1/imports", {"connection_id": connection_id})
+                            assert status in (200, 202), run
+                        name, doing = await kill_one(db, fleet, "import" if round_number % 2 == 0 else "push", rng)
+                        report.kills += 1
+                        report.kills_by_work[doing] += 1
+                        log(f"kill {report.kills}/{kills}: {name} ({doing})")
+                    await import_everything(api, connection_ids)
+                    poster.finishing.set()
+                    await asyncio.wait_for(asyncio.shield(posting), timeout=300)
+                finally:
+                    if not posting.done():
+                        posting.cancel()
+                        await asyncio.wait([posting])
+                await eventually(lambda: pushes_done(db), timeout=300)
+            await check(report, db, sim, poster, connection_ids)
+        finally:
+            await db.close()
+            for daemon in fleet.values():
+                if daemon.process is not None and daemon.process.returncode is None:
+                    daemon.process.kill()
+                    await daemon.process.wait()
+    report.wall = time.monotonic() - started
+    return report
+
+
+async def pushes_done(db: asyncpg.Pool) -> bool:
+    """No parcel is pending any more."""
+    return not await db.fetchval("select exists (select 1 from parcels where push_state = 'pending')")
+
+
+async def check(
+    report: CrashReport, db: asyncpg.Pool, sim: RunningSimulator, poster: LabelPoster, connection_ids: list[int]
+) -> None:
+    """Fill the report's figures from the database and the simulator."""
+    sellers = dict(zip(connection_ids, sim.state.sellers, strict=True))
+    stored = await db.fetch("select id, connection_id, external_id from orders")
+    per_key = Counter((row["connection_id"], row["external_id"]) for row in stored)
+    report.orders = len(stored)
+    report.duplicate_orders = sum(count - 1 for count in per_key.values())
+    at_amazon = {
+        (connection_id, order.order_id)
+        for connection_id, seller_id in sellers.items()
+        for order in sim.state.orders.values()
+        if order.seller_id == seller_id and order.fulfilled_by == "MERCHANT"
+    }
+    report.orders_at_amazon = len(at_amazon)
+    report.missing_orders = len(at_amazon - per_key.keys())
+    report.extra_orders = len(per_key.keys() - at_amazon)
+    report.import_runs = Counter(dict(await db.fetch("select state, count(*) from import_runs group by 1")))
+
+    external = {row["id"]: row["external_id"] for row in stored}
+    rows = await db.fetch(
+        "select l.order_id, l.external_id, p.reference, p.tracking_number, p.push_state"
+        " from labels l join parcels p on p.label_id = l.id"
+    )
+    parcels: dict[int, dict[str, tuple[str, str]]] = {}  # order id -> reference -> (tracking number, state)
+    labels = await db.fetch("select order_id, external_id from labels")
+    label_ids = Counter((row["order_id"], row["external_id"]) for row in labels)
+    for row in rows:
+        parcels.setdefault(row["order_id"], {})[row["reference"]] = (row["tracking_number"], row["push_state"])
+    report.labels = len(poster.posted)
+    report.label_answers_repeated = poster.repeated
+    expected: dict[tuple[str, str], str] = {}  # (Amazon order id, packageReferenceId) -> tracking number
+    for order_id, body in poster.posted.items():
+        stored_parcels = parcels.get(order_id, {})
+        wanted = [parcel["tracking_number"] for parcel in body["parcels"]]
+        report.parcels += len(wanted)
+        intact = (
+            label_ids[(order_id, body["label_id"])] == 1
+            and sorted(number for number, _ in stored_parcels.values()) == sorted(wanted)
+            and all(state == "confirmed" for _, state in stored_parcels.values())
+        )
+        report.lost += not intact
+        for reference, (number, _) in stored_parcels.items():
+            expected[(external[order_id], reference)] = number
+
+    created = Counter((c.order_id, c.package_reference_id) for c in sim.state.confirmations if c.action == "created")
+    report.packages = sum(created.values())
+    report.duplicates = sum(count - 1 for count in created.values()) + sum(
+        count for key, count in created.items() if key not in expected
+    )
+    report.edits = sum(c.action == "updated" for c in sim.state.confirmations)
+    report.wrong_tracking = sum(
+        c.payload["packageDetail"]["trackingNumber"] != expected.get((c.order_id, c.package_reference_id))
+        for c in sim.state.confirmations
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--kills", type=int, default=25, help="SIGKILLs (at least 20 for the reliability table)")
+    parser.add_argument("--daemons", type=int, default=2)
+    parser.add_argument("--sellers", type=int, default=4)
+    parser.add_argument("--orders-per-round", type=int, default=10, help="new orders per seller before each kill")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon logs) afterwards")
+    args = parser.parse_args()
+
+    from bench.harness import machine
+    from core.storage.database import embedded_url
+
+    # The simulator's server logs each request a killed daemon left half-sent; that is the point.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    print(f"machine: {machine()}")
+    workdir = Path(tempfile.mkdtemp(prefix="hub-crash-"))
+    url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
+    try:
+        report = await crash_run(
+            args.kills,
+            database_url=url,
+            workdir=workdir,
+            daemons=args.daemons,
+            sellers=args.sellers,
+            orders_per_round=args.orders_per_round,
+            seed=args.seed,
+        )
+    finally:
+        await asyncio.to_thread(server.cleanup)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(report.summary())
+    problems = report.problems()
+    if problems:
+        print("FAILED: " + "; ".join(problems))
+    else:
+        print("held: every order once, every parcel one package, no label lost")
+    if args.keep:
+        print(f"daemon logs in {workdir}")
+    raise SystemExit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
