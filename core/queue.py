@@ -91,29 +91,35 @@ async def resume_connection(db: Db, connection_id: int) -> int:
     return len(rows)
 
 
+_DUE = """
+    select c.id from connections c
+    left join lateral (
+        select started_at as started from import_runs r where r.connection_id = c.id order by id desc limit 1
+    ) last on true
+    where c.state = 'connected'
+      and (last.started is null
+           or last.started + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5))
+              <= now())
+"""
+
+
 async def due_imports(db: Db) -> list[int]:
     """Connected connections whose import interval has passed since their last run started."""
-    rows = await db.fetch(
-        """
-        select c.id from connections c
-        left join lateral (
-            select started_at as started from import_runs r where r.connection_id = c.id order by id desc limit 1
-        ) last on true
-        where c.state = 'connected'
-          and (last.started is null
-               or last.started + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5))
-                  <= now())
-        order by c.id
-        """
-    )
-    return [row["id"] for row in rows]
+    return [row["id"] for row in await db.fetch(_DUE + " order by c.id")]
 
 
 async def schedule_due_imports(pool: asyncpg.Pool) -> int:
-    """Queue an import for every connection that is due; return how many were queued."""
+    """Queue an import for every connection that is due; return how many were queued.
+
+    Several processes tick at once: each connection is checked again under its row lock, so a
+    run another process queued (or even finished) meanwhile makes it no longer due.
+    """
     queued = 0
     for connection_id in await due_imports(pool):
         async with pool.acquire() as db, db.transaction():
+            await db.execute("select id from connections where id = $1 for update", connection_id)
+            if await db.fetchval(_DUE + " and c.id = $1", connection_id) is None:
+                continue
             if await import_store.open_run(db, connection_id) is None:
                 await enqueue_import(db, connection_id, "schedule")
                 queued += 1

@@ -1,0 +1,55 @@
+"""The scheduler: a connection is due once per interval, however many processes tick at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from core.imports import run_import
+from core.models import Connection
+from core.queue import due_imports, schedule_due_imports
+from core.runtime import Runtime
+from tests.contract.fake.shop import FakeShop
+
+
+async def queued_runs(rt: Runtime, connection_id: int) -> int:
+    return await rt.db.pool.fetchval(
+        "select count(*) from import_runs where connection_id = $1 and state = 'queued'", connection_id
+    )
+
+
+async def test_a_connected_connection_without_runs_is_due_once(fake_runtime: Runtime, connection: Connection) -> None:
+    assert await due_imports(fake_runtime.db.pool) == [connection.id]
+    assert await schedule_due_imports(fake_runtime.db.pool) == 1
+    assert await schedule_due_imports(fake_runtime.db.pool) == 0
+    assert await queued_runs(fake_runtime, connection.id) == 1
+
+
+async def test_processes_ticking_at_once_queue_one_import(fake_runtime: Runtime, connection: Connection, settings) -> None:  # noqa: ANN001
+    url = settings.database.url.get_secret_value()
+    pools = [await asyncpg.create_pool(url, min_size=1, max_size=2) for _ in range(3)]
+    try:
+        counts = await asyncio.gather(*(schedule_due_imports(pool) for pool in pools))
+    finally:
+        for pool in pools:
+            await pool.close()
+    assert sorted(counts) == [0, 0, 1]
+    assert await queued_runs(fake_runtime, connection.id) == 1
+
+
+async def test_a_run_finished_meanwhile_makes_the_connection_not_due(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop.add_order()
+    seen_due = await due_imports(fake_runtime.db.pool)
+    # Another process queued and finished the import after this tick read the due list.
+    await run_import(fake_runtime, connection.id)
+
+    async def stale(_db: object) -> list[int]:
+        return seen_due
+
+    monkeypatch.setattr("core.queue.due_imports", stale)
+    assert await schedule_due_imports(fake_runtime.db.pool) == 0
+    assert await queued_runs(fake_runtime, connection.id) == 0
