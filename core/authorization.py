@@ -61,7 +61,7 @@ async def _consent_url(rt: Runtime, db: asyncpg.Connection, connection: Connecti
     state = await issue_state(
         db, rt.vault, connection.account_id, connection.id, rt.settings.security.state_ttl_seconds
     )
-    context = await rt.context(connection)
+    context = await rt.context(connection, db=db)
     step = AuthStart(state=state, redirect_uri=redirect_uri(rt), options=options)
     redirect = await rt.runner.authorize(context, step)
     return redirect.url

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiohttp
+import asyncpg
 from pydantic import SecretStr
 
 from core.context import ConnectorContext, utc_now
@@ -60,12 +61,18 @@ class Runtime:
             raise NotFound(f"Unknown connector {connector_id!r}: installed are {usable} (see `hub connectors list`).")
         return connector
 
-    async def context(self, connection: Connection, connector_id: str | None = None) -> ConnectorContext:
-        """The context for a hook call; credentials only for the connection's own connector."""
+    async def context(
+        self, connection: Connection, connector_id: str | None = None, db: asyncpg.Connection | None = None
+    ) -> ConnectorContext:
+        """The context for a hook call; credentials only for the connection's own connector.
+
+        ``db``: read the credentials on this connection (a caller inside a transaction must not
+        take a second connection from the pool, or a busy pool deadlocks).
+        """
         connector_id = connector_id or connection.connector
         own = connector_id == connection.connector
         credentials = (
-            await connection_store.load_credentials(self.db.pool, self.vault, connection.id) if own else {}
+            await connection_store.load_credentials(db or self.db.pool, self.vault, connection.id) if own else {}
         )
         for value in credentials.values():
             register_secret(str(value))

@@ -17,8 +17,6 @@ from aiohttp import web
 
 from core import authorization
 from core.errors import ConnectorAuthFailed, HubError, InvalidInput, NotFound
-from core.models import AuthStart
-from core.oauth import issue_state
 from core.storage import connections as connection_store
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
@@ -107,15 +105,12 @@ async def login(request: web.Request) -> web.StreamResponse:
         matches = await connection_store.live_connections_of(rt.db.pool, connector_id, account)
         if len(matches) != 1:
             raise NotFound("No single connection of this shop account: connect it from the carrier's pages first.")
-        connection = matches[0]
-        # One transaction: a call the connector refuses leaves no state behind.
-        async with rt.db.pool.acquire() as db, db.transaction():
-            state = await issue_state(db, rt.vault, connection.account_id, connection.id, rt.settings.security.state_ttl_seconds)
-            step = AuthStart(state=state, redirect_uri=authorization.redirect_uri(rt), options=dict(request.query))
-            redirect = await rt.runner.authorize(await rt.context(connection), step)
+        # The same path as Reconnect: the shop's parameters go to the connector as options, and a
+        # call it refuses leaves no state behind (one transaction).
+        url = await authorization.start_reconnect(rt, None, matches[0].id, dict(request.query))
     except HubError as err:
         status = 404 if isinstance(err, NotFound) else 400
         response = error_page(request, status, N_("Cannot re-authorise"), err.message)
         response.headers.update(NO_REFERRER)
         return response
-    return web.Response(status=302, headers={"Location": redirect.url, **NO_REFERRER})
+    return web.Response(status=302, headers={"Location": url, **NO_REFERRER})
