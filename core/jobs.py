@@ -46,11 +46,11 @@ from core.queue import (
     IMPORT,
     PUSH,
     RETENTION,
-    delete_expired_personal_data,
     enqueue_retention,
     queries,
     schedule_due_imports,
 )
+from core.retention import delete_expired_personal_data
 from core.settings import HubSettings
 from core.storage import labels as label_store
 

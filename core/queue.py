@@ -7,19 +7,12 @@ workers. Dedupe keys keep one queued job per connection or label.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import asyncpg
 from pgqueuer import AsyncpgDriver, Queries
 
 from core.storage import imports as import_store
-
-if TYPE_CHECKING:
-    from core.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 IMPORT, PUSH, RETENTION = "import", "push", "retention"
 
@@ -124,19 +117,3 @@ async def schedule_due_imports(pool: asyncpg.Pool) -> int:
                 await enqueue_import(db, connection_id, "schedule")
                 queued += 1
     return queued
-
-
-async def delete_expired_personal_data(rt: Runtime) -> int:
-    """Delete recipients of orders shipped or cancelled more than ``retention_days`` ago."""
-    result = await rt.db.pool.execute(
-        """
-        update orders set recipient = null
-        where recipient is not null and closed_at < now() - make_interval(days => $1)
-        """,
-        rt.settings.jobs.retention_days,
-    )
-    await rt.db.pool.execute("delete from oauth_states where expires_at < now() - interval '1 day'")
-    count = int(result.split()[-1])
-    if count:
-        log.info("retention: deleted the personal data of %s closed orders", count)
-    return count

@@ -34,7 +34,7 @@ from core.crypto import Vault, new_key
 from core.errors import ConfigError
 from core.logs import setup_logging
 from core.models import Address, ConnectionSettings, Order, OrderItem, OrderStatus
-from core.queue import delete_expired_personal_data
+from core.retention import delete_expired_personal_data
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings, LogSettings
 from core.storage import connections as connection_store
