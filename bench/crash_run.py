@@ -5,8 +5,10 @@ merchant connects a few sellers; each round new orders arrive at Amazon and an i
 connection starts, while a label is posted for every imported order as it appears (through either
 daemon's API, as the carrier's platform would). Then the run kills a daemon that is importing (even
 rounds) or pushing (odd rounds) and starts it again. Which daemon is doing what is read from
-PostgreSQL: the import and push advisory locks its connections hold, named by the
-``application_name`` each daemon's database URL carries. It waits a random 0 to 0.5 s after seeing
+PostgreSQL: the import advisory locks its connections hold, named by the ``application_name`` each
+daemon's database URL carries; a push holds no connection while Amazon answers, only a lease on
+its label, which names no daemon, so while any push lease is live every daemon counts as pushing
+(both take push jobs). It waits a random 0 to 0.5 s after seeing
 the work start, and records what the daemon held at the moment of the kill. The other daemon works
 on meanwhile; the killed one's jobs are taken again once their heartbeat is
 ``jobs.heartbeat_seconds`` (2 s) old.
@@ -61,7 +63,6 @@ import asyncpg  # noqa: E402
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator  # noqa: E402
 from core.crypto import new_key  # noqa: E402
 from core.imports import IMPORT_LOCK  # noqa: E402
-from core.labels import PUSH_LOCK  # noqa: E402
 from core.settings import HubSettings  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
@@ -69,7 +70,7 @@ from tests.hub.api.conftest import eventually  # noqa: E402
 from tests.hub.daemons import Daemon, Merchant, free_port, hub_environment  # noqa: E402
 
 #: What a daemon can be doing, by the first key of the advisory lock it holds.
-WORK = {IMPORT_LOCK: "import", PUSH_LOCK: "push"}
+WORK = {IMPORT_LOCK: "import"}
 
 #: Faults that stretch the work so that kills land inside it (see the module docstring).
 STRETCH = "searchOrders:slow=0.2,confirmShipment:slow=0.1"
@@ -236,8 +237,11 @@ def add_orders(sim: RunningSimulator, per_seller: int, rng: random.Random) -> No
     sim.state.clock.advance(ROUND_SECONDS)
 
 
-async def held_work(db: asyncpg.Pool) -> dict[str, set[str]]:
-    """What each daemon is doing now: application name -> {"import", "push"}, from its advisory locks."""
+async def held_work(db: asyncpg.Pool, fleet: dict[str, Daemon]) -> dict[str, set[str]]:
+    """What each daemon is doing now: application name -> {"import", "push"}.
+
+    Imports from the advisory locks; pushes from the label leases, which name no daemon.
+    """
     rows = await db.fetch(
         "select a.application_name, l.classid::bigint as key from pg_locks l join pg_stat_activity a on a.pid = l.pid"
         " where l.locktype = 'advisory' and l.granted and l.classid::bigint = any($1::bigint[])",
@@ -246,6 +250,9 @@ async def held_work(db: asyncpg.Pool) -> dict[str, set[str]]:
     work: dict[str, set[str]] = {}
     for row in rows:
         work.setdefault(row["application_name"], set()).add(WORK[row["key"]])
+    if await db.fetchval("select exists (select 1 from labels where push_until > now())"):
+        for name in fleet:
+            work.setdefault(name, set()).add("push")
     return work
 
 
@@ -254,7 +261,7 @@ async def pick_victim(db: asyncpg.Pool, fleet: dict[str, Daemon], target: str, r
     for wanted, timeout in ((target, 20.0), (None, 10.0)):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            work = await held_work(db)
+            work = await held_work(db, fleet)
             busy = [name for name, kinds in work.items() if name in fleet and (wanted in kinds if wanted else kinds)]
             if busy:
                 return rng.choice(sorted(busy))
@@ -266,7 +273,7 @@ async def kill_one(db: asyncpg.Pool, fleet: dict[str, Daemon], target: str, rng:
     """SIGKILL a daemon at a random moment of ``target`` work and start it again; which one, and what it was doing."""
     name = await pick_victim(db, fleet, target, rng)
     await asyncio.sleep(rng.uniform(0, MAX_KILL_DELAY))  # a random moment within the work
-    doing = "+".join(sorted((await held_work(db)).get(name, set()))) or "idle"
+    doing = "+".join(sorted((await held_work(db, fleet)).get(name, set()))) or "idle"
     victim = fleet[name]
     assert await victim.stop(signal.SIGKILL) == -signal.SIGKILL
     await victim.start()

@@ -87,7 +87,9 @@ def postgres_processes(folder: Path) -> list[psutil.Process]:
     return []
 
 
-async def run(daemons: int, labels: int, sellers: int, inflight: int, pool_max: int | None, workdir: Path) -> dict[str, Any]:
+async def run(
+    daemons: int, labels: int, sellers: int, inflight: int, pool_max: int | None, concurrency: int | None, workdir: Path
+) -> dict[str, Any]:
     per_seller = -(-labels // sellers)
     url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
     config = SimulatorConfig(sellers=sellers, orders_per_seller=0, marketplaces=["NL"])
@@ -107,6 +109,8 @@ async def run(daemons: int, labels: int, sellers: int, inflight: int, pool_max: 
                 env.pop(key)  # the hub's defaults
             if pool_max:
                 env["HUB_DATABASE__POOL_MAX"] = str(pool_max)
+            if concurrency:
+                env["HUB_JOBS__CONCURRENCY"] = str(concurrency)
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             fleet = [Daemon(free_port(), env, workdir / f"hub-serve-{n}.log") for n in range(1, daemons + 1)]
             db = await asyncpg.create_pool(url, min_size=1, max_size=2)
@@ -188,6 +192,11 @@ async def run(daemons: int, labels: int, sellers: int, inflight: int, pool_max: 
                 sampler.cancel()
                 cpu1 = [cpu([p]) for p in daemon_procs], cpu(pg_procs), cpu([me])
                 per_daemon = [await metric(http, d, PUSHED) for d in fleet]
+                job_means = {
+                    name: sum([await metric(http, d, f'hub_job_{name}_seconds_sum{{entrypoint="push"}} ') for d in fleet])
+                    / max(1.0, sum([await metric(http, d, f'hub_job_{name}_seconds_count{{entrypoint="push"}} ') for d in fleet]))
+                    for name in ("latency", "duration")
+                }
                 latencies = [(arrived[k] - answered[k]) * 1000 for k in answered if k in arrived]
                 last = max(arrived.values()) if arrived else done
             finally:
@@ -212,6 +221,8 @@ async def run(daemons: int, labels: int, sellers: int, inflight: int, pool_max: 
         "max": max(latencies),
         "refused": refused[0],
         "per_daemon": per_daemon,
+        "job_latency": job_means["latency"],
+        "job_duration": job_means["duration"],
         "daemon_cpu": [b - a for a, b in zip(cpu0[0], cpu1[0], strict=True)],
         "daemon_rss": rss_peak,
         "pg_cpu": cpu1[1] - cpu0[1],
@@ -226,18 +237,20 @@ async def main() -> None:
     parser.add_argument("--sellers", type=int, default=100)
     parser.add_argument("--daemons", default="1,3", help="daemon counts to run, one fresh run each (default 1,3)")
     parser.add_argument("--inflight", type=int, default=300, help="label POSTs in flight (default 300)")
-    parser.add_argument("--pool-max", type=int, default=None, help="database.pool_max of each daemon (default the hub's, 10)")
+    parser.add_argument("--pool-max", type=int, default=None, help="database.pool_max of each daemon (default the hub's)")
+    parser.add_argument("--concurrency", type=int, default=None, help="jobs.concurrency of each daemon (default the hub's)")
     args = parser.parse_args()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     print(f"machine: {machine()}")
     print(
         f"simulator: {args.sellers} sellers, NL, usage plans on (confirmShipment 2/s, burst 10 per seller), in this process; "
-        f"{args.inflight} label POSTs in flight; pool_max {args.pool_max or 10}"
+        f"{args.inflight} label POSTs in flight; pool_max {args.pool_max or HubSettings().database.pool_max}, "
+        f"jobs.concurrency {args.concurrency or HubSettings().jobs.concurrency}"
     )
     for count in (int(x) for x in args.daemons.split(",")):
         workdir = Path(tempfile.mkdtemp(prefix="hub-push-daemon-"))
         try:
-            r = await run(count, args.labels, args.sellers, args.inflight, args.pool_max, workdir)
+            r = await run(count, args.labels, args.sellers, args.inflight, args.pool_max, args.concurrency, workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         spread = ", ".join(f"{int(p):,}" for p in r["per_daemon"])
@@ -251,6 +264,7 @@ async def main() -> None:
             f"p99 {r['p99']:.0f} ms, max {r['max']:.0f} ms\n"
             f"  confirmShipment 429s met: {r['refused']}\n"
             f"  pushes per daemon (hub_parcel_pushes_total confirmed): {spread}\n"
+            f"  push jobs: mean wait in the queue {r['job_latency']:.2f} s, mean run {r['job_duration'] * 1000:.0f} ms\n"
             f"  CPU s: daemons {', '.join(f'{c:.0f}' for c in r['daemon_cpu'])}; PostgreSQL {r['pg_cpu']:.0f}; "
             f"this process (simulator + clients) {r['bench_cpu']:.0f}; "
             f"daemon peak RSS {', '.join(f'{x / 2**20:.0f} MiB' for x in r['daemon_rss'])}"

@@ -6,12 +6,12 @@ the hub generates one into ``<data_dir>/encryption.key`` (mode 0600) and says so
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -40,12 +40,12 @@ class Vault:
 
     def encrypt(self, value: Any) -> bytes:
         """Encrypt a JSON-serialisable value."""
-        return self._fernet.encrypt(json.dumps(value, separators=(",", ":"), default=str).encode())
+        return self._fernet.encrypt(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
 
     def decrypt(self, token: bytes) -> Any:
         """Decrypt a value encrypted by this vault or with any older key."""
         try:
-            return json.loads(self._fernet.decrypt(bytes(token)))
+            return orjson.loads(self._fernet.decrypt(bytes(token)))
         except InvalidToken as err:
             raise ConfigError(
                 "Stored data cannot be decrypted with the configured keys: add the old key to security.encryption_keys."

@@ -79,7 +79,7 @@ async def _run(
     connection_id = connection.id
     # Before the run starts: a connector that is gone or credentials that cannot be read must not
     # leave a run marked running.
-    context = await rt.context(connection)
+    context = await rt.context(connection, db=db)
     run_id = await store.start_run(db, connection_id, trigger, run_id)
     totals, pages = PageCounts(), 0
     try:

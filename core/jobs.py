@@ -38,7 +38,7 @@ from pgqueuer.errors import RetryRequested
 
 from core.errors import ConfigError, Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
 from core.imports import ImportRunning, run_import
-from core.labels import push_label
+from core.labels import PushRunning, push_label
 from core.metrics import JOB_DURATION, JOB_LATENCY, PUSHES
 from core.models import PushState
 from core.runtime import Runtime
@@ -77,8 +77,9 @@ async def run_push_job(rt: Runtime, job: Job) -> None:
         await push_label(rt, label_id)
     except NotFound:
         log.warning("push job %s: label %s is gone", job.id, label_id)
-    except Conflict as err:
-        raise RetryRequested(delay=backoff(rt, 0), reason=str(err)) from err
+    except PushRunning as err:
+        # Ask again once the other push's lease is over (it ends sooner when that push finishes).
+        raise RetryRequested(delay=max(backoff(rt, 0), timedelta(seconds=err.retry_after)), reason=str(err)) from err
     except ConnectorAuthFailed as err:
         log.info("push of label %s waits for a reconnect: %s", label_id, err)
     except TransientError as err:
@@ -149,15 +150,21 @@ async def run_retention_job(rt: Runtime, job: Job) -> None:
 def build_queue(rt: Runtime, db: asyncpg.Connection, interrupt: asyncio.Event | None = None) -> QueueManager:
     """A pgqueuer QueueManager on a dedicated connection, with the hub's entrypoints.
 
-    Setting ``interrupt`` stops the jobs running and queues them again.
+    Setting ``interrupt`` stops the jobs running and queues them again. No entrypoint carries a
+    pgqueuer concurrency limit: a limit makes every dequeue count the picked jobs of the whole
+    queue. Imports are limited per process instead (``import_slots``).
     """
     manager = QueueManager(queries(db))
     interrupt = interrupt or asyncio.Event()
-    handlers: dict[str, Handler] = {PUSH: run_push_job, IMPORT: run_import_job, RETENTION: run_retention_job}
+    imports = asyncio.Semaphore(import_slots(rt.settings))
+
+    async def run_import_limited(rt: Runtime, job: Job) -> None:
+        async with imports:
+            await run_import_job(rt, job)
+
+    handlers: dict[str, Handler] = {PUSH: run_push_job, IMPORT: run_import_limited, RETENTION: run_retention_job}
     for entrypoint, handler in handlers.items():
-        manager.entrypoint(entrypoint, concurrency_limit=1 if entrypoint == RETENTION else 0)(
-            _supervised(rt, entrypoint, handler, interrupt)
-        )
+        manager.entrypoint(entrypoint)(_supervised(rt, entrypoint, handler, interrupt))
     return manager
 
 
@@ -191,18 +198,28 @@ def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: async
 
 
 def job_slots(settings: HubSettings) -> int:
-    """How many jobs one process runs at once: ``jobs.concurrency``, as far as the pool allows.
+    """How many jobs one process runs at once: ``jobs.concurrency`` (pgqueuer runs at least two).
 
-    A job holds up to two pooled connections at once (a lock and its queries); with at most
-    ``pool_max - 1`` jobs, one connection is always left for some job to finish, so the workers
-    can never wait on each other for connections. pgqueuer runs at least two.
+    A push takes one pooled connection at a time and never while the shop answers, so pushes
+    are not bounded by the pool; imports are (``import_slots``).
+    """
+    import_slots(settings)
+    return max(2, settings.jobs.concurrency)
+
+
+def import_slots(settings: HubSettings) -> int:
+    """How many imports one process runs at once: as many as the pool allows.
+
+    An import holds a pooled connection for its whole run (its lock and its writes) and may take
+    a second one meanwhile; with at most ``pool_max - 2`` imports, connections are always left
+    for an import to finish and for pushes and requests to go on.
     """
     pool_max = settings.database.pool_max
     if pool_max < 3:
         raise ConfigError(
             f"database.pool_max is {pool_max}: running jobs needs at least 3. Raise it, or serve with --no-jobs."
         )
-    return max(2, min(settings.jobs.concurrency, pool_max - 1))
+    return max(1, min(settings.jobs.concurrency, pool_max - 2))
 
 
 class QueueWorker:
@@ -286,9 +303,7 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueWorker]:
     ones still running then are interrupted and queued again at once.
     """
     jobs = rt.settings.jobs
-    slots = job_slots(rt.settings)
-    if slots < jobs.concurrency:
-        log.info("running %s jobs at once: database.pool_max %s allows no more", slots, rt.settings.database.pool_max)
+    job_slots(rt.settings)
     interrupt = asyncio.Event()
     queue_worker = QueueWorker(rt, interrupt)
     worker = asyncio.create_task(queue_worker.run(), name="hub-queue")

@@ -7,7 +7,11 @@ parcel in the shop instead of adding one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 from pydantic import Field
@@ -15,7 +19,7 @@ from pydantic import Field
 from core import lifecycle, queue
 from core.authorization import mark_auth_required
 from core.context import utc_now
-from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, TransientError
+from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound, TransientError
 from core.metrics import PUSHES
 from core.models import ConnectionState, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
 from core.runtime import Runtime
@@ -26,8 +30,8 @@ from core.storage.labels import StoredLabel
 
 log = logging.getLogger(__name__)
 
-#: First key of the two-key advisory lock that guards one label's push.
-PUSH_LOCK = 0x707368  # "psh"
+#: Faults that stop a lease renewal (the lease then expires, and a later push records instead).
+_DATABASE_FAULTS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class NewParcel(Model):
@@ -54,21 +58,18 @@ async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: in
     The same label id again returns the stored label, unchanged.
     """
     async with rt.db.pool.acquire() as db, db.transaction():
-        # Read after the lock: a cancellation imported meanwhile must be seen.
-        next_reference = await store.next_reference(db, order_id)  # locks the order
-        stored = await order_store.get_order(db, rt.vault, order_id, account_id)
-        existing = await store.find_label(db, order_id, new.external_id)
-        if existing is not None:
-            return await store.get_label(db, existing)
-        if stored.order.status is OrderStatus.CANCELLED:
+        # Read under the order's lock: a cancellation imported meanwhile must be seen.
+        target = await store.lock_label_target(db, order_id, new.external_id, account_id)
+        if target.existing_label is not None:
+            return await store.get_label(db, target.existing_label)
+        if target.status == OrderStatus.CANCELLED.value:
             raise Conflict(f"Order {order_id} was cancelled in the shop: do not ship it.")
-        used = await store.parcel_quantities(db, order_id)
         remaining = {
-            item.external_id: (item.quantity_unshipped if not used else item.quantity_ordered - used.get(item.external_id, 0))
-            for item in stored.order.items
+            item_id: (unshipped if not target.in_parcels else ordered - target.in_parcels.get(item_id, 0))
+            for item_id, (ordered, unshipped) in target.items.items()
         }
         parcels = []
-        for number, parcel in enumerate(new.parcels, start=next_reference):
+        for number, parcel in enumerate(new.parcels, start=target.next_reference):
             items = parcel.items or [
                 ParcelItem(item_external_id=item_id, quantity=quantity)
                 for item_id, quantity in remaining.items()
@@ -93,9 +94,22 @@ async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: in
             ship_date=new.ship_date or utc_now(),
             parcels=parcels,
         )
-        label_id = await store.insert_label(db, order_id, label)
-        await queue.enqueue_push(db, label_id)
-        return await store.get_label(db, label_id)
+        stored = await store.insert_label(db, order_id, label)
+        await queue.enqueue_push(db, stored.id)
+        return stored
+
+
+class PushRunning(Conflict):
+    """Another worker holds the label's push lease; ``retry_after`` is when it expires at the latest."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def lease_seconds(rt: Runtime) -> float:
+    """How long a push lease lasts unless renewed: ``jobs.heartbeat_seconds``, as a queued job's."""
+    return rt.settings.jobs.heartbeat_seconds
 
 
 async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
@@ -103,42 +117,74 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
 
     Does nothing but mark the parcels skipped when the connection's "update the tracking code in
     the shop" setting is off. Raises ``TransientError`` when the shop should be asked again
-    later, and ``ConnectorAuthFailed`` (after moving the connection to auth_required).
+    later, ``ConnectorAuthFailed`` (after moving the connection to auth_required), and
+    ``PushRunning`` while another worker pushes the label.
+
+    The push takes a lease on the label (an owner id and an expiry) rather than holding a
+    database connection: connections are taken only for the reads and the outcome writes, never
+    while the shop answers. The lease is renewed while the shop answers and expires
+    ``lease_seconds`` after a crash; the parcels a crashed push left pending are then pushed
+    again with the same references, which edits them in the shop instead of adding them.
+    Outcomes are stored only while the lease is still this push's, so a push that lost it cannot
+    write over the next one's.
     """
-    # The lock and the outcome writes share one connection (see core.imports): a push that lost
-    # its lock cannot record outcomes over another worker's.
-    async with rt.db.pool.acquire() as db:
-        if not await db.fetchval("select pg_try_advisory_lock($1, $2)", PUSH_LOCK, label_id):
-            raise Conflict(f"Label {label_id} is being pushed by another worker.")
-        try:
-            return await _push(rt, db, label_id)
-        finally:
-            if not db.is_closed():
-                await db.fetchval("select pg_advisory_unlock($1, $2)", PUSH_LOCK, label_id)
-
-
-async def _push(rt: Runtime, db: asyncpg.Connection, label_id: int) -> StoredLabel:
-    label = await store.get_label(db, label_id)
-    if not label.parcels_in(PushState.PENDING):
-        return label
-    stored = await order_store.get_order(db, rt.vault, label.order_id)
-    connection = await connection_store.get_connection(db, stored.connection_id)
-    pending = label.as_label((PushState.PENDING,))
-    if not connection.settings.update_tracking:
-        await store.record_outcomes(
-            db, label_id, [(p.reference, PushState.SKIPPED, "updating the tracking code in the shop is off") for p in pending.parcels]
+    owner = uuid.uuid4()
+    until = await rt.db.pool.fetchval(
+        """
+        update labels set push_owner = $2, push_until = now() + make_interval(secs => $3)
+        where id = $1 and (push_until is null or push_until < now())
+        returning push_until
+        """,
+        label_id,
+        owner,
+        lease_seconds(rt),
+    )
+    if until is None:
+        held = await rt.db.pool.fetchval(
+            "select greatest(extract(epoch from push_until - now()), 0)::float8 from labels where id = $1", label_id
         )
-        PUSHES.labels(connection.connector, "skipped").inc(len(pending.parcels))
-        return await store.get_label(db, label_id)
-    if connection.state is not ConnectionState.CONNECTED:
-        PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
-        raise ConnectorAuthFailed(
-            f"Connection {connection.id} is {connection.state.value}: "
-            f"{lifecycle.ACTIONS[connection.state] or 'reconnect it'}"
-        )
-    contexts = {cid: await rt.context(connection, cid) for cid in rt.runner.connector_ids}
+        if held is None:
+            raise NotFound(f"No label {label_id}.")
+        raise PushRunning(f"Label {label_id} is being pushed by another worker.", retry_after=held)
     try:
-        outcomes = await rt.runner.on_label_created(contexts.__getitem__, stored.order, pending)
+        return await _push(rt, label_id, owner)
+    finally:
+        with contextlib.suppress(*_DATABASE_FAULTS):  # else it expires
+            await asyncio.shield(
+                rt.db.pool.execute(
+                    "update labels set push_owner = null, push_until = null where id = $1 and push_owner = $2",
+                    label_id,
+                    owner,
+                )
+            )
+
+
+async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
+    async with rt.db.pool.acquire() as db:
+        label = await store.get_label(db, label_id)
+        if not label.parcels_in(PushState.PENDING):
+            return label
+        stored = await order_store.get_order(db, rt.vault, label.order_id)
+        connection = await connection_store.get_connection(db, stored.connection_id)
+        pending = label.as_label((PushState.PENDING,))
+        if not connection.settings.update_tracking:
+            await _record(
+                db, label_id, owner,
+                [(p.reference, PushState.SKIPPED, "updating the tracking code in the shop is off") for p in pending.parcels],
+            )
+            PUSHES.labels(connection.connector, "skipped").inc(len(pending.parcels))
+            return await store.get_label(db, label_id)
+        if connection.state is not ConnectionState.CONNECTED:
+            PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
+            raise ConnectorAuthFailed(
+                f"Connection {connection.id} is {connection.state.value}: "
+                f"{lifecycle.ACTIONS[connection.state] or 'reconnect it'}"
+            )
+        contexts = {cid: await rt.context(connection, cid, db=db) for cid in rt.runner.connector_ids}
+    # No database connection is held while the shop answers (or its pacing waits).
+    try:
+        async with _lease_kept(rt, label_id, owner):
+            outcomes = await rt.runner.on_label_created(contexts.__getitem__, stored.order, pending)
     except ConnectorAuthFailed as err:
         PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         log.warning("connection %s: push of label %s needs a reconnect: %s", connection.id, label_id, err)
@@ -146,22 +192,56 @@ async def _push(rt: Runtime, db: asyncpg.Connection, label_id: int) -> StoredLab
         raise
     except TransientError:
         PUSHES.labels(connection.connector, "retry").inc(len(pending.parcels))
-        await store.record_outcomes(db, label_id, [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels])
+        await _record(rt.db.pool, label_id, owner, [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels])
         raise
     states = {"confirmed": PushState.CONFIRMED, "failed": PushState.FAILED, "retry": PushState.PENDING}
-    await store.record_outcomes(db, label_id, [(o.reference, states[o.state], o.message) for o in outcomes])
-    retry_after = None
-    for outcome in outcomes:
-        PUSHES.labels(connection.connector, outcome.state).inc()
-        if outcome.state == "retry":
-            retry_after = max(retry_after or 0.0, outcome.retry_after or 0.0)
-    log.info(
-        "connection %s: label %s pushed: %s",
-        connection.id, label_id, ", ".join(f"{o.reference}={o.state}" for o in outcomes),
-    )
-    if retry_after is not None:
-        raise TransientError("Some parcels will be pushed again later.", retry_after=retry_after or None)
-    return await store.get_label(db, label_id)
+    async with rt.db.pool.acquire() as db:
+        await _record(db, label_id, owner, [(o.reference, states[o.state], o.message) for o in outcomes])
+        retry_after = None
+        for outcome in outcomes:
+            PUSHES.labels(connection.connector, outcome.state).inc()
+            if outcome.state == "retry":
+                retry_after = max(retry_after or 0.0, outcome.retry_after or 0.0)
+        log.info(
+            "connection %s: label %s pushed: %s",
+            connection.id, label_id, ", ".join(f"{o.reference}={o.state}" for o in outcomes),
+        )
+        if retry_after is not None:
+            raise TransientError("Some parcels will be pushed again later.", retry_after=retry_after or None)
+        return await store.get_label(db, label_id)
+
+
+@contextlib.asynccontextmanager
+async def _lease_kept(rt: Runtime, label_id: int, owner: uuid.UUID) -> AsyncIterator[None]:
+    """Renew the push lease a few times per lease period while the block runs."""
+    seconds = lease_seconds(rt)
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(seconds / 3)
+            with contextlib.suppress(*_DATABASE_FAULTS):
+                await rt.db.pool.execute(
+                    "update labels set push_until = now() + make_interval(secs => $3) where id = $1 and push_owner = $2",
+                    label_id,
+                    owner,
+                    seconds,
+                )
+
+    renewal = asyncio.create_task(renew(), name=f"hub-lease-{label_id}")
+    try:
+        yield
+    finally:
+        renewal.cancel()
+        await asyncio.gather(renewal, return_exceptions=True)
+
+
+async def _record(
+    db: asyncpg.Connection | asyncpg.Pool, label_id: int, owner: uuid.UUID, outcomes: list[tuple[str, PushState, str | None]]
+) -> None:
+    """Store the outcomes while the lease is this push's; a push that lost it stores nothing."""
+    if outcomes and not await store.record_outcomes(db, label_id, outcomes, lease_owner=owner):
+        log.warning("label %s: the push outlived its lease; another push records the outcome", label_id)
+        raise PushRunning(f"Label {label_id} is being pushed by another worker.", retry_after=0.0)
 
 
 async def retry_label(rt: Runtime, label_id: int, account_id: int | None = None) -> StoredLabel:

@@ -36,8 +36,8 @@ async def install_queue(db: Db) -> None:
 async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> None:
     """Enqueue a label's push in the caller's transaction.
 
-    No dedupe key: a second job for the same label is harmless (the push holds a per-label lock
-    and sends only parcels still pending), while a dedupe key would drop a retry queued while the
+    No dedupe key: a second job for the same label is harmless (the push takes a lease on the
+    label and sends only parcels still pending), while a dedupe key would drop a retry queued while the
     previous job is finishing.
     """
     await queries(db).enqueue(

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from core.errors import (
     ConfigError,
     ConnectorAuthFailed,
@@ -43,6 +45,10 @@ def parse_json(body: bytes) -> Any:
     if not body:
         return None
     try:
+        return orjson.loads(body)
+    except ValueError:
+        pass
+    try:  # what orjson refuses and the standard library reads (integers beyond 64 bits, NaN)
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None

@@ -248,8 +248,10 @@ def _count(value: Any) -> bool:
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    if isinstance(value, str):
+        value = value.strip()
+        if value:
+            return value
     return None
 
 

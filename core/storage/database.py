@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import warnings
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from core.errors import StorageError
 from core.settings import HubSettings
@@ -42,11 +42,11 @@ def _json_dumps(value: Any) -> str:
     # Text passes through as JSON already: pgqueuer sends its jsonb parameters that way.
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _json_loads(value: str) -> Any:
-    return json.loads(value)
+    return orjson.loads(value)
 
 
 def embedded_url(data_dir: Path) -> tuple[str, Any]:

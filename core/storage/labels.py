@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
+import orjson
 
 from core.errors import NotFound
 from core.models import Label, Parcel, ParcelItem, PushState
@@ -59,36 +61,95 @@ class StoredLabel:
         )
 
 
-async def next_reference(db: asyncpg.Connection, order_id: int) -> int:
-    """The next free numeric parcel reference within an order (locks the order's parcels)."""
-    await db.execute("select id from orders where id = $1 for update", order_id)
-    highest = await db.fetchval(
-        "select max(reference::bigint) from parcels where order_id = $1 and reference ~ '^[0-9]+$'", order_id
-    )
-    return (highest or 0) + 1
+@dataclass(frozen=True)
+class LabelTarget:
+    """What recording a label needs to know of its order, read under the order's row lock."""
+
+    status: str
+    existing_label: int | None  # a label with the same platform id, if recorded already
+    next_reference: int  # the next free numeric parcel reference within the order
+    items: dict[str, tuple[int, int]]  # item id -> (quantity ordered, quantity unshipped)
+    in_parcels: dict[str, int]  # item id -> quantity already in this order's parcels
 
 
-async def insert_label(db: asyncpg.Connection, order_id: int, label: Label) -> int:
-    """Insert a label and its parcels; return the label id."""
-    label_id = await db.fetchval(
+async def lock_label_target(
+    db: asyncpg.Connection, order_id: int, external_id: str, account_id: int | None = None
+) -> LabelTarget:
+    """Lock an order for a new label and read what the label needs, in one statement.
+
+    Parcels of failed pushes count as in parcels: Amazon may have taken a parcel whose answer was
+    lost, and a retry reuses its reference; counting its items again would send them twice under
+    a new reference. The recipient is not read (nor decrypted).
+    """
+    row = await db.fetchrow(
         """
-        insert into labels (order_id, external_id, carrier, shipping_method, ship_date)
-        values ($1, $2, $3, $4, $5) returning id
+        select o.status,
+               (select id from labels where order_id = o.id and external_id = $2) as existing_label,
+               (select max(reference::bigint) from parcels where order_id = o.id and reference ~ '^[0-9]+$')
+                   as highest_reference,
+               (select coalesce(jsonb_agg(jsonb_build_array(external_id, quantity_ordered, quantity_unshipped)),
+                                '[]'::jsonb)
+                  from order_items where order_id = o.id) as items,
+               (select coalesce(jsonb_object_agg(item, quantity), '{}'::jsonb) from (
+                    select item->>'item_external_id' as item, sum((item->>'quantity')::int) as quantity
+                    from parcels, jsonb_array_elements(items) as item where order_id = o.id group by 1
+                ) as used) as in_parcels
+        from orders o join connections c on c.id = o.connection_id
+        where o.id = $1 and ($3::bigint is null or c.account_id = $3)
+        for update of o
+        """,
+        order_id,
+        external_id,
+        account_id,
+    )
+    if row is None:
+        raise NotFound(f"No order {order_id}: list them with `hub orders list`.")
+    return LabelTarget(
+        status=row["status"],
+        existing_label=row["existing_label"],
+        next_reference=(row["highest_reference"] or 0) + 1,
+        items={item_id: (ordered, unshipped) for item_id, ordered, unshipped in row["items"]},
+        in_parcels=row["in_parcels"],
+    )
+
+
+async def insert_label(db: asyncpg.Connection, order_id: int, label: Label) -> StoredLabel:
+    """Insert a label and its parcels in one statement; return it as stored."""
+    rows = await db.fetch(
+        """
+        with label as (
+            insert into labels (order_id, external_id, carrier, shipping_method, ship_date)
+            values ($1, $2, $3, $4, $5) returning *
+        ), parcel as (
+            insert into parcels (label_id, order_id, reference, tracking_number, items)
+            select label.id, $1, p.reference, p.tracking_number, p.items
+            from label, unnest($6::text[], $7::text[], $8::jsonb[]) with ordinality as p(reference, tracking_number, items, n)
+            order by p.n
+            returning *
+        )
+        select label.id as label_id, label.created_at as label_created_at, parcel.*
+        from label join parcel on parcel.label_id = label.id order by parcel.id
         """,
         order_id,
         label.external_id,
         label.carrier,
         label.shipping_method,
         label.ship_date,
+        [p.reference for p in label.parcels],
+        [p.tracking_number for p in label.parcels],
+        # JSON text per parcel: a list of lists would be read as a two-dimensional array.
+        [orjson.dumps([i.model_dump() for i in p.items]).decode() for p in label.parcels],
     )
-    await db.executemany(
-        "insert into parcels (label_id, order_id, reference, tracking_number, items) values ($1, $2, $3, $4, $5)",
-        [
-            (label_id, order_id, p.reference, p.tracking_number, [i.model_dump() for i in p.items])
-            for p in label.parcels
-        ],
+    return StoredLabel(
+        id=rows[0]["label_id"],
+        order_id=order_id,
+        external_id=label.external_id,
+        carrier=label.carrier,
+        shipping_method=label.shipping_method,
+        ship_date=label.ship_date,
+        created_at=rows[0]["label_created_at"],
+        parcels=[_parcel(row) for row in rows],
     )
-    return label_id
 
 
 async def find_label(db: Db, order_id: int, external_id: str) -> int | None:
@@ -117,43 +178,26 @@ async def get_label(db: Db, label_id: int, account_id: int | None = None) -> Sto
         shipping_method=row["shipping_method"],
         ship_date=row["ship_date"],
         created_at=row["created_at"],
-        parcels=[
-            StoredParcel(
-                id=p["id"],
-                reference=p["reference"],
-                tracking_number=p["tracking_number"],
-                items=[ParcelItem.model_validate(i) for i in p["items"]],
-                push_state=PushState(p["push_state"]),
-                push_message=p["push_message"],
-                push_attempts=p["push_attempts"],
-                pushed_at=p["pushed_at"],
-            )
-            for p in parcels
-        ],
+        parcels=[_parcel(p) for p in parcels],
+    )
+
+
+def _parcel(row: asyncpg.Record) -> StoredParcel:
+    return StoredParcel(
+        id=row["id"],
+        reference=row["reference"],
+        tracking_number=row["tracking_number"],
+        items=[ParcelItem.model_validate(i) for i in row["items"]],
+        push_state=PushState(row["push_state"]),
+        push_message=row["push_message"],
+        push_attempts=row["push_attempts"],
+        pushed_at=row["pushed_at"],
     )
 
 
 async def labels_of_order(db: Db, order_id: int) -> list[int]:
     """The ids of an order's labels, oldest first."""
     return [row["id"] for row in await db.fetch("select id from labels where order_id = $1 order by id", order_id)]
-
-
-async def parcel_quantities(db: Db, order_id: int) -> dict[str, int]:
-    """How many of each order item already travel in this order's parcels.
-
-    Failed parcels count too: Amazon may have taken a parcel whose answer was lost, and a retry
-    reuses its reference; counting its items again would send them twice under a new reference.
-    """
-    rows = await db.fetch(
-        """
-        select item->>'item_external_id' as item, sum((item->>'quantity')::int) as quantity
-        from parcels, jsonb_array_elements(items) as item
-        where order_id = $1
-        group by 1
-        """,
-        order_id,
-    )
-    return {row["item"]: row["quantity"] for row in rows}
 
 
 async def record_outcome(db: Db, label_id: int, reference: str, state: PushState, message: str | None) -> None:
@@ -172,21 +216,31 @@ async def record_outcome(db: Db, label_id: int, reference: str, state: PushState
 
 
 async def record_outcomes(
-    db: asyncpg.Connection, label_id: int, outcomes: list[tuple[str, PushState, str | None]]
-) -> None:
-    """Store what the shop said to several parcels of a label, in one statement."""
-    await db.execute(
+    db: Db,
+    label_id: int,
+    outcomes: list[tuple[str, PushState, str | None]],
+    lease_owner: UUID | None = None,
+) -> bool:
+    """Store what the shop said to several parcels of a label, in one statement.
+
+    With ``lease_owner``, only while that push still holds the label's lease; returns whether
+    anything was stored.
+    """
+    result = await db.execute(
         """
         update parcels set push_state = o.state, push_message = o.message, push_attempts = push_attempts + 1,
                pushed_at = case when o.state = 'confirmed' then now() else pushed_at end
         from unnest($2::text[], $3::text[], $4::text[]) as o(reference, state, message)
         where parcels.label_id = $1 and parcels.reference = o.reference
+          and ($5::uuid is null or exists (select 1 from labels where id = $1 and push_owner = $5))
         """,
         label_id,
         [reference for reference, _, _ in outcomes],
         [state.value for _, state, _ in outcomes],
         [message for _, _, message in outcomes],
+        lease_owner,
     )
+    return int(result.split()[-1]) > 0
 
 
 async def reset_failed(db: Db, label_id: int) -> int:

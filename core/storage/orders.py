@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
+import orjson
 
 from core.crypto import Vault
 from core.errors import NotFound
@@ -52,11 +54,47 @@ class StoredOrder:
 
 def fingerprint(order: Order) -> str:
     """A digest of everything the connector mapped; equal digests mean nothing changed."""
-    return hashlib.sha256(order.model_dump_json().encode()).hexdigest()
+    return _row(order)[1]
 
 
-def _details(order: Order) -> dict[str, object]:
-    return order.model_dump(mode="json", exclude={"recipient", "items", "external_id", "reference", "status"})
+def _row(order: Order) -> tuple[dict[str, Any], str]:
+    """The order as a JSON row for the page document (recipient still plain), and its fingerprint."""
+    row = order.model_dump(mode="json")
+    digest = hashlib.sha256(orjson.dumps(row)).hexdigest()
+    return row, digest
+
+
+def _page(vault: Vault, orders: list[Order]) -> str:
+    """One JSON document for a page's statement: every column of every order, recipients encrypted.
+
+    A single text parameter costs far less to send than an array per column (asyncpg checks each
+    element of an array); PostgreSQL unpacks it with ``jsonb_to_recordset``.
+    """
+    rows = []
+    for order in orders:
+        row, digest = _row(order)
+        recipient = row.pop("recipient")
+        rows.append({
+            "external_id": row.pop("external_id"),
+            "reference": row.pop("reference"),
+            "status": row.pop("status"),
+            "marketplace": order.marketplace,
+            "created": row["created_at"],
+            "updated": row["updated_at"],
+            "recipient": vault.encrypt(recipient).decode() if recipient is not None else None,
+            "items": row.pop("items"),
+            "details": row,
+            "fingerprint": digest,
+        })
+    return orjson.dumps(rows).decode()
+
+
+#: The page document's columns (see ``_page``).
+_PAGE = """
+    jsonb_to_recordset($2::jsonb) as p(external_id text, reference text, status text, marketplace text,
+                                       created timestamptz, updated timestamptz, recipient text, items jsonb,
+                                       details jsonb, fingerprint text)
+"""
 
 
 async def save_page(
@@ -72,50 +110,55 @@ async def save_page(
     by_id = {order.external_id: order for order in orders}  # last wins within a page
     open_orders = [o for o in by_id.values() if o.status.value not in _CLOSED]
     closed_orders = [o for o in by_id.values() if o.status.value in _CLOSED]
-    changed: list[tuple[int, Order]] = []
+    changed: list[int] = []
+    page = _page(vault, [*open_orders, *closed_orders])
     if open_orders:
         rows = await db.fetch(
-            """
+            f"""
             insert into orders (connection_id, external_id, reference, status, marketplace, shop_created_at,
                                 shop_updated_at, recipient, details, fingerprint)
-            select $1, * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                                     $7::timestamptz[], $8::bytea[], $9::jsonb[], $10::text[])
+            select $1, p.external_id, p.reference, p.status, p.marketplace, p.created, p.updated,
+                   convert_to(p.recipient, 'UTF8'), p.details, p.fingerprint
+            from {_PAGE}
+            where p.status <> all($3::text[])
             on conflict (connection_id, external_id) do update set
                 reference = excluded.reference, status = excluded.status, marketplace = excluded.marketplace,
                 shop_updated_at = excluded.shop_updated_at, recipient = excluded.recipient,
                 details = excluded.details, fingerprint = excluded.fingerprint, updated_at = now(),
                 closed_at = null
             where orders.fingerprint <> excluded.fingerprint
-            returning id, external_id, (xmax = 0) as inserted
+            returning id, (xmax = 0) as inserted
             """,
             connection_id,
-            *_columns(vault, open_orders),
+            page,
+            list(_CLOSED),
         )
         for row in rows:
             if row["inserted"]:
                 counts.new += 1
             else:
                 counts.updated += 1
-            changed.append((row["id"], by_id[row["external_id"]]))
+            changed.append(row["id"])
         counts.unchanged += len(open_orders) - len(rows)
     if closed_orders:
         rows = await db.fetch(
-            """
-            update orders set reference = c.reference, status = c.status, marketplace = c.marketplace,
+            f"""
+            update orders set reference = p.reference, status = p.status, marketplace = p.marketplace,
                    -- shops withhold personal data of closed orders: keep what is stored until retention
-                   shop_updated_at = c.updated, recipient = coalesce(c.recipient, orders.recipient), details = c.details,
-                   fingerprint = c.fingerprint, updated_at = now(), closed_at = coalesce(orders.closed_at, now())
-            from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-                        $8::bytea[], $9::jsonb[], $10::text[])
-                 as c(external_id, reference, status, marketplace, created, updated, recipient, details, fingerprint)
-            where orders.connection_id = $1 and orders.external_id = c.external_id
-              and orders.fingerprint <> c.fingerprint
-            returning orders.id, orders.external_id
+                   shop_updated_at = p.updated,
+                   recipient = coalesce(convert_to(p.recipient, 'UTF8'), orders.recipient), details = p.details,
+                   fingerprint = p.fingerprint, updated_at = now(), closed_at = coalesce(orders.closed_at, now())
+            from {_PAGE}
+            where p.status = any($3::text[])
+              and orders.connection_id = $1 and orders.external_id = p.external_id
+              and orders.fingerprint <> p.fingerprint
+            returning orders.id
             """,
             connection_id,
-            *_columns(vault, closed_orders),
+            page,
+            list(_CLOSED),
         )
-        changed.extend((row["id"], by_id[row["external_id"]]) for row in rows)
+        changed.extend(row["id"] for row in rows)
         counts.updated += len(rows)
         known = {
             row["external_id"]
@@ -131,7 +174,7 @@ async def save_page(
                 reason = "shipped before import" if order.status is OrderStatus.SHIPPED else "cancelled before import"
                 skipped.append(SkippedOrder(external_id=order.external_id, reason=reason))
     if changed:
-        await _replace_items(db, changed)
+        await _replace_items(db, connection_id, changed, page)
     if skipped:
         await db.executemany(
             """
@@ -145,39 +188,24 @@ async def save_page(
     return counts
 
 
-def _columns(vault: Vault, orders: list[Order]) -> list[list[object]]:
-    return [
-        [o.external_id for o in orders],
-        [o.reference for o in orders],
-        [o.status.value for o in orders],
-        [o.marketplace for o in orders],
-        [o.created_at for o in orders],
-        [o.updated_at for o in orders],
-        [vault.encrypt(o.recipient.model_dump(mode="json")) if o.recipient else None for o in orders],
-        [_details(o) for o in orders],
-        [fingerprint(o) for o in orders],
-    ]
-
-
-async def _replace_items(db: asyncpg.Connection, changed: list[tuple[int, Order]]) -> None:
-    await db.execute("delete from order_items where order_id = any($1::bigint[])", [oid for oid, _ in changed])
-    items = [(oid, item) for oid, order in changed for item in order.items]
+async def _replace_items(db: asyncpg.Connection, connection_id: int, changed: list[int], page: str) -> None:
+    """The items of the changed orders, as the page has them."""
+    await db.execute("delete from order_items where order_id = any($1::bigint[])", changed)
     await db.execute(
-        """
+        f"""
         insert into order_items (order_id, external_id, sku, product_id, title, quantity_ordered,
                                  quantity_unshipped, unit_price, currency)
-        select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
-                             $8::numeric[], $9::text[])
+        select o.id, i.external_id, i.sku, i.product_id, i.title, i.quantity_ordered, i.quantity_unshipped,
+               (i.unit_price->>'amount')::numeric, i.unit_price->>'currency'
+        from {_PAGE}
+        join orders o on o.connection_id = $1 and o.external_id = p.external_id,
+        jsonb_to_recordset(p.items) as i(external_id text, sku text, product_id text, title text,
+                                         quantity_ordered int, quantity_unshipped int, unit_price jsonb)
+        where o.id = any($3::bigint[])
         """,
-        [oid for oid, _ in items],
-        [i.external_id for _, i in items],
-        [i.sku for _, i in items],
-        [i.product_id for _, i in items],
-        [i.title for _, i in items],
-        [i.quantity_ordered for _, i in items],
-        [i.quantity_unshipped for _, i in items],
-        [i.unit_price.amount if i.unit_price else None for _, i in items],
-        [i.unit_price.currency if i.unit_price else None for _, i in items],
+        connection_id,
+        page,
+        changed,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -11,7 +12,7 @@ from prometheus_client import REGISTRY
 from core import authorization
 from core import jobs as jobs_module
 from core.imports import run_import
-from core.jobs import job_slots, running_workers
+from core.jobs import import_slots, job_slots, running_workers
 from core.labels import NewLabel, NewParcel, create_label
 from core.plugins import load_connector
 from core.runtime import Runtime, open_runtime
@@ -64,14 +65,17 @@ async def confirmed(watch: asyncpg.Connection) -> bool:
     return await watch.fetchval("select count(*) from parcels where push_state = 'confirmed'") == LABELS
 
 
-def test_job_slots_leave_a_connection_for_some_job_to_finish(settings: HubSettings) -> None:
-    def slots(pool_max: int, concurrency: int) -> int:
-        return job_slots(settings.model_copy(update={
+def test_imports_leave_connections_for_an_import_to_finish_and_pushes_are_not_bound_by_the_pool(
+    settings: HubSettings,
+) -> None:
+    def slots(pool_max: int, concurrency: int) -> tuple[int, int]:
+        changed = settings.model_copy(update={
             "database": settings.database.model_copy(update={"pool_max": pool_max}),
             "jobs": settings.jobs.model_copy(update={"concurrency": concurrency}),
-        }))
+        })
+        return job_slots(changed), import_slots(changed)
 
-    assert (slots(10, 20), slots(30, 20), slots(3, 20), slots(10, 1)) == (9, 20, 2, 2)
+    assert (slots(10, 20), slots(30, 20), slots(3, 20), slots(10, 1)) == ((20, 8), (20, 20), (20, 1), (2, 1))
 
 
 async def test_workers_on_a_small_pool_finish_every_push(
@@ -85,6 +89,25 @@ async def test_workers_on_a_small_pool_finish_every_push(
 
     assert len(shop.confirmations) == LABELS
     assert pushes_started() - started_before >= LABELS
+
+
+async def test_pushes_hold_no_database_connection_while_the_shop_answers(
+    small_pool_runtime: Runtime, shop: FakeShop, watch: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await labelled_orders(small_pool_runtime, shop)
+    # Every push waits inside the shop until all of them are there: 12 pushes at once on a pool of 3.
+    all_inside = asyncio.Barrier(LABELS)
+    confirm = shop.confirm_shipment
+
+    async def confirm_together(*args: object, **kwargs: object) -> None:
+        await asyncio.wait_for(all_inside.wait(), 20)
+        await confirm(*args, **kwargs)
+
+    monkeypatch.setattr(shop, "confirm_shipment", confirm_together)
+    async with running_workers(small_pool_runtime):
+        await eventually(lambda: confirmed(watch))
+
+    assert len(shop.confirmations) == LABELS
 
 
 async def test_a_push_that_meets_a_database_fault_runs_again(

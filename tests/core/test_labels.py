@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core import authorization
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound, TransientError
 from core.imports import run_import
-from core.labels import NewLabel, NewParcel, create_label, push_label, retry_label
+from core.labels import NewLabel, NewParcel, PushRunning, create_label, lease_seconds, push_label, retry_label
 from core.models import Connection, ConnectionState, ParcelItem, PushState
 from core.runtime import Runtime
 from core.storage.connections import get_connection
@@ -135,3 +137,88 @@ async def test_refused_credentials_on_push_require_reconnect(
     assert (await get_connection(fake_runtime.db.pool, connection.id)).state is ConnectionState.AUTH_REQUIRED
     with pytest.raises(ConnectorAuthFailed, match="Reconnect"):
         await push_label(fake_runtime, label.id)
+
+
+async def test_a_label_pushed_by_another_worker_is_left_alone_until_its_lease_ends(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id = await imported_order(fake_runtime, shop, connection)
+    label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
+    answer, inside = asyncio.Event(), asyncio.Event()
+    confirm = shop.confirm_shipment
+
+    async def slow_confirm(*args: object, **kwargs: object) -> None:
+        inside.set()
+        await answer.wait()
+        await confirm(*args, **kwargs)
+
+    monkeypatch.setattr(shop, "confirm_shipment", slow_confirm)
+    first = asyncio.create_task(push_label(fake_runtime, label.id))
+    await inside.wait()
+    with pytest.raises(PushRunning) as running:
+        await push_label(fake_runtime, label.id)
+    assert 0 < running.value.retry_after <= lease_seconds(fake_runtime)
+    answer.set()
+    assert [p.push_state for p in (await first).parcels] == [PushState.CONFIRMED]
+    assert await fake_runtime.db.pool.fetchval("select push_owner from labels where id = $1", label.id) is None
+    assert len([c for c in shop.calls if c.operation == "confirm_shipment"]) == 1
+
+
+async def test_the_lease_of_a_push_that_died_expires_and_the_parcel_is_pushed_under_its_reference(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection
+) -> None:
+    order_id = await imported_order(fake_runtime, shop, connection)
+    label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
+    # What a process killed during its push leaves behind: a live lease, then an expired one.
+    stale = "update labels set push_owner = gen_random_uuid(), push_until = now() + make_interval(secs => $2) where id = $1"
+    await fake_runtime.db.pool.execute(stale, label.id, 30.0)
+    with pytest.raises(PushRunning):
+        await push_label(fake_runtime, label.id)
+    await fake_runtime.db.pool.execute(stale, label.id, -1.0)
+    pushed = await push_label(fake_runtime, label.id)
+    assert [p.push_state for p in pushed.parcels] == [PushState.CONFIRMED]
+    assert list(shop.confirmations) == [(shop.orders["F-0001"].id, "1")]
+
+
+async def test_a_push_that_outlived_its_lease_records_nothing(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id = await imported_order(fake_runtime, shop, connection)
+    label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
+    confirm = shop.confirm_shipment
+
+    async def confirm_while_another_push_takes_over(*args: object, **kwargs: object) -> None:
+        await confirm(*args, **kwargs)
+        await fake_runtime.db.pool.execute(
+            "update labels set push_owner = gen_random_uuid(), push_until = now() + interval '1 minute' where id = $1",
+            label.id,
+        )
+
+    monkeypatch.setattr(shop, "confirm_shipment", confirm_while_another_push_takes_over)
+    with pytest.raises(PushRunning):
+        await push_label(fake_runtime, label.id)
+    parcel = await fake_runtime.db.pool.fetchrow("select push_state, push_attempts from parcels where label_id = $1", label.id)
+    assert (parcel["push_state"], parcel["push_attempts"]) == ("pending", 0)
+    # The other push's lease is untouched: it records its own outcome.
+    assert await fake_runtime.db.pool.fetchval("select push_owner is not null from labels where id = $1", label.id)
+
+
+async def test_a_push_longer_than_its_lease_renews_it(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = fake_runtime.settings.jobs.model_copy(update={"heartbeat_seconds": 2})
+    monkeypatch.setattr(fake_runtime, "settings", fake_runtime.settings.model_copy(update={"jobs": jobs}))
+    order_id = await imported_order(fake_runtime, shop, connection)
+    label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
+    confirm = shop.confirm_shipment
+
+    async def slow_confirm(*args: object, **kwargs: object) -> None:
+        await asyncio.sleep(3.5)
+        await confirm(*args, **kwargs)
+
+    monkeypatch.setattr(shop, "confirm_shipment", slow_confirm)
+    first = asyncio.create_task(push_label(fake_runtime, label.id))
+    await asyncio.sleep(3)  # past the first 2 s of the lease
+    with pytest.raises(PushRunning):
+        await push_label(fake_runtime, label.id)
+    assert [p.push_state for p in (await first).parcels] == [PushState.CONFIRMED]

@@ -92,10 +92,10 @@ def assert_each_parcel_created_once(sim: RunningSimulator, orders: list[dict]) -
 async def test_sigterm_finishes_running_pushes_and_a_restart_pushes_the_rest(
     env: dict[str, str], sim: RunningSimulator, pool: asyncpg.Pool, daemons: Start
 ) -> None:
-    first = await daemons({**env, "HUB_JOBS__SHUTDOWN_SECONDS": "20"})
+    # 5 jobs at once, each confirmShipment 2 s: far fewer than 20 pushes can finish before the SIGTERM.
+    first = await daemons({**env, "HUB_JOBS__SHUTDOWN_SECONDS": "20", "HUB_JOBS__CONCURRENCY": "5"})
     async with aiohttp.ClientSession() as http:
         merchant, orders = await orders_to_label(first, pool, sim, http)
-        # Each confirmShipment takes 2 s: far fewer than 20 pushes can finish before the SIGTERM.
         sim.state.faults.set(parse_faults("confirmShipment:slow=2"))
         await gather_limited(10, [lambda order=order: merchant.label(first, order) for order in orders])
         await eventually(lambda: pushes_running(pool))

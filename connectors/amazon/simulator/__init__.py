@@ -1,4 +1,4 @@
-"""An Amazon that runs on 127.0.0.1: Seller Central consent, LWA, Sellers, Orders 2026-01-01, confirmShipment.
+"""An Amazon that runs on 127.0.0.1: Seller Central consent, LWA, Sellers, Orders 2026-01-01 and v0.
 
 For tests, benchmarks and the demo; never a replacement for the real client code path. Start it
 with ``hub amazon simulator`` or in-process::

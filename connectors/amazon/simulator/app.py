@@ -2,8 +2,8 @@
 
 One base URL serves everything: Seller Central (``/apps/authorize/...``), LWA
 (``/auth/o2/token``), the SP-API (``/sellers/v1/...``, ``/orders/2026-01-01/...``,
-``/orders/v0/...``) and the admin API (``/_sim/...``). Point the hub's Seller Central, LWA and
-SP-API endpoints at it.
+``/orders/v0/...``: getOrders, getOrderItems, getOrderAddress, confirmShipment) and the admin API
+(``/_sim/...``). Point the hub's Seller Central, LWA and SP-API endpoints at it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from yarl import URL
 
-from . import admin, consent, lwa, orders, sellers
+from . import admin, consent, lwa, orders, orders_v0, sellers
 from .config import SimulatorConfig
 from .sandbox import SandboxCases, models_dir
 from .state import STATE, SimulatorState
@@ -38,6 +38,9 @@ def create_app(config: SimulatorConfig | None = None) -> web.Application:
     router.add_get("/sellers/v1/marketplaceParticipations", sellers.marketplace_participations)
     router.add_get("/orders/2026-01-01/orders", orders.search_orders)
     router.add_get("/orders/2026-01-01/orders/{orderId}", orders.get_order)
+    router.add_get("/orders/v0/orders", orders_v0.get_orders)
+    router.add_get("/orders/v0/orders/{orderId}/orderItems", orders_v0.get_order_items)
+    router.add_get("/orders/v0/orders/{orderId}/address", orders_v0.get_order_address)
     router.add_post("/orders/v0/orders/{orderId}/shipmentConfirmation", orders.confirm_shipment)
     router.add_routes(admin.routes)
     app.on_startup.append(_hold_calls)

@@ -32,6 +32,9 @@ OPERATIONS = (
     "searchOrders",
     "getOrder",
     "confirmShipment",
+    "getOrders",
+    "getOrderItems",
+    "getOrderAddress",
     "getMarketplaceParticipations",
     "lwa",
 )

@@ -30,6 +30,9 @@ USAGE_PLANS: dict[str, UsagePlan] = {
     "searchOrders": UsagePlan(0.0056, 20),
     "getOrder": UsagePlan(0.5, 30),
     "confirmShipment": UsagePlan(2.0, 10),
+    "getOrders": UsagePlan(0.0167, 20),
+    "getOrderItems": UsagePlan(0.5, 30),
+    "getOrderAddress": UsagePlan(0.5, 30),
     "getMarketplaceParticipations": UsagePlan(0.016, 15),
 }
 # Amazon's sandbox endpoints throttle every operation alike (developer docs, "SP-API sandbox").

@@ -26,6 +26,9 @@ OPERATIONS = {
     "searchOrders": ("orders_2026-01-01.json", "GET", "/orders/2026-01-01/orders"),
     "getOrder": ("orders_2026-01-01.json", "GET", "/orders/2026-01-01/orders/{orderId}"),
     "confirmShipment": ("ordersV0.json", "POST", "/orders/v0/orders/{orderId}/shipmentConfirmation"),
+    "getOrders": ("ordersV0.json", "GET", "/orders/v0/orders"),
+    "getOrderItems": ("ordersV0.json", "GET", "/orders/v0/orders/{orderId}/orderItems"),
+    "getOrderAddress": ("ordersV0.json", "GET", "/orders/v0/orders/{orderId}/address"),
     "getMarketplaceParticipations": ("sellers.json", "GET", "/sellers/v1/marketplaceParticipations"),
 }
 
