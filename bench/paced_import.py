@@ -113,7 +113,7 @@ async def one_size(target: int, seed: int, database_url: str) -> None:
         print(f"  over the minimum by {took_sim:,.1f} s (the pages fit in the burst)")
     print(f"  searchOrders calls made: {made} (pages needed: {pages}); "
           f"429s answered by Amazon: {throttled} (target: 0)")
-    print(f"  hub calls by operation and status: "
+    print("  hub calls by operation and status: "
           + ", ".join(f"{op} {status}: {n}" for (op, status), n in sorted(calls.items()) if n))
     v0_calls = {"getOrders": pages, "getOrderItems": fetched, "getOrderAddress": fetched}
     v0_least = max(minimum(n, V0[op]) for op, n in v0_calls.items())

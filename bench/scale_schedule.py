@@ -140,7 +140,7 @@ async def run(daemons: int, connections: int, orders: int, interval: int, minute
                 start_ts = await db.fetchval("select now()")
                 samples: list[dict[str, Any]] = []
                 async with aiohttp.ClientSession() as http:
-                    while (elapsed := time.perf_counter() - t0) < minutes * 60:
+                    while time.perf_counter() - t0 < minutes * 60:
                         await asyncio.sleep(sample)
                         depth = dict(await db.fetch(
                             "select state, count(*) from import_runs where state in ('queued', 'running') group by 1"

@@ -125,6 +125,22 @@ async def mark_auth_required(rt: Runtime, connection_id: int, err: ConnectorAuth
             await lifecycle.transition(db, connection_id, ConnectionState.AUTH_REQUIRED, str(err))
 
 
+async def mark_error(rt: Runtime, connection_id: int, reason: str) -> None:
+    """Move a connected connection to error after the shop kept failing; imports and pushes go on."""
+    async with rt.db.pool.acquire() as db, db.transaction():
+        connection = await store.get_connection(db, connection_id)
+        if connection.state is ConnectionState.CONNECTED:
+            await lifecycle.transition(db, connection_id, ConnectionState.ERROR, reason)
+
+
+async def mark_recovered(rt: Runtime, connection_id: int, reason: str) -> None:
+    """Move a connection in error back to connected after the shop answered again."""
+    async with rt.db.pool.acquire() as db, db.transaction():
+        connection = await store.get_connection(db, connection_id)
+        if connection.state is ConnectionState.ERROR:
+            await lifecycle.transition(db, connection_id, ConnectionState.CONNECTED, reason)
+
+
 async def check(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
     """Check a connection's credentials with its shop and record the outcome."""
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)

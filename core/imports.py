@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from core.authorization import mark_auth_required
+from core.authorization import mark_auth_required, mark_recovered
 from core.errors import Conflict, ConnectorAuthFailed, HubError
 from core.metrics import IMPORTS, ORDERS
 from core.models import Connection, ConnectionState
@@ -51,7 +51,7 @@ async def run_import(
     (after recording it on the run) when the shop fails.
     """
     connection = await connection_store.get_connection(rt.db.pool, connection_id, account_id)
-    if connection.state is not ConnectionState.CONNECTED:
+    if not connection.state.working:
         raise Conflict(
             f"Connection {connection_id} is {connection.state.value}, not connected: "
             f"reconnect it with `hub connections reconnect {connection_id}`."
@@ -59,13 +59,23 @@ async def run_import(
     # The lock and every write share one connection: if the connection dies, the lock goes with
     # it and so do the writes, so no second worker can import alongside a run that lost its lock.
     async with rt.db.pool.acquire() as db:
-        if not await db.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
-            raise ImportRunning(f"An import of connection {connection_id} is running already; wait for it to finish.")
+        released = False
         try:
-            return await _run(rt, db, connection, trigger, progress, run_id)
+            if not await db.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
+                released = True
+                raise ImportRunning(
+                    f"An import of connection {connection_id} is running already; wait for it to finish."
+                )
+            try:
+                return await _run(rt, db, connection, trigger, progress, run_id)
+            finally:
+                if not db.is_closed():
+                    await db.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
+                released = True
         finally:
-            if not db.is_closed():
-                await db.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
+            if not released:
+                # The pool keeps sessions as they are: a lock that may still be held goes with its connection.
+                db.terminate()
 
 
 async def _run(
@@ -112,6 +122,8 @@ async def _run(
         raise
     run = await store.finish_run(db, run_id, "succeeded")
     IMPORTS.labels(connection.connector, "succeeded").inc()
+    if connection.state is ConnectionState.ERROR:
+        await mark_recovered(rt, connection_id, "an import succeeded again")
     log.info(
         "connection %s: import %s done: %s new, %s updated, %s unchanged, %s skipped",
         connection_id, run.id, run.new, run.updated, run.unchanged, run.skipped_total,

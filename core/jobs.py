@@ -36,6 +36,7 @@ import asyncpg
 from pgqueuer import Job, QueueManager
 from pgqueuer.errors import RetryRequested
 
+from core.authorization import mark_error
 from core.errors import ConfigError, Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
 from core.imports import ImportRunning, run_import
 from core.labels import PushRunning, push_label
@@ -53,6 +54,7 @@ from core.queue import (
 from core.retention import delete_expired_personal_data
 from core.settings import HubSettings
 from core.storage import labels as label_store
+from core.storage.database import DATABASE_FAULTS
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,10 @@ async def run_import_job(rt: Runtime, job: Job) -> None:
         await _close_queued_run(rt, run_id, str(err))
     except TransientError as err:
         if job.attempts + 1 >= rt.settings.jobs.import_max_attempts:
-            return  # the run shows the error; the next scheduled import starts afresh
+            # The run shows the error; the connection says so until an import succeeds again, and
+            # the schedule keeps trying.
+            await mark_error(rt, connection_id, f"imports failed {job.attempts + 1} times in a row: {err}")
+            return
         # The same run id runs again: start_run sets it back to running.
         raise RetryRequested(delay=backoff(rt, job.attempts, err.retry_after), reason=str(err)) from err
     except HubError as err:
@@ -139,7 +144,7 @@ async def _close_queued_run(rt: Runtime, run_id: int | None, reason: str) -> Non
 Handler = Callable[[Runtime, Job], Awaitable[None]]
 
 #: Faults outside the connector that a job survives by running again later.
-_INFRASTRUCTURE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_INFRASTRUCTURE = DATABASE_FAULTS
 
 
 async def run_retention_job(rt: Runtime, job: Job) -> None:
@@ -147,19 +152,25 @@ async def run_retention_job(rt: Runtime, job: Job) -> None:
     await delete_expired_personal_data(rt)
 
 
-def build_queue(rt: Runtime, db: asyncpg.Connection, interrupt: asyncio.Event | None = None) -> QueueManager:
+def build_queue(
+    rt: Runtime,
+    db: asyncpg.Connection,
+    interrupt: asyncio.Event | None = None,
+    imports: asyncio.Semaphore | None = None,
+) -> QueueManager:
     """A pgqueuer QueueManager on a dedicated connection, with the hub's entrypoints.
 
     Setting ``interrupt`` stops the jobs running and queues them again. No entrypoint carries a
     pgqueuer concurrency limit: a limit makes every dequeue count the picked jobs of the whole
-    queue. Imports are limited per process instead (``import_slots``).
+    queue. Imports are limited per process instead, by ``imports`` (``import_slots`` by default);
+    an import waiting for a slot takes a job slot meanwhile.
     """
     manager = QueueManager(queries(db))
     interrupt = interrupt or asyncio.Event()
-    imports = asyncio.Semaphore(import_slots(rt.settings))
+    limit = imports or asyncio.Semaphore(import_slots(rt.settings))
 
     async def run_import_limited(rt: Runtime, job: Job) -> None:
-        async with imports:
+        async with limit:
             await run_import_job(rt, job)
 
     handlers: dict[str, Handler] = {PUSH: run_push_job, IMPORT: run_import_limited, RETENTION: run_retention_job}
@@ -203,7 +214,6 @@ def job_slots(settings: HubSettings) -> int:
     A push takes one pooled connection at a time and never while the shop answers, so pushes
     are not bounded by the pool; imports are (``import_slots``).
     """
-    import_slots(settings)
     return max(2, settings.jobs.concurrency)
 
 
@@ -240,6 +250,8 @@ class QueueWorker:
         self.down_since: float | None = None
         self._stopping = asyncio.Event()
         self._manager: QueueManager | None = None
+        # One for the process, whichever worker connection is current.
+        self._imports = asyncio.Semaphore(import_slots(rt.settings))
 
     def stop(self) -> None:
         """Take no new job; ``run`` returns once the running jobs are done."""
@@ -276,7 +288,7 @@ class QueueWorker:
         slots = job_slots(self.rt.settings)
         db = await asyncpg.connect(self.rt.db.url, timeout=self.rt.settings.database.connect_timeout)
         try:
-            self._manager = build_queue(self.rt, db, self.interrupt)
+            self._manager = build_queue(self.rt, db, self.interrupt, self._imports)
             if self._stopping.is_set():
                 return
             if self.down_since is not None:
@@ -303,7 +315,6 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueWorker]:
     ones still running then are interrupted and queued again at once.
     """
     jobs = rt.settings.jobs
-    job_slots(rt.settings)
     interrupt = asyncio.Event()
     queue_worker = QueueWorker(rt, interrupt)
     worker = asyncio.create_task(queue_worker.run(), name="hub-queue")

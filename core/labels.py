@@ -21,17 +21,16 @@ from core.authorization import mark_auth_required
 from core.context import utc_now
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound, TransientError
 from core.metrics import PUSHES
-from core.models import ConnectionState, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
+from core.models import Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
 from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import labels as store
 from core.storage import orders as order_store
+from core.storage.database import DATABASE_FAULTS
 from core.storage.labels import StoredLabel
 
 log = logging.getLogger(__name__)
 
-#: Faults that stop a lease renewal (the lease then expires, and a later push records instead).
-_DATABASE_FAULTS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class NewParcel(Model):
@@ -144,12 +143,19 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
             "select greatest(extract(epoch from push_until - now()), 0)::float8 from labels where id = $1", label_id
         )
         if held is None:
-            raise NotFound(f"No label {label_id}.")
-        raise PushRunning(f"Label {label_id} is being pushed by another worker.", retry_after=held)
+            raise NotFound(f"No label {label_id}: list a shipment's labels with `hub orders list`.")
+        raise PushRunning(
+            f"Label {label_id} is being pushed by another worker; it is pushed again once that push ends "
+            f"(within {held:.0f} s). Nothing to do.",
+            retry_after=held,
+        )
     try:
-        return await _push(rt, label_id, owner)
+        # The lease is renewed from here to the last outcome written, waits for the pool included.
+        async with _lease_kept(rt, label_id, owner):
+            return await _push(rt, label_id, owner)
     finally:
-        with contextlib.suppress(*_DATABASE_FAULTS):  # else it expires
+        # A cancellation while taking the lease can leave it taken unseen: it then expires.
+        with contextlib.suppress(*DATABASE_FAULTS):  # else it expires
             await asyncio.shield(
                 rt.db.pool.execute(
                     "update labels set push_owner = null, push_until = null where id = $1 and push_owner = $2",
@@ -168,13 +174,11 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
         connection = await connection_store.get_connection(db, stored.connection_id)
         pending = label.as_label((PushState.PENDING,))
         if not connection.settings.update_tracking:
-            await _record(
-                db, label_id, owner,
-                [(p.reference, PushState.SKIPPED, "updating the tracking code in the shop is off") for p in pending.parcels],
-            )
+            off = "updating the tracking code in the shop is off"
+            await _record(db, label_id, owner, [(p.reference, PushState.SKIPPED, off) for p in pending.parcels])
             PUSHES.labels(connection.connector, "skipped").inc(len(pending.parcels))
             return await store.get_label(db, label_id)
-        if connection.state is not ConnectionState.CONNECTED:
+        if not connection.state.working:
             PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
             raise ConnectorAuthFailed(
                 f"Connection {connection.id} is {connection.state.value}: "
@@ -183,8 +187,7 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
         contexts = {cid: await rt.context(connection, cid, db=db) for cid in rt.runner.connector_ids}
     # No database connection is held while the shop answers (or its pacing waits).
     try:
-        async with _lease_kept(rt, label_id, owner):
-            outcomes = await rt.runner.on_label_created(contexts.__getitem__, stored.order, pending)
+        outcomes = await rt.runner.on_label_created(contexts.__getitem__, stored.order, pending)
     except ConnectorAuthFailed as err:
         PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         log.warning("connection %s: push of label %s needs a reconnect: %s", connection.id, label_id, err)
@@ -192,7 +195,8 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
         raise
     except TransientError:
         PUSHES.labels(connection.connector, "retry").inc(len(pending.parcels))
-        await _record(rt.db.pool, label_id, owner, [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels])
+        retry = [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels]
+        await _record(rt.db.pool, label_id, owner, retry)
         raise
     states = {"confirmed": PushState.CONFIRMED, "failed": PushState.FAILED, "retry": PushState.PENDING}
     async with rt.db.pool.acquire() as db:
@@ -219,9 +223,10 @@ async def _lease_kept(rt: Runtime, label_id: int, owner: uuid.UUID) -> AsyncIter
     async def renew() -> None:
         while True:
             await asyncio.sleep(seconds / 3)
-            with contextlib.suppress(*_DATABASE_FAULTS):
+            with contextlib.suppress(*DATABASE_FAULTS):
                 await rt.db.pool.execute(
-                    "update labels set push_until = now() + make_interval(secs => $3) where id = $1 and push_owner = $2",
+                    "update labels set push_until = now() + make_interval(secs => $3)"
+                    " where id = $1 and push_owner = $2",
                     label_id,
                     owner,
                     seconds,
@@ -236,12 +241,18 @@ async def _lease_kept(rt: Runtime, label_id: int, owner: uuid.UUID) -> AsyncIter
 
 
 async def _record(
-    db: asyncpg.Connection | asyncpg.Pool, label_id: int, owner: uuid.UUID, outcomes: list[tuple[str, PushState, str | None]]
+    db: asyncpg.Connection | asyncpg.Pool,
+    label_id: int,
+    owner: uuid.UUID,
+    outcomes: list[tuple[str, PushState, str | None]],
 ) -> None:
     """Store the outcomes while the lease is this push's; a push that lost it stores nothing."""
-    if outcomes and not await store.record_outcomes(db, label_id, outcomes, lease_owner=owner):
+    if not await store.record_outcomes(db, label_id, outcomes, lease_owner=owner):
         log.warning("label %s: the push outlived its lease; another push records the outcome", label_id)
-        raise PushRunning(f"Label {label_id} is being pushed by another worker.", retry_after=0.0)
+        raise PushRunning(
+            f"Label {label_id} is being pushed by another worker, which records what the shop said. Nothing to do.",
+            retry_after=0.0,
+        )
 
 
 async def retry_label(rt: Runtime, label_id: int, account_id: int | None = None) -> StoredLabel:

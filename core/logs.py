@@ -8,6 +8,7 @@ import threading
 from datetime import datetime, timezone
 
 from core.settings import HubSettings, LogSettings, secret_values
+from core.storage.database import DATABASE_FAULTS
 
 MASK = "**********"
 
@@ -51,6 +52,25 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class OneLineFaults(logging.Filter):
+    """Tells a database fault in one line: the exception's type and message, no traceback.
+
+    While PostgreSQL is down, asyncpg's pool and pgqueuer log a full traceback at every retry; an
+    outage is not a bug, and the type and message say all an operator needs (readyz says the
+    rest). Other exceptions keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Fold a database fault's exception into the message."""
+        err = record.exc_info[1] if record.exc_info else None
+        if isinstance(err, DATABASE_FAULTS):
+            record.msg = f"{record.getMessage()} ({type(err).__name__}: {err})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message (and exception)."""
 
@@ -72,6 +92,7 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(settings: LogSettings) -> None:
     """Configure the root logger for a long-running process."""
     handler = logging.StreamHandler()
+    handler.addFilter(OneLineFaults())
     handler.addFilter(SecretFilter())
     if settings.format == "json":
         handler.setFormatter(JsonFormatter())

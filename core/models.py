@@ -186,6 +186,11 @@ class ConnectionState(str, enum.Enum):
     DISABLED = "disabled"
     DISCONNECTED = "disconnected"
 
+    @property
+    def working(self) -> bool:
+        """Whether the hub imports and pushes for a connection in this state (in error it keeps trying)."""
+        return self in (ConnectionState.CONNECTED, ConnectionState.ERROR)
+
 
 class ConnectionSettings(Model):
     """What the merchant chose for a connection."""

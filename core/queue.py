@@ -89,7 +89,7 @@ _DUE = """
     left join lateral (
         select started_at as started from import_runs r where r.connection_id = c.id order by id desc limit 1
     ) last on true
-    where c.state = 'connected'
+    where c.state in ('connected', 'error')
       and (last.started is null
            or last.started + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5))
               <= now())

@@ -30,7 +30,7 @@ from connectors.amazon.mapping import amazon_time, map_orders, parse_time
 from connectors.amazon.settings import AmazonSettings
 from core.context import ConnectorContext
 from core.errors import ConnectorNotReady, ConnectorRejected
-from core.models import Cursor, ImportPage
+from core.models import Cursor, ImportPage, Order, SkippedOrder
 
 #: Page-token prefixes: which statuses the run asks for.
 FIRST_RUN, INCREMENTAL = "open", "all"
@@ -96,15 +96,29 @@ async def import_orders(
     marketplaces = marketplace_ids(context)
     latest_seen: datetime | None = None
     restarted = False
-    # The next page is fetched while core stores this one, so waiting for Amazon (or for the usage
-    # plan) and writing overlap. A prefetched answer lost to a crash or an early close costs one
-    # call and nothing else: the cursor only moves with the pages core has stored.
-    pending: asyncio.Task[dict[str, Any]] | None = None
+    # The next page is fetched and mapped while core stores this one, so waiting for Amazon (or for
+    # the usage plan), mapping and PostgreSQL's writing overlap. A prefetched answer lost to a crash
+    # or an early close costs one call and nothing else: the cursor only moves with the pages core
+    # has stored.
+
+    async def fetch(token: str | None) -> tuple[dict[str, Any], list[Order], list[SkippedOrder]]:
+        answer = await api.search_orders(search_query(settings, since, mode, marketplaces, token))
+        raw_orders = answer.get("orders")
+        if not isinstance(raw_orders, list):
+            # Reading this as "no orders" would move the cursor past orders never seen.
+            raise ConnectorNotReady(
+                "Amazon sent an unreadable page of orders; the hub will try again.",
+                detail="searchOrders answer without an orders list",
+            )
+        orders, skipped = map_orders(raw for raw in raw_orders if not _seen(raw, since))
+        return answer, orders, skipped
+
+    pending: asyncio.Task[tuple[dict[str, Any], list[Order], list[SkippedOrder]]] | None = None
     try:
         while True:
-            fetch, pending = pending, None
+            ahead, pending = pending, None
             try:
-                answer = await (fetch or api.search_orders(search_query(settings, since, mode, marketplaces, token)))
+                answer, orders, skipped = await (ahead or fetch(token))
             except ConnectorRejected as err:
                 if token is None or restarted:
                     raise
@@ -113,22 +127,13 @@ async def import_orders(
                 )
                 token, restarted = None, True
                 continue
-            raw_orders, pagination = answer.get("orders"), answer.get("pagination")
-            if not isinstance(raw_orders, list):
-                # Reading this as "no orders" would move the cursor past orders never seen.
-                raise ConnectorNotReady(
-                    "Amazon sent an unreadable page of orders; the hub will try again.",
-                    detail="searchOrders answer without an orders list",
-                )
-            orders, skipped = map_orders(raw for raw in raw_orders if not _seen(raw, since))
             for order in orders:
                 latest_seen = order.updated_at if latest_seen is None else max(latest_seen, order.updated_at)
+            pagination = answer.get("pagination")
             next_token = pagination.get("nextToken") if isinstance(pagination, dict) else None
             if isinstance(next_token, str) and next_token:
                 token = next_token
-                pending = asyncio.ensure_future(
-                    api.search_orders(search_query(settings, since, mode, marketplaces, token))
-                )
+                pending = asyncio.ensure_future(fetch(token))
                 mid_run = Cursor(since=since, page_token=encode_token(mode, token))
                 yield ImportPage(orders=orders, skipped=skipped, cursor=mid_run)
                 continue

@@ -99,7 +99,7 @@ def map_orders(raws: Iterable[Any]) -> tuple[list[Order], list[SkippedOrder]]:
 
 def _order(raw: dict[str, Any], order_id: str) -> Order:
     fulfillment = _dict(raw.get("fulfillment"))
-    programs = {p for p in _list(raw.get("programs")) if isinstance(p, str)}
+    programs = {p for p in _list(raw.get("programs")) if isinstance(p, str) and "\x00" not in p}
 
     if _text(fulfillment.get("fulfilledBy")) == "AMAZON":
         raise _Skip("fulfilled by Amazon: Amazon ships it from its own warehouse")
@@ -243,12 +243,18 @@ def amazon_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: The largest quantity stored (PostgreSQL ``integer``); a larger one makes the order malformed.
+MAX_QUANTITY = 2**31 - 1
+
+
 def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_QUANTITY
 
 
 def _text(value: Any) -> str | None:
     if isinstance(value, str):
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            value = value.replace("\x00", "")
         value = value.strip()
         if value:
             return value

@@ -14,6 +14,9 @@ import orjson
 from core.errors import StorageError
 from core.settings import HubSettings
 
+#: Faults of the database or the way to it, as opposed to a bug: work that meets one runs again later.
+DATABASE_FAULTS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
 log = logging.getLogger(__name__)
 
 # platformdirs warns when XDG_RUNTIME_DIR is unset (services, CI) each time the embedded server
@@ -32,6 +35,16 @@ class Database:
     async def close(self) -> None:
         """Close the pool; the embedded server stops when its last user in this process is gone."""
         await self.pool.close()
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Return a connection to the pool without asyncpg's reset query (one round trip per release).
+
+    The hub leaves no session state behind: settings only with ``set local``, no cursors, no
+    LISTEN on pooled connections, and a session advisory lock is always unlocked before release,
+    or its connection terminated when the unlock cannot be confirmed (``core.imports``,
+    ``core.storage.migrate``). asyncpg still rolls back an open transaction first.
+    """
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -83,6 +96,7 @@ async def open_database(settings: HubSettings) -> Database:
             max_size=settings.database.pool_max,
             timeout=settings.database.connect_timeout,
             init=_init_connection,
+            reset=_keep_session,
         )
     except (OSError, asyncpg.PostgresError) as err:
         raise StorageError(

@@ -75,35 +75,43 @@ class LabelTarget:
 async def lock_label_target(
     db: asyncpg.Connection, order_id: int, external_id: str, account_id: int | None = None
 ) -> LabelTarget:
-    """Lock an order for a new label and read what the label needs, in one statement.
+    """Lock an order for a new label, then read what the label needs.
 
+    Two statements: a statement sees the data as of its start, so reads in the locking statement
+    itself would miss a label another request committed while this one waited for the lock.
     Parcels of failed pushes count as in parcels: Amazon may have taken a parcel whose answer was
     lost, and a retry reuses its reference; counting its items again would send them twice under
     a new reference. The recipient is not read (nor decrypted).
     """
+    locked = await db.fetchval(
+        """
+        select o.id from orders o join connections c on c.id = o.connection_id
+        where o.id = $1 and ($2::bigint is null or c.account_id = $2)
+        for update of o
+        """,
+        order_id,
+        account_id,
+    )
+    if locked is None:
+        raise NotFound(f"No order {order_id}: list them with `hub orders list`.")
     row = await db.fetchrow(
         """
         select o.status,
                (select id from labels where order_id = o.id and external_id = $2) as existing_label,
                (select max(reference::bigint) from parcels where order_id = o.id and reference ~ '^[0-9]+$')
                    as highest_reference,
-               (select coalesce(jsonb_agg(jsonb_build_array(external_id, quantity_ordered, quantity_unshipped)),
-                                '[]'::jsonb)
+               (select coalesce(jsonb_agg(jsonb_build_array(external_id, quantity_ordered, quantity_unshipped)
+                                          order by id), '[]'::jsonb)
                   from order_items where order_id = o.id) as items,
                (select coalesce(jsonb_object_agg(item, quantity), '{}'::jsonb) from (
                     select item->>'item_external_id' as item, sum((item->>'quantity')::int) as quantity
                     from parcels, jsonb_array_elements(items) as item where order_id = o.id group by 1
                 ) as used) as in_parcels
-        from orders o join connections c on c.id = o.connection_id
-        where o.id = $1 and ($3::bigint is null or c.account_id = $3)
-        for update of o
+        from orders o where o.id = $1
         """,
         order_id,
         external_id,
-        account_id,
     )
-    if row is None:
-        raise NotFound(f"No order {order_id}: list them with `hub orders list`.")
     return LabelTarget(
         status=row["status"],
         existing_label=row["existing_label"],
@@ -123,11 +131,12 @@ async def insert_label(db: asyncpg.Connection, order_id: int, label: Label) -> S
         ), parcel as (
             insert into parcels (label_id, order_id, reference, tracking_number, items)
             select label.id, $1, p.reference, p.tracking_number, p.items
-            from label, unnest($6::text[], $7::text[], $8::jsonb[]) with ordinality as p(reference, tracking_number, items, n)
+            from label,
+                 unnest($6::text[], $7::text[], $8::jsonb[]) with ordinality as p(reference, tracking_number, items, n)
             order by p.n
             returning *
         )
-        select label.id as label_id, label.created_at as label_created_at, parcel.*
+        select label.created_at as label_created_at, parcel.*
         from label join parcel on parcel.label_id = label.id order by parcel.id
         """,
         order_id,
@@ -141,7 +150,7 @@ async def insert_label(db: asyncpg.Connection, order_id: int, label: Label) -> S
         [orjson.dumps([i.model_dump() for i in p.items]).decode() for p in label.parcels],
     )
     return StoredLabel(
-        id=rows[0]["label_id"],
+        id=rows[0]["label_id"],  # the parcel's
         order_id=order_id,
         external_id=label.external_id,
         carrier=label.carrier,
@@ -223,16 +232,20 @@ async def record_outcomes(
 ) -> bool:
     """Store what the shop said to several parcels of a label, in one statement.
 
-    With ``lease_owner``, only while that push still holds the label's lease; returns whether
-    anything was stored.
+    With ``lease_owner``, only while that push still holds the label's lease (the label row is
+    locked for the check, so a takeover committing meanwhile is seen); returns whether it did.
     """
-    result = await db.execute(
+    return await db.fetchval(
         """
-        update parcels set push_state = o.state, push_message = o.message, push_attempts = push_attempts + 1,
-               pushed_at = case when o.state = 'confirmed' then now() else pushed_at end
-        from unnest($2::text[], $3::text[], $4::text[]) as o(reference, state, message)
-        where parcels.label_id = $1 and parcels.reference = o.reference
-          and ($5::uuid is null or exists (select 1 from labels where id = $1 and push_owner = $5))
+        with lease as (
+            select id from labels where id = $1 and ($5::uuid is null or push_owner = $5) for no key update
+        ), recorded as (
+            update parcels set push_state = o.state, push_message = o.message, push_attempts = push_attempts + 1,
+                   pushed_at = case when o.state = 'confirmed' then now() else pushed_at end
+            from unnest($2::text[], $3::text[], $4::text[]) as o(reference, state, message)
+            where parcels.label_id = $1 and parcels.reference = o.reference and exists (select 1 from lease)
+        )
+        select exists (select 1 from lease)
         """,
         label_id,
         [reference for reference, _, _ in outcomes],
@@ -240,7 +253,6 @@ async def record_outcomes(
         [message for _, _, message in outcomes],
         lease_owner,
     )
-    return int(result.split()[-1]) > 0
 
 
 async def reset_failed(db: Db, label_id: int) -> int:

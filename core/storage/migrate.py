@@ -69,8 +69,9 @@ async def migrate(pool: asyncpg.Pool) -> list[Migration]:
     """Apply pending migrations; return the ones this call applied."""
     applied: list[Migration] = []
     async with pool.acquire() as connection:
-        await connection.execute("select pg_advisory_lock($1)", LOCK_KEY)
+        released = False
         try:
+            await connection.execute("select pg_advisory_lock($1)", LOCK_KEY)
             await _ensure_table(connection)
             done = {row["version"] for row in await connection.fetch("select version from schema_migrations")}
             for migration in available():
@@ -87,8 +88,12 @@ async def migrate(pool: asyncpg.Pool) -> list[Migration]:
                 applied.append(migration)
             # The job queue's tables are pgqueuer's own; it creates and upgrades them itself.
             await install_queue(connection)
-        finally:
             await connection.execute("select pg_advisory_unlock($1)", LOCK_KEY)
+            released = True
+        finally:
+            if not released:
+                # The pool keeps sessions as they are: the lock must not go back to it held.
+                connection.terminate()
     return applied
 
 

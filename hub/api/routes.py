@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from core import authorization, queue
 from core.errors import InvalidInput
 from core.labels import NewLabel, create_label, retry_label
-from core.models import ConnectionState
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
@@ -135,7 +134,7 @@ async def start_import(request: web.Request) -> web.Response:
     body = await read_body(request, ImportIn)
     rt = request.app[RUNTIME]
     connection = await connection_store.get_connection(rt.db.pool, body.connection_id, request[ACCOUNT])
-    if connection.state is not ConnectionState.CONNECTED:
+    if not connection.state.working:
         raise InvalidInput(f"Connection {connection.id} is {connection.state.value}: reconnect it before importing.")
     async with rt.db.pool.acquire() as db, db.transaction():
         run_id = await queue.enqueue_import(db, connection.id, "manual")

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from core import queue
 from core.errors import HubError, InvalidInput
 from core.labels import NewLabel, NewParcel, create_label, retry_label
-from core.models import ConnectionState, OrderStatus, PushState
+from core.models import OrderStatus, PushState
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
@@ -73,7 +73,7 @@ async def _import_page(request: web.Request, error: str | None = None, status: i
     rt = request.app[RUNTIME]
     shops = []
     for c in await connection_store.list_connections(rt.db.pool, account_of(request)):
-        if c.state is ConnectionState.CONNECTED:
+        if c.state.working:
             name = f"{connector_name(rt, c.connector)} – {await shop_name(rt, c)}"
             shops.append(ShopImport(c, name, await import_store.last_run(rt.db.pool, c.id)))
     return render(
@@ -102,7 +102,7 @@ async def start_import(request: web.Request) -> web.Response:
     except InvalidInput as err:
         return await _import_page(request, error=err.message, status=400)
     connection = await connection_store.get_connection(rt.db.pool, connection_id, account_of(request))
-    if connection.state is not ConnectionState.CONNECTED:
+    if not connection.state.working:
         error = N_("This shop is not connected: reconnect it under Settings › All integrations first.")
         return await _import_page(request, error=error, status=409)
     async with rt.db.pool.acquire() as db, db.transaction():

@@ -171,6 +171,34 @@ async def test_two_imports_of_one_connection_never_run_at_once(
     assert run.new == 6
 
 
+async def test_an_import_cancelled_midway_leaves_no_lock_in_the_pool(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection
+) -> None:
+    for _ in range(6):
+        shop.add_order()
+    started = asyncio.Event()
+    original = shop.search_orders
+
+    async def hang_after_the_first_page(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if started.is_set():
+            await asyncio.Event().wait()
+        started.set()
+        return await original(*args, **kwargs)
+
+    shop.search_orders = hang_after_the_first_page  # type: ignore[method-assign]
+    first = asyncio.create_task(run_import(fake_runtime, connection.id))
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.1)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    shop.search_orders = original  # type: ignore[method-assign]
+    # Every pooled connection is free of the import's lock: a new import of it runs at once.
+    assert (await run_import(fake_runtime, connection.id)).state == "succeeded"
+    held = await fake_runtime.db.pool.fetchval("select count(*) from pg_locks where locktype = 'advisory'")
+    assert held == 0
+
+
 async def test_orders_are_scoped_to_their_account(fake_runtime: Runtime, shop: FakeShop, connection: Connection) -> None:
     shop.add_order()
     await run_import(fake_runtime, connection.id)

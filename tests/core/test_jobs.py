@@ -13,8 +13,9 @@ from core import authorization
 from core import jobs as jobs_module
 from core.imports import run_import
 from core.jobs import import_slots, job_slots, running_workers
-from core.labels import NewLabel, NewParcel, create_label
+from core.labels import NewLabel, NewParcel, create_label, push_label
 from core.plugins import load_connector
+from core.queue import due_imports, enqueue_import
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
 from tests.conftest import FAKE
@@ -171,3 +172,47 @@ async def _confirmed_count(watch: asyncpg.Connection, expected: int) -> bool:
 
 async def _true(value: object) -> bool:
     return bool(value)
+
+
+async def test_a_connection_whose_imports_keep_failing_is_in_error_until_one_succeeds(
+    settings: HubSettings, shop: FakeShop, watch: asyncpg.Connection
+) -> None:
+    impatient = settings.model_copy(
+        update={"jobs": settings.jobs.model_copy(update={"import_max_attempts": 2, "retry_base_seconds": 0.05})}
+    )
+    async with open_runtime(impatient, connectors=[load_connector(FAKE, impatient)]) as rt:
+        connection = await connect(rt, shop)
+        await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+        shop.add_order()
+        shop.fail_next("5xx", 2)
+        async with running_workers(rt):
+            async with rt.db.pool.acquire() as db, db.transaction():
+                await enqueue_import(db, connection.id, "schedule")
+            await eventually(lambda: _state_is(watch, connection.id, "error"))
+        reason = await watch.fetchval("select reason from connections where id = $1", connection.id)
+        assert reason.startswith("imports failed 2 times in a row:"), reason
+        # In error the hub keeps importing on schedule, and pushing.
+        await watch.execute("update import_runs set started_at = now() - interval '1 hour'")
+        assert await due_imports(rt.db.pool) == [connection.id]
+        await run_import(rt, connection.id)
+        assert await _state_is(watch, connection.id, "connected")
+        events = await watch.fetch(
+            "select from_state, to_state from connection_events where connection_id = $1 order by id", connection.id
+        )
+        assert [tuple(e) for e in events][-2:] == [("connected", "error"), ("error", "connected")]
+
+
+async def test_a_label_of_a_connection_in_error_is_pushed(fake_runtime: Runtime, shop: FakeShop) -> None:
+    connection = await connect(fake_runtime, shop)
+    await authorization.change_settings(fake_runtime, None, connection.id, {"update_tracking": True})
+    shop.add_order()
+    await run_import(fake_runtime, connection.id)
+    await authorization.mark_error(fake_runtime, connection.id, "imports failed 5 times in a row: 503")
+    order_id = await fake_runtime.db.pool.fetchval("select id from orders")
+    label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="T1")]))
+    pushed = await push_label(fake_runtime, label.id)
+    assert [p.push_state.value for p in pushed.parcels] == ["confirmed"]
+
+
+async def _state_is(watch: asyncpg.Connection, connection_id: int, state: str) -> bool:
+    return await watch.fetchval("select state from connections where id = $1", connection_id) == state

@@ -15,6 +15,7 @@ from core.runtime import Runtime
 from core.storage.connections import get_connection
 from core.storage.orders import find_order
 from tests.contract.fake.shop import FakeItem, FakeShop
+from tests.hub.api.conftest import eventually
 
 
 async def imported_order(rt: Runtime, shop: FakeShop, connection: Connection, items: int = 1) -> int:
@@ -210,15 +211,38 @@ async def test_a_push_longer_than_its_lease_renews_it(
     monkeypatch.setattr(fake_runtime, "settings", fake_runtime.settings.model_copy(update={"jobs": jobs}))
     order_id = await imported_order(fake_runtime, shop, connection)
     label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
+    answer, inside = asyncio.Event(), asyncio.Event()
     confirm = shop.confirm_shipment
 
     async def slow_confirm(*args: object, **kwargs: object) -> None:
-        await asyncio.sleep(3.5)
+        inside.set()
+        await answer.wait()
         await confirm(*args, **kwargs)
 
     monkeypatch.setattr(shop, "confirm_shipment", slow_confirm)
     first = asyncio.create_task(push_label(fake_runtime, label.id))
-    await asyncio.sleep(3)  # past the first 2 s of the lease
+    await inside.wait()
+    until = "select push_until from labels where id = $1"
+    taken = await fake_runtime.db.pool.fetchval(until, label.id)
+
+    async def renewed_past_the_first_period() -> bool:
+        now = await fake_runtime.db.pool.fetchval("select now()")
+        return (now - taken).total_seconds() > 0.5 and await fake_runtime.db.pool.fetchval(until, label.id) > now
+
+    await eventually(renewed_past_the_first_period)
     with pytest.raises(PushRunning):
         await push_label(fake_runtime, label.id)
+    answer.set()
     assert [p.push_state for p in (await first).parcels] == [PushState.CONFIRMED]
+
+
+async def test_labels_recorded_at_once_for_one_order_get_their_own_references(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection
+) -> None:
+    order_id = await imported_order(fake_runtime, shop, connection, items=2)
+    one = NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1", items=[ParcelItem(item_external_id="item-0", quantity=2)])])
+    two = NewLabel(external_id="L2", parcels=[NewParcel(tracking_number="GLS2", items=[ParcelItem(item_external_id="item-1", quantity=2)])])
+    again = [create_label(fake_runtime, order_id, one) for _ in range(3)]
+    labels = await asyncio.gather(*again, create_label(fake_runtime, order_id, two))
+    assert len({label.id for label in labels[:3]}) == 1, "the same label id, sent three times at once, is one label"
+    assert sorted(p.reference for label in (labels[0], labels[3]) for p in label.parcels) == ["1", "2"]

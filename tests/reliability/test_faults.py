@@ -270,6 +270,7 @@ async def test_daemon_recovers_without_a_restart_when_postgres_stops_and_starts(
 
     assert daemon.process.returncode is None and daemon.process.pid == pid, "the same process, never restarted"
     assert "the job worker runs again" in daemon.log()
+    assert "Traceback" not in daemon.log(), "an outage is told in one line per attempt, without tracebacks"
     actions = assert_each_parcel_created_once(sim, orders)
     # A push whose outcome could not be stored while the database was down is sent again: an edit.
     assert actions["updated"] <= len(before), actions

@@ -368,7 +368,8 @@ def _check_confirmation(state: SimulatorState, order: Order, request: _ConfirmIn
         raise invalid_input("MarketplaceId: is invalid, must match ^[a-zA-Z0-9]{1,50}$.")
     if request.marketplaceId != market_id:
         raise invalid_input(f"MarketplaceId {request.marketplaceId} does not match the order's marketplace.")
-    if not pkg.packageReferenceId.isdigit() or int(pkg.packageReferenceId) <= 0:
+    reference = pkg.packageReferenceId
+    if not (reference.isascii() and reference.isdigit()) or int(reference) <= 0:
         raise invalid_input("PackageReferenceId: is invalid, must be a positive numeric value.")
     try:
         ship_time = parse_iso(pkg.shipDate)
@@ -489,7 +490,7 @@ def _page_size(query: MultiMapping[str]) -> int:
     value = _one(query, "maxResultsPerPage")
     if value is None:
         return 100
-    if not value.isdigit() or not 1 <= int(value) <= 100:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100:
         raise invalid_input("maxResultsPerPage must be an integer between 1 and 100.", f"Got {value!r}.")
     return int(value)
 

@@ -185,7 +185,7 @@ def _v0_page_size(query: MultiMapping[str]) -> int | None:
     value = _one(query, "MaxResultsPerPage")
     if value is None:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 100:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100:
         raise invalid_input("MaxResultsPerPage must be an integer between 1 and 100.", f"Got {value!r}.")
     return int(value)
 

@@ -230,3 +230,18 @@ def test_every_example_order_in_the_model_maps_or_skips() -> None:
     assert mapped_orders, "the model's merchant-fulfilled examples should map"
     for result in mapped_orders:
         assert result.marketplace and result.items
+
+
+def test_nul_characters_postgresql_cannot_store_are_dropped() -> None:
+    raw = amazon_order()
+    raw["recipient"]["deliveryAddress"]["addressLine1"] = "Kerk\x00straat 1"
+    raw["orderItems"][0]["product"]["title"] = "\x00Mug"
+    order = mapped(raw)
+    assert order.recipient is not None and order.recipient.lines[0] == "Kerkstraat 1"
+    assert order.items[0].title == "Mug"
+
+
+def test_a_quantity_no_database_integer_holds_makes_the_order_malformed() -> None:
+    raw = amazon_order()
+    raw["orderItems"][0]["quantityOrdered"] = 2**31
+    assert skipped(raw).reason.startswith("malformed order from Amazon")
