@@ -51,16 +51,24 @@ class NewLabel(Model):
 
 
 async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: int | None = None) -> StoredLabel:
-    """Record a label for a stored order and queue its push.
+    """Record a label for a stored order and queue its push (see ``record_label``)."""
+    label, _created = await record_label(rt, order_id, new, account_id)
+    return label
+
+
+async def record_label(
+    rt: Runtime, order_id: int, new: NewLabel, account_id: int | None = None
+) -> tuple[StoredLabel, bool]:
+    """Record a label for a stored order and queue its push; return it and whether it is new.
 
     The push job is queued in the same transaction, so no label is ever stored without its push.
-    The same label id again returns the stored label, unchanged.
+    The same label id again returns the stored label, unchanged (and ``False``).
     """
     async with rt.db.pool.acquire() as db, db.transaction():
         # Read under the order's lock: a cancellation imported meanwhile must be seen.
         target = await store.lock_label_target(db, order_id, new.external_id, account_id)
         if target.existing_label is not None:
-            return await store.get_label(db, target.existing_label)
+            return await store.get_label(db, target.existing_label), False
         if target.status == OrderStatus.CANCELLED.value:
             raise Conflict(f"Order {order_id} was cancelled in the shop: do not ship it.")
         remaining = {
@@ -95,7 +103,7 @@ async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: in
         )
         stored = await store.insert_label(db, order_id, label)
         await queue.enqueue_push(db, stored.id)
-        return stored
+        return stored, True
 
 
 class PushRunning(Conflict):

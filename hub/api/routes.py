@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from core import authorization, queue
 from core.errors import InvalidInput
-from core.labels import NewLabel, create_label, retry_label
+from core.labels import NewLabel, record_label, retry_label
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
@@ -184,7 +184,6 @@ async def report_label(request: web.Request) -> web.Response:
     """The platform created a label: store it and queue its tracking push (idempotent by label_id)."""
     body = await read_body(request, LabelIn)
     rt = request.app[RUNTIME]
-    existing = await _existing_label(request, body)
     new = NewLabel(
         external_id=body.label_id,
         carrier=body.carrier,
@@ -192,13 +191,8 @@ async def report_label(request: web.Request) -> web.Response:
         ship_date=body.ship_date,
         parcels=body.parcels,
     )
-    label = await create_label(rt, body.order_id, new, account_id=request[ACCOUNT])
-    return reply(label_out(label), status=200 if existing else 201)
-
-
-async def _existing_label(request: web.Request, body: LabelIn) -> bool:
-    # Only whether it exists: create_label checks the order belongs to the caller.
-    return await label_store.find_label(request.app[RUNTIME].db.pool, body.order_id, body.label_id) is not None
+    label, created = await record_label(rt, body.order_id, new, account_id=request[ACCOUNT])
+    return reply(label_out(label), status=201 if created else 200)
 
 
 @routes.get(PREFIX + r"/labels/{id:\d+}")
