@@ -13,6 +13,7 @@ from core.labels import NewLabel, NewParcel, PushRunning, create_label, lease_se
 from core.models import Connection, ConnectionState, ParcelItem, PushState
 from core.runtime import Runtime
 from core.storage.connections import get_connection
+from core.storage.labels import StoredLabel
 from core.storage.orders import find_order
 from tests.contract.fake.shop import FakeItem, FakeShop
 from tests.hub.api.conftest import eventually
@@ -140,11 +141,12 @@ async def test_refused_credentials_on_push_require_reconnect(
         await push_label(fake_runtime, label.id)
 
 
-async def test_a_label_pushed_by_another_worker_is_left_alone_until_its_lease_ends(
-    fake_runtime: Runtime, shop: FakeShop, connection: Connection, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    order_id = await imported_order(fake_runtime, shop, connection)
-    label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
+async def push_held_in_the_shop(
+    rt: Runtime, shop: FakeShop, connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> tuple[StoredLabel, asyncio.Event, asyncio.Task[StoredLabel]]:
+    """A label whose push is inside the shop's confirm call until the event returned is set."""
+    order_id = await imported_order(rt, shop, connection)
+    label = await create_label(rt, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
     answer, inside = asyncio.Event(), asyncio.Event()
     confirm = shop.confirm_shipment
 
@@ -154,8 +156,15 @@ async def test_a_label_pushed_by_another_worker_is_left_alone_until_its_lease_en
         await confirm(*args, **kwargs)
 
     monkeypatch.setattr(shop, "confirm_shipment", slow_confirm)
-    first = asyncio.create_task(push_label(fake_runtime, label.id))
+    push = asyncio.create_task(push_label(rt, label.id))
     await inside.wait()
+    return label, answer, push
+
+
+async def test_a_label_pushed_by_another_worker_is_left_alone_until_its_lease_ends(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    label, answer, first = await push_held_in_the_shop(fake_runtime, shop, connection, monkeypatch)
     with pytest.raises(PushRunning) as running:
         await push_label(fake_runtime, label.id)
     assert 0 < running.value.retry_after <= lease_seconds(fake_runtime)
@@ -209,19 +218,7 @@ async def test_a_push_longer_than_its_lease_renews_it(
 ) -> None:
     jobs = fake_runtime.settings.jobs.model_copy(update={"heartbeat_seconds": 2})
     monkeypatch.setattr(fake_runtime, "settings", fake_runtime.settings.model_copy(update={"jobs": jobs}))
-    order_id = await imported_order(fake_runtime, shop, connection)
-    label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
-    answer, inside = asyncio.Event(), asyncio.Event()
-    confirm = shop.confirm_shipment
-
-    async def slow_confirm(*args: object, **kwargs: object) -> None:
-        inside.set()
-        await answer.wait()
-        await confirm(*args, **kwargs)
-
-    monkeypatch.setattr(shop, "confirm_shipment", slow_confirm)
-    first = asyncio.create_task(push_label(fake_runtime, label.id))
-    await inside.wait()
+    label, answer, first = await push_held_in_the_shop(fake_runtime, shop, connection, monkeypatch)
     until = "select push_until from labels where id = $1"
     taken = await fake_runtime.db.pool.fetchval(until, label.id)
 

@@ -151,27 +151,10 @@ def find_orders(
 
 def parse_search(query: MultiMapping[str], now: float) -> Search:
     """Check searchOrders' parameters against the rules; 400 InvalidInput for each breach."""
-    created_after = _time(query, "createdAfter")
-    created_before = _time(query, "createdBefore")
-    updated_after = _time(query, "lastUpdatedAfter")
-    updated_before = _time(query, "lastUpdatedBefore")
-    if created_after is not None and updated_after is None:
-        if updated_before is not None:
-            raise invalid_input("lastUpdatedBefore cannot be combined with createdAfter.")
-        by_created, after, before = True, created_after, created_before
-        names = ("createdAfter", "createdBefore")
-    elif updated_after is not None and created_after is None:
-        if created_before is not None:
-            raise invalid_input("createdBefore cannot be combined with lastUpdatedAfter.")
-        by_created, after, before = False, updated_after, updated_before
-        names = ("lastUpdatedAfter", "lastUpdatedBefore")
-    else:
-        raise invalid_input("Exactly one of createdAfter and lastUpdatedAfter must be provided.")
-    if before is not None:
-        if before < after:
-            raise invalid_input(f"{names[1]} must be equal to or after {names[0]}.")
-        if before > now - TWO_MINUTES:
-            raise invalid_input(f"{names[1]} must be at least two minutes before the time of the request.")
+    by_created, after, before = parse_window(
+        query, now, ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore"),
+        "{} cannot be combined with {}.",
+    )
     statuses = _list(query, "fulfillmentStatuses", STATUSES)
     fulfilled_by = _list(query, "fulfilledBy", FULFILLED_BY)
     marketplace_ids = _list(query, "marketplaceIds")
@@ -182,6 +165,40 @@ def parse_search(query: MultiMapping[str], now: float) -> Search:
             if value not in BY_ID and value not in OTHER_MARKETPLACE_IDS:
                 raise invalid_input(f"Invalid marketplaceId: {value}.")
     return Search(by_created, after, before, _set(statuses), _set(fulfilled_by), _set(marketplace_ids))
+
+
+def parse_window(
+    query: MultiMapping[str], now: float, names: tuple[str, str, str, str], mixed: str
+) -> tuple[bool, float, float | None]:
+    """The time window of an order search: (by creation time, after, before or None).
+
+    ``names`` are the created after/before and updated after/before parameters; ``mixed`` is the
+    message for a Before of the other axis, formatted with it and the After given. Exactly one After;
+    a Before not before it and at least two minutes before now; 400 InvalidInput for each breach.
+    """
+    created_after_name, created_before_name, updated_after_name, updated_before_name = names
+    created_after = _time(query, created_after_name)
+    created_before = _time(query, created_before_name)
+    updated_after = _time(query, updated_after_name)
+    updated_before = _time(query, updated_before_name)
+    if created_after is not None and updated_after is None:
+        if updated_before is not None:
+            raise invalid_input(mixed.format(updated_before_name, created_after_name))
+        by_created, after, before = True, created_after, created_before
+        window = (created_after_name, created_before_name)
+    elif updated_after is not None and created_after is None:
+        if created_before is not None:
+            raise invalid_input(mixed.format(created_before_name, updated_after_name))
+        by_created, after, before = False, updated_after, updated_before
+        window = (updated_after_name, updated_before_name)
+    else:
+        raise invalid_input(f"Exactly one of {created_after_name} and {updated_after_name} must be provided.")
+    if before is not None:
+        if before < after:
+            raise invalid_input(f"{window[1]} must be equal to or after {window[0]}.")
+        if before > now - TWO_MINUTES:
+            raise invalid_input(f"{window[1]} must be at least two minutes before the time of the request.")
+    return by_created, after, before
 
 
 @operation("getOrder")

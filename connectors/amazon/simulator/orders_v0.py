@@ -42,8 +42,8 @@ from .orders import (
     _one,
     _own_order,
     _shipped,
-    _time,
     find_orders,
+    parse_window,
 )
 from .records import AMAZON, CANCELLED, MERCHANT, PARTIALLY_SHIPPED, PENDING, SHIPPED, UNSHIPPED, Order
 from .state import PAGE_TOKEN_TTL, STATE, SimulatorState
@@ -123,27 +123,10 @@ def parse_get_orders(query: MultiMapping[str], now: float) -> Search:
                 "The simulator filters getOrders by MarketplaceIds, the time window, OrderStatuses and "
                 "FulfillmentChannels only.",
             )
-    created_after = _time(query, "CreatedAfter")
-    created_before = _time(query, "CreatedBefore")
-    updated_after = _time(query, "LastUpdatedAfter")
-    updated_before = _time(query, "LastUpdatedBefore")
-    if created_after is not None and updated_after is None:
-        if updated_before is not None:
-            raise invalid_input("LastUpdatedBefore cannot be set when CreatedAfter is set.")
-        by_created, after, before = True, created_after, created_before
-        names = ("CreatedAfter", "CreatedBefore")
-    elif updated_after is not None and created_after is None:
-        if created_before is not None:
-            raise invalid_input("CreatedBefore cannot be set when LastUpdatedAfter is set.")
-        by_created, after, before = False, updated_after, updated_before
-        names = ("LastUpdatedAfter", "LastUpdatedBefore")
-    else:
-        raise invalid_input("Exactly one of CreatedAfter and LastUpdatedAfter must be provided.")
-    if before is not None:
-        if before < after:
-            raise invalid_input(f"{names[1]} must be equal to or after {names[0]}.")
-        if before > now - TWO_MINUTES:
-            raise invalid_input(f"{names[1]} must be at least two minutes before the time of the request.")
+    by_created, after, before = parse_window(
+        query, now, ("CreatedAfter", "CreatedBefore", "LastUpdatedAfter", "LastUpdatedBefore"),
+        "{} cannot be set when {} is set.",
+    )
     statuses = _list(query, "OrderStatuses", tuple(V0_STATUSES))
     channels = _list(query, "FulfillmentChannels", tuple(CHANNELS))
     return Search(
