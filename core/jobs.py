@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -152,28 +153,50 @@ async def run_retention_job(rt: Runtime, job: Job) -> None:
     await delete_expired_personal_data(rt)
 
 
+@dataclass
+class Slots:
+    """A process's limits on running jobs, kept across worker restarts.
+
+    ``jobs`` caps all jobs at ``jobs.concurrency`` (pgqueuer itself runs at least two at once);
+    ``imports`` caps imports at ``import_slots``. A job waiting for a slot is picked meanwhile.
+    """
+
+    jobs: asyncio.Semaphore
+    imports: asyncio.Semaphore
+
+    @classmethod
+    def of(cls, settings: HubSettings) -> Slots:
+        """The limits these settings ask for."""
+        return cls(asyncio.Semaphore(settings.jobs.concurrency), asyncio.Semaphore(import_slots(settings)))
+
+
 def build_queue(
-    rt: Runtime,
-    db: asyncpg.Connection,
-    interrupt: asyncio.Event | None = None,
-    imports: asyncio.Semaphore | None = None,
+    rt: Runtime, db: asyncpg.Connection, interrupt: asyncio.Event | None = None, slots: Slots | None = None
 ) -> QueueManager:
     """A pgqueuer QueueManager on a dedicated connection, with the hub's entrypoints.
 
     Setting ``interrupt`` stops the jobs running and queues them again. No entrypoint carries a
     pgqueuer concurrency limit: a limit makes every dequeue count the picked jobs of the whole
-    queue. Imports are limited per process instead, by ``imports`` (``import_slots`` by default);
-    an import waiting for a slot takes a job slot meanwhile.
+    queue. Jobs and imports are limited per process instead, by ``slots``.
     """
     manager = QueueManager(queries(db))
     interrupt = interrupt or asyncio.Event()
-    limit = imports or asyncio.Semaphore(import_slots(rt.settings))
+    slots = slots or Slots.of(rt.settings)
 
-    async def run_import_limited(rt: Runtime, job: Job) -> None:
-        async with limit:
-            await run_import_job(rt, job)
+    def limited(handler: Handler, *limits: asyncio.Semaphore) -> Handler:
+        async def run(rt: Runtime, job: Job) -> None:
+            async with contextlib.AsyncExitStack() as held:
+                for limit in limits:
+                    await held.enter_async_context(limit)
+                await handler(rt, job)
 
-    handlers: dict[str, Handler] = {PUSH: run_push_job, IMPORT: run_import_limited, RETENTION: run_retention_job}
+        return run
+
+    handlers: dict[str, Handler] = {
+        PUSH: limited(run_push_job, slots.jobs),
+        IMPORT: limited(run_import_job, slots.jobs, slots.imports),
+        RETENTION: limited(run_retention_job, slots.jobs),
+    }
     for entrypoint, handler in handlers.items():
         manager.entrypoint(entrypoint)(_supervised(rt, entrypoint, handler, interrupt))
     return manager
@@ -209,7 +232,8 @@ def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: async
 
 
 def job_slots(settings: HubSettings) -> int:
-    """How many jobs one process runs at once: ``jobs.concurrency`` (pgqueuer runs at least two).
+    """How many jobs pgqueuer picks at once in one process: ``jobs.concurrency``, at least two (its
+    minimum; ``Slots`` runs no more than ``jobs.concurrency`` of them).
 
     A push takes one pooled connection at a time and never while the shop answers, so pushes
     are not bounded by the pool; imports are (``import_slots``).
@@ -251,7 +275,7 @@ class QueueWorker:
         self._stopping = asyncio.Event()
         self._manager: QueueManager | None = None
         # One for the process, whichever worker connection is current.
-        self._imports = asyncio.Semaphore(import_slots(rt.settings))
+        self._slots = Slots.of(rt.settings)
 
     def stop(self) -> None:
         """Take no new job; ``run`` returns once the running jobs are done."""
@@ -288,7 +312,7 @@ class QueueWorker:
         slots = job_slots(self.rt.settings)
         db = await asyncpg.connect(self.rt.db.url, timeout=self.rt.settings.database.connect_timeout)
         try:
-            self._manager = build_queue(self.rt, db, self.interrupt, self._imports)
+            self._manager = build_queue(self.rt, db, self.interrupt, self._slots)
             if self._stopping.is_set():
                 return
             if self.down_since is not None:

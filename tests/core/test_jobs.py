@@ -216,3 +216,28 @@ async def test_a_label_of_a_connection_in_error_is_pushed(fake_runtime: Runtime,
 
 async def _state_is(watch: asyncpg.Connection, connection_id: int, state: str) -> bool:
     return await watch.fetchval("select state from connections where id = $1", connection_id) == state
+
+
+async def test_a_concurrency_of_one_runs_one_job_at_a_time(
+    settings: HubSettings, shop: FakeShop, watch: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"concurrency": 1})})
+    async with open_runtime(one, connectors=[load_connector(FAKE, one)]) as rt:
+        await labelled_orders(rt, shop)
+        push_label = jobs_module.push_label
+        running, most = 0, 0
+
+        async def counted(rt: Runtime, label_id: int) -> object:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            try:
+                await asyncio.sleep(0.02)
+                return await push_label(rt, label_id)
+            finally:
+                running -= 1
+
+        monkeypatch.setattr(jobs_module, "push_label", counted)
+        async with running_workers(rt):
+            await eventually(lambda: confirmed(watch))
+    assert most == 1
