@@ -155,6 +155,37 @@ async def check(rt: Runtime, account_id: int | None, connection_id: int) -> Conn
     return await store.get_connection(rt.db.pool, connection_id)
 
 
+async def disable(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
+    """Pause a connection: no imports, no pushes, credentials kept; ``enable`` resumes it."""
+    connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    if connection.state is ConnectionState.DISABLED:
+        return connection
+    if not lifecycle.allowed(connection.state, ConnectionState.DISABLED):
+        raise Conflict(
+            f"Connection {connection_id} is {connection.state.value}: only a connection that was connected can be "
+            "disabled."
+        )
+    async with rt.db.pool.acquire() as db, db.transaction():
+        await lifecycle.transition(db, connection_id, ConnectionState.DISABLED, "disabled by the merchant")
+    return await store.get_connection(rt.db.pool, connection_id)
+
+
+async def enable(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
+    """Resume a disabled connection: imports on schedule again, and its pending pushes are queued."""
+    connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    if connection.state is not ConnectionState.DISABLED:
+        if connection.state.working:
+            return connection
+        raise Conflict(
+            f"Connection {connection_id} is {connection.state.value}, not disabled: "
+            f"{lifecycle.ACTIONS[connection.state] or 'nothing to enable'}"
+        )
+    async with rt.db.pool.acquire() as db, db.transaction():
+        await lifecycle.transition(db, connection_id, ConnectionState.CONNECTED, "enabled by the merchant")
+        await queue.resume_connection(db, connection_id)
+    return await store.get_connection(rt.db.pool, connection_id)
+
+
 async def disconnect(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
     """Disconnect: tell the connector, forget the credentials, keep the history."""
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)

@@ -52,10 +52,12 @@ async def run_import(
     """
     connection = await connection_store.get_connection(rt.db.pool, connection_id, account_id)
     if not connection.state.working:
-        raise Conflict(
-            f"Connection {connection_id} is {connection.state.value}, not connected: "
-            f"reconnect it with `hub connections reconnect {connection_id}`."
+        action = (
+            f"enable it with `hub connections enable {connection_id}`."
+            if connection.state is ConnectionState.DISABLED
+            else f"reconnect it with `hub connections reconnect {connection_id}`."
         )
+        raise Conflict(f"Connection {connection_id} is {connection.state.value}, not connected: {action}")
     # The lock and every write share one connection: if the connection dies, the lock goes with
     # it and so do the writes, so no second worker can import alongside a run that lost its lock.
     async with rt.db.pool.acquire() as db:

@@ -31,7 +31,7 @@ ACTIONS: dict[S, str | None] = {
     S.CONNECTED: None,
     S.AUTH_REQUIRED: "Reconnect under Settings > Integrations.",
     S.ERROR: "The hub retries by itself; Reconnect if it persists.",
-    S.DISABLED: "Enable the connection again under Settings > Integrations.",
+    S.DISABLED: "Enable the connection again under Settings > Integrations (or `hub connections enable`).",
     S.DISCONNECTED: None,
 }
 

@@ -29,6 +29,8 @@ OPERATIONS: list[tuple[str, str, str, list[dict[str, Any]], type[BaseModel] | No
     ("patch", "/connections/{id}", "Change a connection's settings", [ID], s.SettingsIn, 200, s.ConnectionOut),
     ("delete", "/connections/{id}", "Disconnect a connection", [ID], None, 200, s.ConnectionOut),
     ("post", "/connections/{id}/reconnect", "Authorise a connection again", [ID], None, 200, s.ReconnectOut),
+    ("post", "/connections/{id}/disable", "Pause a connection: no imports, no pushes", [ID], None, 200, s.ConnectionOut),
+    ("post", "/connections/{id}/enable", "Resume a disabled connection", [ID], None, 200, s.ConnectionOut),
     ("post", "/imports", "Start an import", [], s.ImportIn, 202, s.ImportOut),
     ("get", "/imports/{id}", "Follow an import", [ID], None, 200, s.ImportOut),
     ("get", "/orders", "The account's orders", ORDER_QUERY, None, 200, s.OrderList),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from core import authorization, queue
+from core import authorization, lifecycle, queue
 from core.errors import InvalidInput
 from core.labels import NewLabel, record_label, retry_label
 from core.storage import connections as connection_store
@@ -121,6 +121,20 @@ async def reconnect(request: web.Request) -> web.Response:
     return reply(ReconnectOut(authorize_url=url))
 
 
+@routes.post(PREFIX + r"/connections/{id:\d+}/disable")
+async def disable(request: web.Request) -> web.Response:
+    """Pause a connection: no imports, no pushes, until it is enabled again."""
+    connection = await authorization.disable(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    return reply(connection_out(connection))
+
+
+@routes.post(PREFIX + r"/connections/{id:\d+}/enable")
+async def enable(request: web.Request) -> web.Response:
+    """Resume a disabled connection; its pending pushes are queued again."""
+    connection = await authorization.enable(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    return reply(connection_out(connection))
+
+
 @routes.delete(PREFIX + r"/connections/{id:\d+}")
 async def disconnect(request: web.Request) -> web.Response:
     """Disconnect a connection; its orders stay."""
@@ -135,7 +149,8 @@ async def start_import(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME]
     connection = await connection_store.get_connection(rt.db.pool, body.connection_id, request[ACCOUNT])
     if not connection.state.working:
-        raise InvalidInput(f"Connection {connection.id} is {connection.state.value}: reconnect it before importing.")
+        action = lifecycle.ACTIONS[connection.state] or "connect the shop again with a new connection."
+        raise InvalidInput(f"Connection {connection.id} is {connection.state.value}, so it cannot import: {action}")
     async with rt.db.pool.acquire() as db, db.transaction():
         run_id = await queue.enqueue_import(db, connection.id, "manual")
     return reply(import_out(await import_store.get_run(rt.db.pool, run_id)), status=202)

@@ -107,6 +107,26 @@ async def reconnect(rt: Runtime, connection_id: int) -> None:
 @connections.command()
 @click.argument("connection_id", type=ID)
 @with_runtime
+async def disable(rt: Runtime, connection_id: int) -> None:
+    """Pause a connection: no imports and no tracking pushes until it is enabled again."""
+    connection = await authorization.disable(rt, None, connection_id)
+    click.echo(
+        f"Connection {connection.id} is {connection.state.value}: enable it with `hub connections enable {connection.id}`."
+    )
+
+
+@connections.command()
+@click.argument("connection_id", type=ID)
+@with_runtime
+async def enable(rt: Runtime, connection_id: int) -> None:
+    """Resume a disabled connection; its pending tracking pushes are queued again."""
+    connection = await authorization.enable(rt, None, connection_id)
+    click.echo(f"Connection {connection.id} is {connection.state.value}.")
+
+
+@connections.command()
+@click.argument("connection_id", type=ID)
+@with_runtime
 async def disconnect(rt: Runtime, connection_id: int) -> None:
     """Disconnect a connection and forget its credentials."""
     connection = await authorization.disconnect(rt, None, connection_id)

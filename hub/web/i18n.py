@@ -40,7 +40,7 @@ STATE_ACTIONS: dict[str, str | None] = {
     "connected": None,
     "auth_required": N_("The shop no longer accepts the hub's access: click Reconnect."),
     "error": N_("The hub retries by itself; click Reconnect if it persists."),
-    "disabled": N_("Reconnect to enable the connection again."),
+    "disabled": N_("Click Enable to import and update tracking codes again."),
     "disconnected": None,
 }
 
@@ -114,7 +114,13 @@ DUTCH: dict[str, str] = {
         "De shop accepteert de toegang van de hub niet meer: klik op Opnieuw koppelen.",
     "The hub retries by itself; click Reconnect if it persists.":
         "De hub probeert het zelf opnieuw; klik op Opnieuw koppelen als het zo blijft.",
-    "Reconnect to enable the connection again.": "Koppel opnieuw om de koppeling weer in te schakelen.",
+    "Click Enable to import and update tracking codes again.":
+        "Klik op Inschakelen om weer te importeren en trackingcodes te updaten.",
+    "Enable": "Inschakelen",
+    "Disable": "Uitschakelen",
+    "Disabling pauses imports and tracking updates and keeps the shop's credentials; enable it again at any time.":
+        "Uitschakelen pauzeert het importeren en het updaten van trackingcodes en bewaart de toegang tot de shop; "
+        "u kunt de koppeling altijd weer inschakelen.",
     "Settings saved.": "Instellingen opgeslagen.",
     "Disconnected. The orders imported before stay.": "Ontkoppeld. De eerder geïmporteerde bestellingen blijven bewaard.",
     # Connect
@@ -252,6 +258,9 @@ CORE_DUTCH: dict[str, str] = {
     "authorised by the merchant": "toestemming gegeven door de handelaar",
     "waiting for the merchant to authorise": "wacht op toestemming van de handelaar",
     "disconnected by the merchant": "ontkoppeld door de handelaar",
+    "disabled by the merchant": "uitgeschakeld door de handelaar",
+    "enabled by the merchant": "ingeschakeld door de handelaar",
+    "an import succeeded again": "een import is weer gelukt",
     "check passed": "controle geslaagd",
     "updating the tracking code in the shop is off": "het updaten van de trackingcode in de shop staat uit",
 }

@@ -275,6 +275,24 @@ async def reconnect(request: web.Request) -> web.Response:
     return see_other(url)
 
 
+@routes.post(f"/settings/integrations/{CONNECTION}/disable")
+@page()
+async def disable(request: web.Request) -> web.Response:
+    """Disable: imports and tracking updates pause; the credentials stay."""
+    connection = await _own(request)
+    await authorization.disable(request.app[RUNTIME], account_of(request), connection.id)
+    return see_other(f"/settings/integrations/{connection.id}")
+
+
+@routes.post(f"/settings/integrations/{CONNECTION}/enable")
+@page()
+async def enable(request: web.Request) -> web.Response:
+    """Enable: imports go on by schedule and the waiting tracking updates are sent."""
+    connection = await _own(request)
+    await authorization.enable(request.app[RUNTIME], account_of(request), connection.id)
+    return see_other(f"/settings/integrations/{connection.id}")
+
+
 @routes.post(f"/settings/integrations/{CONNECTION}/disconnect")
 @page()
 async def disconnect(request: web.Request) -> web.Response:

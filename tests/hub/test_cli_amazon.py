@@ -82,6 +82,10 @@ def test_cli_connects_imports_and_pushes_a_label(env: dict[str, str]) -> None:
     shown = hub(env, "connections", "show", "1")
     assert "state: connected" in shown.output and "last import" in shown.output
     assert "connected" in hub(env, "connections", "list").output
+    assert "disabled: enable it with `hub connections enable 1`" in hub(env, "connections", "disable", "1").output
+    refused = CliRunner().invoke(main, ["import", "--connection", "1"], env=env)
+    assert refused.exit_code != 0 and "enable it with `hub connections enable 1`" in refused.output
+    assert "Connection 1 is connected." in hub(env, "connections", "enable", "1").output
 
 
 def test_cli_refuses_a_forged_callback_and_an_unknown_connector(env: dict[str, str]) -> None:

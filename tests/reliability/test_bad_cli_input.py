@@ -52,6 +52,8 @@ CASES = [
     ("set-interval-huge", ["connections", "set", "{connection_id}", "--import-interval", "9" * 25], HUB_ERROR, "import_interval_minutes"),
     ("reconnect-disconnected", ["connections", "reconnect", "{disconnected_connection_id}"], HUB_ERROR, "disconnected"),
     ("disconnect-unknown", ["connections", "disconnect", "999999"], HUB_ERROR, "No connection"),
+    ("enable-disconnected", ["connections", "enable", "{disconnected_connection_id}"], HUB_ERROR, "not disabled"),
+    ("disable-unknown", ["connections", "disable", "999999"], HUB_ERROR, "No connection"),
     ("orders-limit-zero", ["orders", "list", "--limit", "0"], USAGE, "--limit"),
     ("orders-unknown-status", ["orders", "list", "--status", "lost"], USAGE, "--status"),
     ("import-without-connection", ["import"], USAGE, "--connection"),

@@ -23,6 +23,8 @@ FOREIGN_IDS: list[tuple[str, str, str, Any]] = [
     ("PATCH", "/api/v1/connections/{id}", "/api/v1/connections/{connection_id}", {"update_tracking": False}),
     ("DELETE", "/api/v1/connections/{id}", "/api/v1/connections/{connection_id}", NO_BODY),
     ("POST", "/api/v1/connections/{id}/reconnect", "/api/v1/connections/{connection_id}/reconnect", NO_BODY),
+    ("POST", "/api/v1/connections/{id}/disable", "/api/v1/connections/{connection_id}/disable", NO_BODY),
+    ("POST", "/api/v1/connections/{id}/enable", "/api/v1/connections/{connection_id}/enable", NO_BODY),
     ("POST", "/api/v1/imports", "/api/v1/imports", {"connection_id": Ref("connection_id")}),
     ("GET", "/api/v1/imports/{id}", "/api/v1/imports/{run_id}", NO_BODY),
     ("GET", "/api/v1/orders/{id}", "/api/v1/orders/{order_id}", NO_BODY),

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from core.queue import due_imports
 from hub.keys import QUEUE_WORKER
 from tests.contract.fake.shop import FakeShop
 from tests.hub.api.conftest import Api, eventually
@@ -134,6 +135,8 @@ async def test_another_accounts_ids_answer_404(api: Api, other: Api, shop: FakeS
         ("GET", f"/api/v1/connections/{connection_id}", None),
         ("PATCH", f"/api/v1/connections/{connection_id}", {"update_tracking": True}),
         ("POST", f"/api/v1/connections/{connection_id}/reconnect", None),
+        ("POST", f"/api/v1/connections/{connection_id}/disable", None),
+        ("POST", f"/api/v1/connections/{connection_id}/enable", None),
         ("DELETE", f"/api/v1/connections/{connection_id}", None),
         ("POST", "/api/v1/imports", {"connection_id": connection_id}),
         ("GET", f"/api/v1/orders/{order_id}", None),
@@ -233,5 +236,34 @@ async def test_disconnect_keeps_orders_and_blocks_imports(api: Api, shop: FakeSh
     status, body = await api.call("DELETE", f"/api/v1/connections/{connection_id}")
     assert status == 200 and body["state"] == "disconnected"
     status, body = await api.call("POST", "/api/v1/imports", json={"connection_id": connection_id})
-    assert status == 400 and "reconnect" in body["error"]["message"]
+    assert status == 400 and "connect the shop again" in body["error"]["message"]
     assert len((await api.call("GET", "/api/v1/orders"))[1]["orders"]) == 1
+
+
+async def test_a_disabled_connection_neither_imports_nor_pushes_until_enabled(api: Api, shop: FakeShop) -> None:
+    connection_id = await imported(api, shop, orders=1)
+    await api.call("PATCH", f"/api/v1/connections/{connection_id}", json={"update_tracking": True})
+    _, orders = await api.call("GET", "/api/v1/orders")
+    status, body = await api.call("POST", f"/api/v1/connections/{connection_id}/disable")
+    assert status == 200 and (body["state"], body["reason"]) == ("disabled", "disabled by the merchant")
+    assert await due_imports(api.rt.db.pool) == []
+    status, body = await api.call("POST", "/api/v1/imports", json={"connection_id": connection_id})
+    assert status == 400 and "Enable the connection again" in body["error"]["message"]
+    label = {"order_id": orders["orders"][0]["id"], "label_id": "L1", "parcels": [{"tracking_number": "T1"}]}
+    status, stored = await api.call("POST", "/api/v1/labels", json=label)
+    assert status == 201
+
+    async def no_push_job_left() -> bool:
+        return await api.rt.db.pool.fetchval("select count(*) from pgqueuer where entrypoint = 'push'") == 0
+
+    await eventually(no_push_job_left)  # the worker took the push and left it waiting
+    assert shop.confirmations == {}
+    assert (await api.call("GET", f"/api/v1/labels/{stored['id']}"))[1]["parcels"][0]["push_state"] == "pending"
+
+    status, body = await api.call("POST", f"/api/v1/connections/{connection_id}/enable")
+    assert status == 200 and body["state"] == "connected"
+
+    async def pushed() -> bool:
+        return len(shop.confirmations) == 1
+
+    await eventually(pushed)  # enabling queued the waiting push again

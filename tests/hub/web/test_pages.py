@@ -137,6 +137,7 @@ async def test_forged_csrf_token_is_refused_and_changes_nothing(merchant: Mercha
     forms = [
         (f"/settings/integrations/{connection_id}/settings", {"update_tracking": "on", "import_interval_minutes": "9"}),
         (f"/settings/integrations/{connection_id}/disconnect", {"confirm": "yes"}),
+        (f"/settings/integrations/{connection_id}/disable", {}),
         (f"/shipping/shipments/{order_id}/label", {"tracking_number": "FORGED1"}),
         ("/shipping/import", {"connection_id": str(connection_id)}),
         ("/settings/integrations/fake/connect", {}),
@@ -221,6 +222,20 @@ async def test_disconnect_needs_the_confirmation_box(merchant: Merchant, shop: F
     assert (await connection_store.get_connection(merchant.rt.db.pool, connection_id)).state.value == "disconnected"
 
 
+async def test_disable_pauses_the_connection_and_enable_resumes_it(merchant: Merchant, shop: FakeShop) -> None:
+    connection_id = await connect_fake(merchant, shop)
+    _, text = await merchant.get(f"/settings/integrations/{connection_id}")
+    assert ">Disable</button>" in text and ">Enable</button>" not in text
+    status, text, _ = await merchant.post(f"/settings/integrations/{connection_id}/disable", {})
+    assert status == 200 and "Disabled" in text and ">Enable</button>" in text and "disabled by the merchant" in text
+    assert (await connection_store.get_connection(merchant.rt.db.pool, connection_id)).state.value == "disabled"
+    _, text = await merchant.get("/shipping/import")
+    assert f'value="{connection_id}"' not in text, "a disabled shop offers no import"
+    status, text, _ = await merchant.post(f"/settings/integrations/{connection_id}/enable", {})
+    assert status == 200 and ">Disable</button>" in text
+    assert (await connection_store.get_connection(merchant.rt.db.pool, connection_id)).state.value == "connected"
+
+
 async def test_unknown_marketplace_is_refused_and_creates_no_connection(merchant: Merchant) -> None:
     status, text = await merchant.get("/settings/integrations/amazon/connect")
     assert status == 200 and '<option value="NL" selected>NL – Netherlands</option>' in text
@@ -283,6 +298,8 @@ async def test_another_accounts_ids_answer_404_and_change_nothing(merchant: Merc
         (f"/settings/integrations/{connection_id}/settings", {"import_interval_minutes": "60"}),
         (f"/settings/integrations/{connection_id}/disconnect", {"confirm": "yes"}),
         (f"/settings/integrations/{connection_id}/reconnect", {}),
+        (f"/settings/integrations/{connection_id}/disable", {}),
+        (f"/settings/integrations/{connection_id}/enable", {}),
         ("/shipping/import", {"connection_id": str(connection_id)}),
         (f"/shipping/shipments/{order_id}/label", {"tracking_number": "THEIRS1"}),
         (f"/shipping/labels/{label_id}/retry", {}),
