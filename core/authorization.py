@@ -127,18 +127,22 @@ async def mark_auth_required(rt: Runtime, connection_id: int, err: ConnectorAuth
 
 async def mark_error(rt: Runtime, connection_id: int, reason: str) -> None:
     """Move a connected connection to error after the shop kept failing; imports and pushes go on."""
-    async with rt.db.pool.acquire() as db, db.transaction():
-        connection = await store.get_connection(db, connection_id)
-        if connection.state is ConnectionState.CONNECTED:
-            await lifecycle.transition(db, connection_id, ConnectionState.ERROR, reason)
+    await _move_if(rt, connection_id, {ConnectionState.CONNECTED}, ConnectionState.ERROR, reason)
 
 
 async def mark_recovered(rt: Runtime, connection_id: int, reason: str) -> None:
     """Move a connection in error back to connected after the shop answered again."""
+    await _move_if(rt, connection_id, {ConnectionState.ERROR}, ConnectionState.CONNECTED, reason)
+
+
+async def _move_if(
+    rt: Runtime, connection_id: int, states: set[ConnectionState], target: ConnectionState, reason: str
+) -> None:
+    """Move a connection to ``target`` only if it is in one of ``states`` under its row lock."""
     async with rt.db.pool.acquire() as db, db.transaction():
-        connection = await store.get_connection(db, connection_id)
-        if connection.state is ConnectionState.ERROR:
-            await lifecycle.transition(db, connection_id, ConnectionState.CONNECTED, reason)
+        current = await db.fetchval("select state from connections where id = $1 for update", connection_id)
+        if current is not None and ConnectionState(current) in states:
+            await lifecycle.transition(db, connection_id, target, reason)
 
 
 async def check(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
@@ -149,10 +153,16 @@ async def check(rt: Runtime, account_id: int | None, connection_id: int) -> Conn
     except ConnectorAuthFailed as err:
         await mark_auth_required(rt, connection_id, err)
         raise
-    if connection.state in (ConnectionState.ERROR, ConnectionState.AUTH_REQUIRED):
-        async with rt.db.pool.acquire() as db, db.transaction():
-            await lifecycle.transition(db, connection_id, ConnectionState.CONNECTED, "check passed")
+    # Only from the states this check began in: a merchant who disabled it meanwhile keeps it so.
+    await _move_if(
+        rt, connection_id, {ConnectionState.ERROR, ConnectionState.AUTH_REQUIRED}, ConnectionState.CONNECTED,
+        "check passed",
+    )
     return await store.get_connection(rt.db.pool, connection_id)
+
+
+#: The states a merchant can disable a connection from.
+DISABLEABLE = frozenset({ConnectionState.CONNECTED, ConnectionState.ERROR, ConnectionState.AUTH_REQUIRED})
 
 
 async def disable(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
@@ -160,29 +170,44 @@ async def disable(rt: Runtime, account_id: int | None, connection_id: int) -> Co
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)
     if connection.state is ConnectionState.DISABLED:
         return connection
-    if not lifecycle.allowed(connection.state, ConnectionState.DISABLED):
+    if connection.state not in DISABLEABLE:
         raise Conflict(
-            f"Connection {connection_id} is {connection.state.value}: only a connection that was connected can be "
-            "disabled."
+            f"Connection {connection_id} is {connection.state.value}; only a connected one can be disabled"
+            + (f": {lifecycle.ACTIONS[connection.state]}" if lifecycle.ACTIONS[connection.state] else ".")
         )
     async with rt.db.pool.acquire() as db, db.transaction():
-        await lifecycle.transition(db, connection_id, ConnectionState.DISABLED, "disabled by the merchant")
+        await lifecycle.transition(
+            db, connection_id, ConnectionState.DISABLED, "disabled by the merchant", expected=DISABLEABLE
+        )
     return await store.get_connection(rt.db.pool, connection_id)
 
 
 async def enable(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:
-    """Resume a disabled connection: imports on schedule again, and its pending pushes are queued."""
+    """Resume a disabled connection: back to connected (or to auth_required, if it was), pushes queued.
+
+    A connection disabled while the shop refused its credentials still needs a reconnect: it
+    goes back to auth_required, and its pushes wait for that.
+    """
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)
     if connection.state is not ConnectionState.DISABLED:
         if connection.state.working:
             return connection
         raise Conflict(
             f"Connection {connection_id} is {connection.state.value}, not disabled: "
-            f"{lifecycle.ACTIONS[connection.state] or 'nothing to enable'}"
+            f"{lifecycle.ACTIONS[connection.state] or 'connect the shop again with a new connection.'}"
         )
     async with rt.db.pool.acquire() as db, db.transaction():
-        await lifecycle.transition(db, connection_id, ConnectionState.CONNECTED, "enabled by the merchant")
-        await queue.resume_connection(db, connection_id)
+        before = await db.fetchval(
+            "select from_state from connection_events where connection_id = $1 and to_state = 'disabled'"
+            " order by id desc limit 1",
+            connection_id,
+        )
+        target = ConnectionState.AUTH_REQUIRED if before == "auth_required" else ConnectionState.CONNECTED
+        await lifecycle.transition(
+            db, connection_id, target, "enabled by the merchant", expected=frozenset({ConnectionState.DISABLED})
+        )
+        if target.working:
+            await queue.resume_connection(db, connection_id)
     return await store.get_connection(rt.db.pool, connection_id)
 
 

@@ -7,6 +7,7 @@ PostgreSQL releases by itself when a process dies).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from core.models import Connection, ConnectionState
 from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as store
+from core.storage.database import DATABASE_FAULTS
 from core.storage.imports import ImportRun
 from core.storage.orders import PageCounts, save_page
 
@@ -125,7 +127,9 @@ async def _run(
     run = await store.finish_run(db, run_id, "succeeded")
     IMPORTS.labels(connection.connector, "succeeded").inc()
     if connection.state is ConnectionState.ERROR:
-        await mark_recovered(rt, connection_id, "an import succeeded again")
+        # The run stands whatever happens here: a fault must not make the job run it again.
+        with contextlib.suppress(*DATABASE_FAULTS):
+            await mark_recovered(rt, connection_id, "an import succeeded again")
     log.info(
         "connection %s: import %s done: %s new, %s updated, %s unchanged, %s skipped",
         connection_id, run.id, run.new, run.updated, run.unchanged, run.skipped_total,

@@ -84,7 +84,7 @@ async def run_push_job(rt: Runtime, job: Job) -> None:
         # Ask again once the other push's lease is over (it ends sooner when that push finishes).
         raise RetryRequested(delay=max(backoff(rt, 0), timedelta(seconds=err.retry_after)), reason=str(err)) from err
     except ConnectorAuthFailed as err:
-        log.info("push of label %s waits for a reconnect: %s", label_id, err)
+        log.info("push of label %s waits until its connection works again: %s", label_id, err)
     except TransientError as err:
         if job.attempts + 1 >= rt.settings.jobs.push_max_attempts:
             await _give_up(rt, label_id, f"gave up after {job.attempts + 1} attempts: {err}")
@@ -144,8 +144,6 @@ async def _close_queued_run(rt: Runtime, run_id: int | None, reason: str) -> Non
 
 Handler = Callable[[Runtime, Job], Awaitable[None]]
 
-#: Faults outside the connector that a job survives by running again later.
-_INFRASTRUCTURE = DATABASE_FAULTS
 
 
 async def run_retention_job(rt: Runtime, job: Job) -> None:
@@ -220,7 +218,7 @@ def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: async
                     log.info("%s job %s interrupted by the shutdown; queued again", entrypoint, job.id)
                     raise RetryRequested(delay=timedelta(0), reason="interrupted by a shutdown")
             work.result()
-        except _INFRASTRUCTURE as err:
+        except DATABASE_FAULTS as err:
             log.warning("%s job %s failed on %s: %s; it will run again", entrypoint, job.id, type(err).__name__, err)
             raise RetryRequested(delay=backoff(rt, job.attempts), reason=f"{type(err).__name__}: {err}") from err
         finally:
@@ -232,8 +230,9 @@ def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: async
 
 
 def job_slots(settings: HubSettings) -> int:
-    """How many jobs pgqueuer picks at once in one process: ``jobs.concurrency``, at least two (its
-    minimum; ``Slots`` runs no more than ``jobs.concurrency`` of them).
+    """How many jobs pgqueuer picks at once in one process: ``jobs.concurrency``, at least two.
+
+    Two is pgqueuer's minimum; ``Slots`` runs no more than ``jobs.concurrency`` of them at once.
 
     A push takes one pooled connection at a time and never while the shop answers, so pushes
     are not bounded by the pool; imports are (``import_slots``).
@@ -297,7 +296,7 @@ class QueueWorker:
                 # A worker that ran a good while before it failed starts the backoff afresh.
                 failures = 1 if time.monotonic() - started > RECONNECT_MAX_SECONDS else failures + 1
                 delay = min(self.rt.settings.jobs.retry_base_seconds * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
-                if isinstance(err, _INFRASTRUCTURE):
+                if isinstance(err, DATABASE_FAULTS):
                     log.warning(
                         "the job worker has no database connection (%s: %s); starting it again in %.1f s",
                         type(err).__name__, err, delay,

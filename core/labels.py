@@ -32,7 +32,6 @@ from core.storage.labels import StoredLabel
 log = logging.getLogger(__name__)
 
 
-
 class NewParcel(Model):
     """A parcel to record: its tracking number and items (all items still to ship when omitted)."""
 
@@ -129,7 +128,7 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
 
     The push takes a lease on the label (an owner id and an expiry) rather than holding a
     database connection: connections are taken only for the reads and the outcome writes, never
-    while the shop answers. The lease is renewed while the shop answers and expires
+    while the shop answers. The lease is renewed while the push runs and expires
     ``lease_seconds`` after a crash; the parcels a crashed push left pending are then pushed
     again with the same references, which edits them in the shop instead of adding them.
     Outcomes are stored only while the lease is still this push's, so a push that lost it cannot

@@ -42,19 +42,27 @@ def allowed(current: S, target: S) -> bool:
 
 
 async def transition(
-    db: asyncpg.Connection, connection_id: int, target: S, reason: str | None = None
+    db: asyncpg.Connection,
+    connection_id: int,
+    target: S,
+    reason: str | None = None,
+    *,
+    expected: frozenset[S] | None = None,
 ) -> S:
     """Move a connection to ``target`` with a reason; return the state it left.
 
-    Raises ``Conflict`` when the lifecycle does not allow the move.
+    ``expected``: the states the caller decided on, checked again under the row lock, so a
+    change another request made meanwhile (a merchant disabling it, say) is not overwritten.
+    Raises ``Conflict`` when the lifecycle does not allow the move or the state is not expected.
     """
     row = await db.fetchrow("select state from connections where id = $1 for update", connection_id)
     if row is None:
         raise NotFound(f"Connection {connection_id} does not exist: list them with `hub connections list`.")
     current = S(row["state"])
-    if not allowed(current, target):
+    if not allowed(current, target) or (expected is not None and current not in expected):
         raise Conflict(
-            f"Connection {connection_id} is {current.value} and cannot become {target.value}.",
+            f"Connection {connection_id} is {current.value} and cannot become {target.value}: "
+            "look at it again with `hub connections show` or on its Integration details page.",
         )
     await db.execute(
         "update connections set state = $2, reason = $3, updated_at = now() where id = $1",

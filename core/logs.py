@@ -7,10 +7,14 @@ import logging
 import threading
 from datetime import datetime, timezone
 
+import asyncpg
+
 from core.settings import HubSettings, LogSettings, secret_values
-from core.storage.database import DATABASE_FAULTS
 
 MASK = "**********"
+
+#: Loggers whose network errors are the database's (the pool reconnecting, the job queue).
+DATABASE_LOGGERS = ("asyncpg", "pgqueuer", "core.jobs")
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -57,13 +61,16 @@ class OneLineFaults(logging.Filter):
 
     While PostgreSQL is down, asyncpg's pool and pgqueuer log a full traceback at every retry; an
     outage is not a bug, and the type and message say all an operator needs (readyz says the
-    rest). Other exceptions keep their traceback.
+    rest). Other exceptions keep their traceback, network errors outside the database included.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Fold a database fault's exception into the message."""
         err = record.exc_info[1] if record.exc_info else None
-        if isinstance(err, DATABASE_FAULTS):
+        database = isinstance(err, (asyncpg.PostgresError, asyncpg.InterfaceError)) or (
+            isinstance(err, OSError) and record.name.startswith(DATABASE_LOGGERS)
+        )
+        if database:
             record.msg = f"{record.getMessage()} ({type(err).__name__}: {err})"
             record.args = None
             record.exc_info = None

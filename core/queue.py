@@ -97,7 +97,7 @@ _DUE = """
 
 
 async def due_imports(db: Db) -> list[int]:
-    """Connected connections whose import interval has passed since their last run started."""
+    """Connections importing (connected or in error) whose interval has passed since their last run started."""
     return [row["id"] for row in await db.fetch(_DUE + " order by c.id")]
 
 

@@ -150,7 +150,7 @@ async def insert_label(db: asyncpg.Connection, order_id: int, label: Label) -> S
         [orjson.dumps([i.model_dump() for i in p.items]).decode() for p in label.parcels],
     )
     return StoredLabel(
-        id=rows[0]["label_id"],  # the parcel's
+        id=rows[0]["label_id"],  # from the parcel rows: the label's id is in each
         order_id=order_id,
         external_id=label.external_id,
         carrier=label.carrier,

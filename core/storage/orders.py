@@ -74,7 +74,7 @@ def _page(vault: Vault, orders: list[Order]) -> tuple[str, str]:
     rows, items = [], []
     for order in orders:
         row, digest = _row(order)
-        recipient = row.pop("recipient")
+        recipient, order_items = row.pop("recipient"), row.pop("items")
         external_id = row.pop("external_id")
         rows.append({
             "external_id": external_id,
@@ -87,9 +87,12 @@ def _page(vault: Vault, orders: list[Order]) -> tuple[str, str]:
             "details": row,
             "fingerprint": digest,
         })
-        for item in row.pop("items"):
+        for item in order_items:
             price = item.pop("unit_price") or {}
-            items.append({**item, "order": external_id, "unit_price": price.get("amount"), "currency": price.get("currency")})
+            items.append({
+                **item, "order": external_id, "unit_price": price.get("amount"), "currency": price.get("currency"),
+                "n": len(items),  # the items keep the connector's order
+            })
     return orjson.dumps(rows).decode(), orjson.dumps(items).decode()
 
 
@@ -201,11 +204,12 @@ async def _replace_items(db: asyncpg.Connection, connection_id: int, changed: li
                                  quantity_unshipped, unit_price, currency)
         select o.id, i.external_id, i.sku, i.product_id, i.title, i.quantity_ordered, i.quantity_unshipped,
                i.unit_price, i.currency
-        from json_to_recordset($2::json) as i("order" text, external_id text, sku text, product_id text, title text,
-                                              quantity_ordered int, quantity_unshipped int, unit_price numeric,
-                                              currency text)
+        from json_to_recordset($2::json)
+             as i("order" text, external_id text, sku text, product_id text, title text, quantity_ordered int,
+                  quantity_unshipped int, unit_price numeric, currency text, n int)
         join orders o on o.connection_id = $1 and o.external_id = i."order"
         where o.id = any($3::bigint[])
+        order by i.n
         """,
         connection_id,
         items,

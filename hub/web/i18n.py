@@ -117,6 +117,8 @@ DUTCH: dict[str, str] = {
     "Click Enable to import and update tracking codes again.":
         "Klik op Inschakelen om weer te importeren en trackingcodes te updaten.",
     "Enable": "Inschakelen",
+    "This shop is disabled: enable it on its Integration details page first.":
+        "Deze shop is uitgeschakeld: schakel hem eerst in op de pagina Integratie details.",
     "Disable": "Uitschakelen",
     "Disabling pauses imports and tracking updates and keeps the shop's credentials; enable it again at any time.":
         "Uitschakelen pauzeert het importeren en het updaten van trackingcodes en bewaart de toegang tot de shop; "

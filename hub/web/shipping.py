@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from core import queue
 from core.errors import HubError, InvalidInput
 from core.labels import NewLabel, NewParcel, create_label, retry_label
-from core.models import OrderStatus, PushState
+from core.models import ConnectionState, OrderStatus, PushState
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
@@ -103,7 +103,11 @@ async def start_import(request: web.Request) -> web.Response:
         return await _import_page(request, error=err.message, status=400)
     connection = await connection_store.get_connection(rt.db.pool, connection_id, account_of(request))
     if not connection.state.working:
-        error = N_("This shop is not connected: reconnect it under Settings › All integrations first.")
+        error = (
+            N_("This shop is disabled: enable it on its Integration details page first.")
+            if connection.state is ConnectionState.DISABLED
+            else N_("This shop is not connected: reconnect it under Settings › All integrations first.")
+        )
         return await _import_page(request, error=error, status=409)
     async with rt.db.pool.acquire() as db, db.transaction():
         run_id = await queue.enqueue_import(db, connection.id, "manual")

@@ -93,3 +93,27 @@ async def test_bad_settings_change_is_refused(fake_runtime: Runtime, shop: FakeS
     with pytest.raises(InvalidInput):
         await authorization.change_settings(fake_runtime, None, connection.id, {"import_interval_minutes": 0})
     assert (await get_connection(fake_runtime.db.pool, connection.id)).settings == connection.settings
+
+
+async def test_a_connection_disabled_while_it_needed_a_reconnect_still_needs_one_when_enabled(
+    fake_runtime: Runtime, shop: FakeShop
+) -> None:
+    connection = await connect(fake_runtime, shop)
+    await authorization.mark_auth_required(fake_runtime, connection.id, ConnectorAuthFailed("the key was revoked"))
+    assert (await authorization.disable(fake_runtime, None, connection.id)).state is ConnectionState.DISABLED
+    assert (await authorization.enable(fake_runtime, None, connection.id)).state is ConnectionState.AUTH_REQUIRED
+
+
+async def test_a_check_that_passes_does_not_undo_a_disable_made_meanwhile(
+    fake_runtime: Runtime, shop: FakeShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection = await connect(fake_runtime, shop)
+    await authorization.mark_error(fake_runtime, connection.id, "imports failed 5 times in a row: 503")
+    ping = shop.ping
+
+    async def disabled_during_the_check(api_key: str) -> None:
+        await authorization.disable(fake_runtime, None, connection.id)
+        await ping(api_key)
+
+    monkeypatch.setattr(shop, "ping", disabled_during_the_check)
+    assert (await authorization.check(fake_runtime, None, connection.id)).state is ConnectionState.DISABLED

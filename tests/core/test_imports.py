@@ -176,19 +176,19 @@ async def test_an_import_cancelled_midway_leaves_no_lock_in_the_pool(
 ) -> None:
     for _ in range(6):
         shop.add_order()
-    started = asyncio.Event()
+    started, hanging = asyncio.Event(), asyncio.Event()
     original = shop.search_orders
 
     async def hang_after_the_first_page(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         if started.is_set():
+            hanging.set()
             await asyncio.Event().wait()
         started.set()
         return await original(*args, **kwargs)
 
     shop.search_orders = hang_after_the_first_page  # type: ignore[method-assign]
     first = asyncio.create_task(run_import(fake_runtime, connection.id))
-    await asyncio.wait_for(started.wait(), 10)
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(hanging.wait(), 10)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
