@@ -99,6 +99,13 @@ async def _run(
     try:
         async for page in rt.runner.import_orders(context, await store.get_cursor(db, connection_id)):
             async with db.transaction():
+                # Under the row's share lock: a merchant who disabled (or disconnected) the
+                # connection meanwhile gets no more pages written.
+                state = ConnectionState(
+                    await db.fetchval("select state from connections where id = $1 for share", connection_id)
+                )
+                if not state.working:
+                    raise Conflict(f"Connection {connection_id} became {state.value} during the import; it stopped.")
                 counts = await save_page(db, rt.vault, connection_id, list(page.orders), list(page.skipped))
                 await store.set_cursor(db, connection_id, page.cursor)
                 await store.add_page(db, run_id, counts)

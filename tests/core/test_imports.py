@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from core import authorization
 from core.errors import Conflict, ConnectorAuthFailed, ConnectorNotReady
 from core.imports import run_import
 from core.models import Connection, ConnectionState, OrderStatus
@@ -197,6 +198,28 @@ async def test_an_import_cancelled_midway_leaves_no_lock_in_the_pool(
     assert (await run_import(fake_runtime, connection.id)).state == "succeeded"
     held = await fake_runtime.db.pool.fetchval("select count(*) from pg_locks where locktype = 'advisory'")
     assert held == 0
+
+
+async def test_an_import_stops_at_the_next_page_once_the_connection_is_disabled(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection
+) -> None:
+    for _ in range(6):
+        shop.add_order()
+    original, calls = shop.search_orders, []
+
+    async def disabled_after_the_first_page(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            await authorization.disable(fake_runtime, None, connection.id)
+        return await original(*args, **kwargs)
+
+    shop.search_orders = disabled_after_the_first_page  # type: ignore[method-assign]
+    with pytest.raises(Conflict, match="became disabled during the import"):
+        await run_import(fake_runtime, connection.id)
+    stored = await fake_runtime.db.pool.fetchval("select count(*) from orders")
+    assert 0 < stored < 6, "the first page stands, nothing after the disable is written"
+    run = await fake_runtime.db.pool.fetchrow("select state, error from import_runs order by id desc limit 1")
+    assert run["state"] == "failed" and "became disabled" in run["error"]
 
 
 async def test_orders_are_scoped_to_their_account(fake_runtime: Runtime, shop: FakeShop, connection: Connection) -> None:
