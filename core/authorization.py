@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import asyncpg
 from pydantic import ValidationError
 
 from core import lifecycle, queue
-from core.errors import Conflict, ConnectorAuthFailed, InvalidInput
+from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound
 from core.models import (
     AuthCallback,
     Authorization,
@@ -118,11 +119,9 @@ async def complete_connect(rt: Runtime, params: dict[str, str], account_id: int 
 
 
 async def mark_auth_required(rt: Runtime, connection_id: int, err: ConnectorAuthFailed) -> None:
-    """Move a connection to auth_required after the shop refused its credentials."""
-    async with rt.db.pool.acquire() as db, db.transaction():
-        connection = await store.get_connection(db, connection_id)
-        if lifecycle.allowed(connection.state, ConnectionState.AUTH_REQUIRED):
-            await lifecycle.transition(db, connection_id, ConnectionState.AUTH_REQUIRED, str(err))
+    """Move a connection to auth_required after the shop refused its credentials (if its state allows)."""
+    may = {state for state in ConnectionState if lifecycle.allowed(state, ConnectionState.AUTH_REQUIRED)}
+    await _move_if(rt, connection_id, may, ConnectionState.AUTH_REQUIRED, str(err))
 
 
 async def mark_error(rt: Runtime, connection_id: int, reason: str) -> None:
@@ -138,11 +137,10 @@ async def mark_recovered(rt: Runtime, connection_id: int, reason: str) -> None:
 async def _move_if(
     rt: Runtime, connection_id: int, states: set[ConnectionState], target: ConnectionState, reason: str
 ) -> None:
-    """Move a connection to ``target`` only if it is in one of ``states`` under its row lock."""
+    """Move a connection to ``target`` only if it is in one of ``states`` under its row lock; else leave it."""
     async with rt.db.pool.acquire() as db, db.transaction():
-        current = await db.fetchval("select state from connections where id = $1 for update", connection_id)
-        if current is not None and ConnectionState(current) in states:
-            await lifecycle.transition(db, connection_id, target, reason)
+        with contextlib.suppress(Conflict, NotFound):
+            await lifecycle.transition(db, connection_id, target, reason, expected=frozenset(states))
 
 
 async def check(rt: Runtime, account_id: int | None, connection_id: int) -> Connection:

@@ -52,13 +52,12 @@ class StoredOrder:
     updated_at: datetime
 
 
-def fingerprint(order: Order) -> str:
-    """A digest of everything the connector mapped; equal digests mean nothing changed."""
-    return _row(order)[1]
-
-
 def _row(order: Order) -> tuple[dict[str, Any], str]:
-    """The order as a JSON row for the page document (recipient still plain), and its fingerprint."""
+    """The order as a JSON row for the page document (recipient still plain), and its fingerprint.
+
+    The fingerprint is a digest of everything the connector mapped: equal digests mean nothing
+    changed, and an unchanged order writes nothing.
+    """
     row = order.model_dump(mode="json")
     digest = hashlib.sha256(orjson.dumps(row)).hexdigest()
     return row, digest
