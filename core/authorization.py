@@ -64,7 +64,7 @@ async def _consent_url(rt: Runtime, db: asyncpg.Connection, connection: Connecti
     )
     context = await rt.context(connection, db=db)
     step = AuthStart(state=state, redirect_uri=redirect_uri(rt), options=options)
-    redirect = await rt.runner.authorize(context, step)
+    redirect = await rt.runner.authorize_redirect(context, step)
     return redirect.url
 
 
@@ -83,12 +83,11 @@ async def complete_connect(rt: Runtime, params: dict[str, str], account_id: int 
     context = await rt.context(connection)
     step = AuthCallback(redirect_uri=redirect_uri(rt), params=params)
     try:
-        result = await rt.runner.authorize(context, step)
+        result = await rt.runner.authorize_grant(context, step)
     except ConnectorAuthFailed as err:
         async with rt.db.pool.acquire() as db:
             await db.execute("update connections set reason = $2 where id = $1", connection.id, str(err))
         raise
-    assert isinstance(result, Authorization)
     if connection.external_account_id and connection.external_account_id != result.external_account_id:
         raise InvalidInput(
             f"The shop account authorised ({result.external_account_id}) is not the one of connection "

@@ -74,6 +74,12 @@ class ConnectorRejected(ConnectorError):
     code = "rejected"
 
 
+class EventRejected(ConnectorError):
+    """A shop event failed verification (no or a wrong signature, a replay): answered 401, nothing changes."""
+
+    code = "event_rejected"
+
+
 class TransientError(ConnectorError):
     """A failure that may pass: retry later with backoff."""
 

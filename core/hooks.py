@@ -1,10 +1,9 @@
 """The typed HookRunner: the only code that calls pluggy.
 
-Owner-only hooks (``authorize``, ``check_connection``, ``import_orders``, ``disconnect``) go to the
-connection's own connector through ``subset_hook_caller``; ``on_label_created`` is broadcast with
-failures isolated. Every call has a timeout; connector bugs become ``ConnectorError``. At
-registration the runner refuses implementations that are not ``async`` and spec parameters that are
-keyword-only.
+Every hook goes to one connector only, through ``subset_hook_caller``: per-connection hooks to the
+connection's own connector, ``open_connector`` and ``close_connector`` to the connector being set
+up. Every call has a timeout; connector bugs become ``ConnectorError``. At registration the runner
+refuses implementations that are not ``async`` and spec parameters that are keyword-only.
 """
 
 from __future__ import annotations
@@ -12,25 +11,29 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
 import pluggy
 
 from core import hookspecs
-from core.context import ConnectorContext
+from core.context import ConnectorContext, ConnectorSetup
 from core.errors import ConnectorError, ConnectorNotReady, HubError, PluginError
 from core.models import (
+    AcceptedParcel,
     AuthCallback,
+    AuthCredentials,
     Authorization,
     AuthRedirect,
     AuthStart,
     Cursor,
+    EventMeaning,
     ImportPage,
     Label,
     Order,
     ParcelOutcome,
+    ShopEvent,
 )
 from core.settings import HookSettings
 
@@ -113,35 +116,51 @@ class HookRunner:
             raise PluginError(f"Connector {connector_id} does not implement {name}.")
         return results[0]
 
-    async def _await(self, name: str, context: ConnectorContext, awaitable: Any, timeout: float) -> Any:
+    async def _await(self, name: str, connector_id: str, awaitable: Any, timeout: float) -> Any:
         try:
             return await asyncio.wait_for(awaitable, timeout)
         except (HubError, StopAsyncIteration):
             raise
         except TimeoutError as err:
             raise ConnectorNotReady(
-                f"{context.connection.connector} did not answer within {timeout:g} s; the hub will retry.",
+                f"{connector_id} did not answer within {timeout:g} s; the hub will retry.",
                 detail=f"hook {name} timed out",
             ) from err
         except Exception as err:
             raise ConnectorError(
-                f"The {context.connection.connector} connector failed; the hub will retry. Report it if it persists.",
+                f"The {connector_id} connector failed; the hub will retry. Report it if it persists.",
                 detail=f"hook {name} raised {type(err).__name__}: {err}",
             ) from err
 
+    async def _call(self, name: str, context: ConnectorContext, **kwargs: Any) -> Any:
+        """Call a per-connection hook of the connection's own connector under the call timeout."""
+        connector_id = context.connection.connector
+        coro = self._owner_call(name, connector_id, context=context, **kwargs)
+        return await self._await(name, connector_id, coro, self._settings.call_timeout)
+
     async def authorize(
-        self, context: ConnectorContext, step: AuthStart | AuthCallback
+        self, context: ConnectorContext, step: AuthStart | AuthCallback | AuthCredentials
     ) -> AuthRedirect | Authorization:
-        """Run one leg of the connect flow with the connection's connector."""
-        coro = self._owner_call("authorize", context.connection.connector, context=context, step=step)
-        result = await self._await("authorize", context, coro, self._settings.call_timeout)
+        """Run one step of the connect flow with the connection's connector."""
+        result = await self._call("authorize", context, step=step)
         expected = AuthRedirect if isinstance(step, AuthStart) else Authorization
         return _expect(result, expected, "authorize", context)
 
+    async def authorize_redirect(self, context: ConnectorContext, step: AuthStart) -> AuthRedirect:
+        """The first step of a consent connect: where to send the merchant."""
+        result = await self.authorize(context, step)
+        assert isinstance(result, AuthRedirect)  # _expect checked it
+        return result
+
+    async def authorize_grant(self, context: ConnectorContext, step: AuthCallback | AuthCredentials) -> Authorization:
+        """The completing step of a connect (consent callback or pasted credentials): the grant."""
+        result = await self.authorize(context, step)
+        assert isinstance(result, Authorization)  # _expect checked it
+        return result
+
     async def check_connection(self, context: ConnectorContext) -> None:
         """Check the connection's credentials with its connector."""
-        coro = self._owner_call("check_connection", context.connection.connector, context=context)
-        await self._await("check_connection", context, coro, self._settings.call_timeout)
+        await self._call("check_connection", context)
 
     async def import_orders(self, context: ConnectorContext, cursor: Cursor) -> AsyncIterator[ImportPage]:
         """Pages from the connection's connector, each under the page timeout; the cursor never moves back."""
@@ -150,7 +169,7 @@ class HookRunner:
             while True:
                 try:
                     page = await self._await(
-                        "import_orders", context, pages.__anext__(), self._settings.page_timeout
+                        "import_orders", context.connection.connector, pages.__anext__(), self._settings.page_timeout
                     )
                 except StopAsyncIteration:
                     return
@@ -165,51 +184,44 @@ class HookRunner:
         finally:
             await pages.aclose()
 
-    async def on_label_created(
-        self,
-        context_for: Callable[[str], ConnectorContext],
-        order: Order,
-        label: Label,
-    ) -> list[ParcelOutcome]:
-        """Broadcast a label to every connector; return the owner's outcomes.
+    async def on_label_created(self, context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
+        """Push a label with the connection's own connector; one outcome per parcel of the label."""
+        outcomes = await self._call("on_label_created", context, order=order, label=label)
+        return _outcomes(outcomes, {parcel.reference for parcel in label.parcels}, "on_label_created", context)
 
-        Failures of connectors that do not own the connection are logged and ignored; the owner's
-        error is raised so that core can act on it.
-        """
-        contexts = {connector_id: context_for(connector_id) for connector_id in self.connector_ids}
-        owner = next(iter(contexts.values())).connection.connector if contexts else None
-        calls = {
-            connector_id: self._await(
-                "on_label_created",
-                context,
-                self._owner_call("on_label_created", connector_id, context=context, order=order, label=label),
-                self._settings.call_timeout,
-            )
-            for connector_id, context in contexts.items()
-            if "on_label_created" in self.implemented(connector_id)
-        }
-        results = dict(zip(calls, await asyncio.gather(*calls.values(), return_exceptions=True)))
-        for connector_id, result in results.items():
-            if connector_id != owner and isinstance(result, BaseException):
-                log.warning("connector %s failed on a foreign label: %s", connector_id, result)
-            elif connector_id != owner and result is not None:
-                log.warning("connector %s answered a label for a %s connection; ignored", connector_id, owner)
-        if owner not in results:
-            raise PluginError(f"Connector {owner} is not installed or does not implement on_label_created.")
-        outcome = results[owner]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        if outcome is None:
-            raise PluginError(f"Connector {owner} ignored a label for its own connection.")
-        return [_expect(item, ParcelOutcome, "on_label_created", contexts[owner]) for item in outcome]
+    async def check_parcels(self, context: ConnectorContext, parcels: list[AcceptedParcel]) -> list[ParcelOutcome]:
+        """Ask the connection's connector how accepted parcels settled; outcomes only for parcels asked about."""
+        outcomes = await self._call("check_parcels", context, parcels=parcels)
+        return _outcomes(outcomes, {parcel.reference for parcel in parcels}, "check_parcels", context, partial=True)
+
+    async def receive_event(self, context: ConnectorContext, event: ShopEvent) -> EventMeaning:
+        """Have the connection's connector verify and read a shop event."""
+        meaning = await self._call("receive_event", context, event=event)
+        return _expect(meaning, EventMeaning, "receive_event", context)
+
+    async def open_connector(self, setup: ConnectorSetup) -> Any:
+        """Set up a connector's per-process state; ``None`` when it keeps none."""
+        if "open_connector" not in self.implemented(setup.connector):
+            return None
+        coro = self._owner_call("open_connector", setup.connector, setup=setup)
+        return await self._await("open_connector", setup.connector, coro, self._settings.call_timeout)
+
+    async def close_connector(self, setup: ConnectorSetup, state: Any) -> None:
+        """Let a connector release its per-process state; errors are logged."""
+        if "close_connector" not in self.implemented(setup.connector):
+            return
+        try:
+            coro = self._owner_call("close_connector", setup.connector, setup=setup, state=state)
+            await self._await("close_connector", setup.connector, coro, self._settings.call_timeout)
+        except HubError as err:
+            log.warning("connector %s: close_connector failed: %s", setup.connector, err)
 
     async def disconnect(self, context: ConnectorContext) -> None:
         """Tell the connection's connector that it is being disconnected; errors are logged."""
         if "disconnect" not in self.implemented(context.connection.connector):
             return
         try:
-            coro = self._owner_call("disconnect", context.connection.connector, context=context)
-            await self._await("disconnect", context, coro, self._settings.call_timeout)
+            await self._call("disconnect", context)
         except HubError as err:
             log.warning("connection %s: disconnect hook failed: %s", context.connection.id, err)
 
@@ -221,6 +233,29 @@ def _expect(value: Any, model: type, hook: str, context: ConnectorContext) -> An
             f"expected {model.__name__}.",
         )
     return value
+
+
+def _outcomes(
+    value: Any, references: set[str], hook: str, context: ConnectorContext, partial: bool = False
+) -> list[ParcelOutcome]:
+    """Check a connector's parcel outcomes: a list of ``ParcelOutcome`` for the parcels it was given.
+
+    Push outcomes cover every parcel once; ``partial`` (checks) may leave parcels out.
+    """
+    if not isinstance(value, list):
+        raise PluginError(
+            f"Connector {context.connection.connector} returned {type(value).__name__} from {hook}, expected a list "
+            "of ParcelOutcome."
+        )
+    outcomes = [_expect(item, ParcelOutcome, hook, context) for item in value]
+    seen = [outcome.reference for outcome in outcomes]
+    unknown = set(seen) - references
+    if unknown or len(seen) != len(set(seen)) or (not partial and set(seen) != references):
+        raise PluginError(
+            f"Connector {context.connection.connector} answered {hook} with outcomes for parcels {sorted(seen)}, "
+            f"expected {'some of ' if partial else ''}{sorted(references)} once each.",
+        )
+    return outcomes
 
 
 __all__ = ["HookRunner", "check_specs"]

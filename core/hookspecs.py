@@ -13,17 +13,23 @@ from collections.abc import AsyncIterator
 
 import pluggy
 
-from core.context import ConnectorContext
+from typing import Any
+
+from core.context import ConnectorContext, ConnectorSetup
 from core.models import (
+    AcceptedParcel,
     AuthCallback,
+    AuthCredentials,
     Authorization,
     AuthRedirect,
     AuthStart,
     Cursor,
+    EventMeaning,
     ImportPage,
     Label,
     Order,
     ParcelOutcome,
+    ShopEvent,
 )
 
 PROJECT = "hub"
@@ -33,32 +39,41 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 async def authorize(
-    context: ConnectorContext, step: AuthStart | AuthCallback
+    context: ConnectorContext, step: AuthStart | AuthCallback | AuthCredentials
 ) -> AuthRedirect | Authorization:
-    """Run one leg of the connect flow for a connection.
+    """Run one step of the connect flow for a connection, in the connector's connect style.
 
     Dispatched to: the connection's own connector only.
 
-    Core calls it twice per connect or reconnect: first with ``AuthStart`` when the merchant clicks
-    Connect (or Reconnect), then with ``AuthCallback`` when the shop redirects the browser back to
-    the hub. Core creates, signs and checks ``state`` itself; a callback reaches the connector only
-    after its ``state`` was verified and consumed.
+    Connect style ``consent`` (the manifest's ``[connect] style``): core calls it twice per
+    connect or reconnect, first with ``AuthStart`` when the merchant clicks Connect (or
+    Reconnect), then with ``AuthCallback`` when the shop redirects the browser back to the hub.
+    Core creates, signs and checks ``state`` itself; a callback reaches the connector only after
+    its ``state`` was verified and consumed.
 
-    :param context: the connection (state ``pending_authorization`` or ``auth_required``), its
-        current credentials (empty on a first connect), the connector's settings and the HTTP
-        session.
+    Connect style ``credentials``: core calls it once, with ``AuthCredentials``, when the merchant
+    submits the fields the manifest declares (on the Connect page, in the CLI or the API), before
+    anything is stored. The connector checks them with the shop and names the shop account; a
+    refusal keeps the merchant on the form with the shop's reason. A reconnect is the same call
+    with new credentials for the same shop account.
+
+    :param context: the connection (on a credentials connect, a connection not yet stored, id 0),
+        its current credentials (empty on a first connect), the connector's settings, its
+        per-process ``state``, the HTTP session and ``events_url``.
     :param step: ``AuthStart`` (``state`` to carry, ``redirect_uri`` to come back to, ``options``
-        such as the chosen ``marketplace``) or ``AuthCallback`` (``params`` the shop sent to the
-        redirect URI).
+        from the connect form's fields, such as ``marketplace``), ``AuthCallback`` (``params`` the
+        shop sent to the redirect URI) or ``AuthCredentials`` (``fields`` the merchant entered).
     :returns: for ``AuthStart``, an ``AuthRedirect`` with the shop's consent URL; for
-        ``AuthCallback``, an ``Authorization`` with the shop account id, the credentials to store
-        (core encrypts them) and the marketplaces found.
-    :raises core.errors.ConnectorAuthFailed: the shop refused the grant (declined, expired or used
-        code); the connection stays where it was and the merchant may try again.
-    :raises core.errors.InvalidInput: the callback parameters are missing or malformed.
+        ``AuthCallback`` and ``AuthCredentials``, an ``Authorization`` with the shop account id
+        that keys the connection, the credentials to store (core encrypts them) and the
+        marketplaces found.
+    :raises core.errors.ConnectorAuthFailed: the shop refused the grant or the credentials
+        (declined, expired or used code; a wrong secret); nothing is stored, the connection stays
+        where it was and the merchant may try again.
+    :raises core.errors.InvalidInput: the callback parameters or fields are missing or malformed.
     :raises core.errors.TransientError: the shop is unreachable; the merchant may retry.
 
-    Added in hub API v1.
+    Added in hub API v1; ``AuthCredentials`` added in v2.
     """
 
 
@@ -111,32 +126,120 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
 
 
 @hookspec
-async def on_label_created(
-    context: ConnectorContext, order: Order, label: Label
-) -> list[ParcelOutcome] | None:
+async def on_label_created(context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
     """Send a label's tracking codes to the shop, so that it marks the order shipped.
 
-    Broadcast to: every connector, each with its own context; failures are isolated. A connector
-    that does not own ``context.connection`` returns ``None`` and makes no call (its context has no
-    credentials).
+    Dispatched to: the connection's own connector only (v1 broadcast it to every connector).
 
     Core calls it when a label is created for an imported order and the connection's setting
     "update the tracking code in the shop" is on, and again on retry for the parcels still
-    pending. It must be idempotent per parcel: ``Parcel.reference`` is stable and a repeated call
-    with it must edit, never duplicate, the parcel in the shop.
+    pending. It must never create a second shipment in the shop for one parcel:
+    ``Parcel.reference`` is stable per parcel. Where the shop takes an idempotency key or edits
+    by reference (Amazon), send the reference again. Where it has none (bol.com), a call may be a
+    repeat after a lost answer or a crash: first find out what happened to the reference (the
+    order's shipments at the shop) and send only what the shop does not have yet.
 
-    :param context: the owning connection with credentials, or a foreign one without.
+    :param context: the owning connection with its credentials.
     :param order: the stored order, with its items' external ids.
     :param label: the label with only the parcels still to push; each with tracking number and
         the items and quantities it carries.
-    :returns: one ``ParcelOutcome`` per parcel: ``confirmed``, ``failed`` (the shop rejected it;
-        ``message`` is kept for the merchant) or ``retry`` (transient; ``retry_after`` if known);
-        ``None`` when the connection is not this connector's.
+    :returns: one ``ParcelOutcome`` per parcel: ``confirmed``; ``accepted`` (the shop took it and
+        settles it later: give ``shop_reference``, core asks ``check_parcels`` until it settles,
+        spending no push attempt); ``failed`` (the shop rejected it; ``message`` is kept for the
+        merchant); ``retry`` (transient; ``retry_after`` if known).
     :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
         ``auth_required`` and the push waits for a reconnect.
-    :raises core.errors.TransientError: nothing was pushed; core retries all parcels later.
+    :raises core.errors.TransientError: nothing is known to be pushed; core retries all parcels
+        later, with the same references.
 
-    Added in hub API v1.
+    Added in hub API v1; owner-only and the ``accepted`` outcome in v2.
+    """
+
+
+@hookspec
+async def check_parcels(context: ConnectorContext, parcels: list[AcceptedParcel]) -> list[ParcelOutcome]:
+    """Ask the shop how parcels it accepted earlier have settled.
+
+    Dispatched to: the connection's own connector only. Required when ``on_label_created`` can
+    answer ``accepted``.
+
+    Core calls it for a connection's accepted parcels (up to 100 at a time, ask the shop in bulk
+    where it can), with backoff from ``retry_after`` and the number of checks, and at once when a
+    shop event names them (``EventMeaning.settled``). It spends no push attempt.
+
+    :param context: the owning connection with its credentials.
+    :param parcels: the accepted parcels, each with the ``shop_reference`` its push returned.
+    :returns: a ``ParcelOutcome`` for each parcel that it knows more about: ``confirmed``,
+        ``failed`` (with the shop's message; the merchant may retry), or ``accepted`` again
+        (still processing; ``retry_after`` suggests when to ask next). A parcel left out is asked
+        about again later.
+    :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
+        ``auth_required``.
+    :raises core.errors.TransientError: the shop could not tell; core asks again later.
+
+    Added in hub API v2.
+    """
+
+
+@hookspec
+async def receive_event(context: ConnectorContext, event: ShopEvent) -> EventMeaning:
+    """Verify a message the shop posted to the connection's event route, and say what it means.
+
+    Dispatched to: the connection's own connector only.
+
+    Core calls it for every POST to ``context.events_url``, before anything else happens. The
+    connector verifies the message (its signature against the shop's keys, its age) and reads
+    it. Core then ignores an ``event_id`` it has seen for this connection, limits how many events
+    a connection may send per minute, and acts through its jobs: an import when
+    ``import_orders``, a check of the ``settled`` parcels. Polling stays the source of truth: an
+    event only makes the hub look sooner.
+
+    :param context: the owning connection with its credentials.
+    :param event: the raw message: lower-case headers, the body bytes, when it arrived.
+    :returns: an ``EventMeaning``.
+    :raises core.errors.EventRejected: unsigned, forged, stale or replayed; answered 401 and
+        nothing changes.
+    :raises core.errors.InvalidInput: a well-signed message the connector cannot read; answered
+        400.
+
+    Added in hub API v2.
+    """
+
+
+@hookspec
+async def open_connector(setup: ConnectorSetup) -> Any:
+    """Set up what the connector keeps in this process: token caches, rate-limit state, clients.
+
+    Dispatched to: the connector being set up only.
+
+    Core calls it once per process for each loaded connector, when the runtime opens (the daemon,
+    each CLI command, each test runtime), before any other hook of the connector. What it returns
+    reaches every later hook as ``context.state`` and ``close_connector``. Keep no module globals:
+    two runtimes in one process (tests, benchmarks) each get their own state.
+
+    :param setup: the connector id, its validated settings, the hub's HTTP session, a logger and
+        the clock.
+    :returns: the connector's state object, or ``None``.
+    :raises Exception: the connector is listed as failed (``hub connectors list``) and not used.
+
+    Added in hub API v2.
+    """
+
+
+@hookspec
+async def close_connector(setup: ConnectorSetup, state: Any) -> None:
+    """Release what ``open_connector`` set up: close clients, cancel tasks.
+
+    Dispatched to: the connector being closed only.
+
+    Core calls it once when the runtime closes, after the last hook call and before the HTTP
+    session closes. Errors are logged.
+
+    :param setup: as given to ``open_connector``.
+    :param state: what ``open_connector`` returned.
+    :returns: nothing.
+
+    Added in hub API v2.
     """
 
 
@@ -146,11 +249,26 @@ async def disconnect(context: ConnectorContext) -> None:
 
     Dispatched to: the connection's own connector only.
 
-    Core calls it before it deletes the stored credentials. Drop cached tokens; revoke the grant
-    where the shop allows it. Errors are logged and do not stop the disconnect.
+    Core calls it before it deletes the stored credentials. Drop cached tokens; unsubscribe from
+    the shop's events and revoke the grant where the shop allows it. Errors are logged and do not
+    stop the disconnect.
 
     :param context: the connection with its credentials.
     :returns: nothing.
 
     Added in hub API v1.
     """
+
+
+def _spec_names() -> tuple[str, ...]:
+    return tuple(name for name, value in list(globals().items()) if hasattr(value, f"{PROJECT}_spec"))
+
+
+#: Every hook of the hub API, in the order of this module.
+HOOK_NAMES: tuple[str, ...] = _spec_names()
+
+#: The hooks every connector implements; the others are optional.
+REQUIRED_HOOKS: tuple[str, ...] = ("authorize", "import_orders", "on_label_created")
+
+#: The version of the hub API these specs describe; manifests say which one they were written for.
+HUB_API_VERSION = 2

@@ -113,6 +113,18 @@ class PushRunning(Conflict):
         self.retry_after = retry_after
 
 
+def check_delay(rt: Runtime, checks: int, retry_after: float | None = None) -> float:
+    """Seconds until core asks the shop about an accepted parcel again, after ``checks`` questions.
+
+    The shop's ``retry_after`` when it gave one, else ``jobs.settle_base_seconds`` doubled per
+    check, at most ``jobs.retry_max_seconds``.
+    """
+    jobs = rt.settings.jobs
+    if retry_after is not None:
+        return max(0.0, min(retry_after, jobs.retry_max_seconds))
+    return min(jobs.settle_base_seconds * 2**checks, jobs.retry_max_seconds)
+
+
 def lease_seconds(rt: Runtime) -> float:
     """How long a push lease lasts unless renewed: ``jobs.heartbeat_seconds``, as a queued job's."""
     return rt.settings.jobs.heartbeat_seconds
@@ -191,10 +203,10 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
                 f"Connection {connection.id} is {connection.state.value}: "
                 f"{lifecycle.ACTIONS[connection.state] or 'reconnect it'}"
             )
-        contexts = {cid: await rt.context(connection, cid, db=db) for cid in rt.runner.connector_ids}
+        context = await rt.context(connection, db=db)
     # No database connection is held while the shop answers (or its pacing waits).
     try:
-        outcomes = await rt.runner.on_label_created(contexts.__getitem__, stored.order, pending)
+        outcomes = await rt.runner.on_label_created(context, stored.order, pending)
     except ConnectorAuthFailed as err:
         PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         log.warning("connection %s: push of label %s needs a reconnect: %s", connection.id, label_id, err)
@@ -205,9 +217,18 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
         retry = [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels]
         await _record(rt.db.pool, label_id, owner, retry)
         raise
-    states = {"confirmed": PushState.CONFIRMED, "failed": PushState.FAILED, "retry": PushState.PENDING}
-    async with rt.db.pool.acquire() as db:
-        await _record(db, label_id, owner, [(o.reference, states[o.state], o.message) for o in outcomes])
+    states = {
+        "confirmed": PushState.CONFIRMED, "failed": PushState.FAILED, "retry": PushState.PENDING,
+        "accepted": PushState.ACCEPTED,
+    }
+    accepted = {
+        o.reference: (o.shop_reference or "", check_delay(rt, 0, o.retry_after)) for o in outcomes if o.state == "accepted"
+    }
+    async with rt.db.pool.acquire() as db, db.transaction():
+        await _record(db, label_id, owner, [(o.reference, states[o.state], o.message) for o in outcomes], accepted)
+        if accepted:
+            # The shop settles these later: core asks it (check_parcels), spending no push attempt.
+            await queue.enqueue_settle(db, connection.id, min(delay for _, delay in accepted.values()))
         retry_after = None
         for outcome in outcomes:
             PUSHES.labels(connection.connector, outcome.state).inc()
@@ -252,9 +273,10 @@ async def _record(
     label_id: int,
     owner: uuid.UUID,
     outcomes: list[tuple[str, PushState, str | None]],
+    accepted: dict[str, tuple[str, float]] | None = None,
 ) -> None:
     """Store the outcomes while the lease is this push's; a push that lost it stores nothing."""
-    if not await store.record_outcomes(db, label_id, outcomes, lease_owner=owner):
+    if not await store.record_outcomes(db, label_id, outcomes, lease_owner=owner, accepted=accepted):
         log.warning("label %s: the push outlived its lease; another push records the outcome", label_id)
         raise PushRunning(
             f"Label {label_id} is being pushed by another worker, which records what the shop said. Nothing to do.",

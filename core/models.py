@@ -159,21 +159,49 @@ class Label(Model):
 
 
 class PushState(str, enum.Enum):
-    """Where the tracking push of a parcel stands."""
+    """Where the tracking push of a parcel stands.
+
+    ``pending``: still to send. ``accepted``: the shop took it and settles it later (hub API v2);
+    core asks the connector again (``check_parcels``) until it is ``confirmed`` or ``failed``.
+    """
 
     PENDING = "pending"
+    ACCEPTED = "accepted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
     SKIPPED = "skipped"
 
 
 class ParcelOutcome(Model):
-    """What the shop said to one parcel's tracking push."""
+    """What the shop said to one parcel's tracking push, or to a later question about it.
+
+    ``accepted`` (hub API v2): the shop took the parcel and settles it later; ``shop_reference``
+    is what the connector needs to ask about it (a process status id), and ``retry_after`` how
+    soon asking makes sense. ``retry``: nothing certain happened; the push is tried again.
+    """
 
     reference: str
-    state: Literal["confirmed", "failed", "retry"]
+    state: Literal["confirmed", "failed", "retry", "accepted"]
     message: str | None = None
     retry_after: float | None = None
+    shop_reference: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _accepted_has_reference(self) -> ParcelOutcome:
+        if self.state == "accepted" and not self.shop_reference:
+            raise ValueError("an accepted parcel needs the shop_reference to ask about it later")
+        return self
+
+
+class AcceptedParcel(Model):
+    """A parcel the shop accepted and has not settled yet: what ``check_parcels`` receives."""
+
+    reference: str
+    shop_reference: str
+    tracking_number: str
+    order_external_id: str
+    accepted_at: UtcDatetime
+    checks: int = Field(default=0, ge=0, description="how often core asked about it before")
 
 
 class ConnectionState(str, enum.Enum):
@@ -231,6 +259,17 @@ class AuthCallback(Model):
     params: dict[str, str]
 
 
+class AuthCredentials(Model):
+    """Credentials the merchant pasted (hub API v2, connect style ``credentials``).
+
+    ``fields`` holds every field the manifest declares, secret or not, by name. The connector
+    checks them with the shop before anything is stored and returns an ``Authorization``.
+    """
+
+    kind: Literal["credentials"] = "credentials"
+    fields: dict[str, SecretStr]
+
+
 class AuthRedirect(Model):
     """Send the merchant's browser to ``url``."""
 
@@ -238,9 +277,38 @@ class AuthRedirect(Model):
 
 
 class Authorization(Model):
-    """The result of a completed authorisation: credentials core stores encrypted."""
+    """The result of a completed authorisation: credentials core stores encrypted.
+
+    ``external_account_id`` keys the connection: a second connect of the same shop account by the
+    same carrier account is refused, and a reconnect must name the same one.
+    """
 
     external_account_id: str = Field(min_length=1)
     credentials: dict[str, SecretStr]
     marketplaces: list[str] = Field(default_factory=list)
     display_name: str | None = None
+
+
+class ShopEvent(Model):
+    """A message a shop posted to a connection's event route (hub API v2), exactly as received.
+
+    Header names are lower case. ``body`` is the raw bytes, so that a signature over them can be
+    checked.
+    """
+
+    headers: dict[str, str]
+    body: bytes
+    received_at: UtcDatetime
+
+
+class EventMeaning(Model):
+    """What a verified shop event means, as the connector reads it (hub API v2).
+
+    ``event_id``: the shop's id of the message (core ignores a second one with the same id).
+    ``import_orders``: import now (the orders changed). ``settled``: shop references of accepted
+    parcels to ask about now. An event that means nothing to the hub leaves both empty.
+    """
+
+    event_id: str = Field(min_length=1, max_length=200)
+    import_orders: bool = False
+    settled: list[str] = Field(default_factory=list, max_length=1000)

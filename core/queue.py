@@ -14,7 +14,7 @@ from pgqueuer import AsyncpgDriver, Queries
 
 from core.storage import imports as import_store
 
-IMPORT, PUSH, RETENTION = "import", "push", "retention"
+IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
 
 Db = asyncpg.Connection
 
@@ -63,6 +63,22 @@ async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
         IMPORT, json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": trigger}).encode()
     )
     return run_id
+
+
+async def enqueue_settle(db: Db, connection_id: int, delay: float = 0) -> None:
+    """Queue a check of a connection's accepted parcels (``check_parcels``) unless one is queued already.
+
+    One queued or running check per connection (dedupe key): it takes every parcel that is due.
+    A check asked for while one runs is left to the scheduler, which queues a check for every
+    connection with parcels due (``schedule_due_settles``), so none waits longer than a tick.
+    """
+    await queries(db).enqueue(
+        SETTLE,
+        json.dumps({"connection_id": connection_id}).encode(),
+        execute_after=timedelta(seconds=delay) if delay else None,
+        dedupe_key=f"settle:{connection_id}",
+        on_conflict="skip",
+    )
 
 
 async def enqueue_retention(db: Db, delay: timedelta = timedelta(0)) -> None:

@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import asyncpg
 from pydantic import SecretStr
 
-from core.context import ConnectorContext, utc_now
+from core.context import ConnectorContext, ConnectorSetup, utc_now
 from core.crypto import Vault, open_vault
 from core.errors import NotFound
 from core.hooks import HookRunner
@@ -31,6 +32,9 @@ from core.storage.migrate import migrate
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=15)
+
+#: Where shops post a connection's events: ``<public_url>/events/<event token>`` (hub API v2).
+EVENTS_PATH = "/events/"
 
 
 class ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -52,6 +56,8 @@ class Runtime:
     connectors: dict[str, LoadedConnector]
     http: aiohttp.ClientSession
     now: Callable[[], datetime] = field(default=utc_now)
+    #: What each connector's ``open_connector`` returned in this process, by connector id.
+    connector_states: dict[str, Any] = field(default_factory=dict)
 
     def connector(self, connector_id: str) -> LoadedConnector:
         """A loaded connector by id; NotFound names the installed ones."""
@@ -61,19 +67,20 @@ class Runtime:
             raise NotFound(f"Unknown connector {connector_id!r}: installed are {usable} (see `hub connectors list`).")
         return connector
 
-    async def context(
-        self, connection: Connection, connector_id: str | None = None, db: asyncpg.Connection | None = None
-    ) -> ConnectorContext:
-        """The context for a hook call; credentials only for the connection's own connector.
+    async def context(self, connection: Connection, db: asyncpg.Connection | None = None) -> ConnectorContext:
+        """The context for a hook call of the connection's own connector, with its credentials.
 
         ``db``: read the credentials on this connection (a caller inside a transaction must not
         take a second connection from the pool, or a busy pool deadlocks).
         """
-        connector_id = connector_id or connection.connector
-        own = connector_id == connection.connector
-        credentials = (
-            await connection_store.load_credentials(db or self.db.pool, self.vault, connection.id) if own else {}
-        )
+        credentials, event_token = await connection_store.load_access(db or self.db.pool, self.vault, connection.id)
+        return self.context_with(connection, credentials, event_token)
+
+    def context_with(
+        self, connection: Connection, credentials: dict[str, Any], event_token: str | None = None
+    ) -> ConnectorContext:
+        """The context for a hook call with the credentials given (a connect checks them before storing)."""
+        connector_id = connection.connector
         for value in credentials.values():
             register_secret(str(value))
         return ConnectorContext(
@@ -82,6 +89,22 @@ class Runtime:
             settings=self.connector(connector_id).settings,
             http=self.http,
             log=ConnectionLog(logging.getLogger(f"connectors.{connector_id}"), {"connection_id": connection.id}),
+            now=self.now,
+            state=self.connector_states.get(connector_id),
+            events_url=self.events_url(event_token) if event_token else None,
+        )
+
+    def events_url(self, event_token: str) -> str:
+        """The public URL where a shop posts a connection's events."""
+        return self.settings.server.public_url.rstrip("/") + EVENTS_PATH + event_token
+
+    def setup_of(self, connector_id: str) -> ConnectorSetup:
+        """What ``open_connector`` and ``close_connector`` receive for a connector."""
+        return ConnectorSetup(
+            connector=connector_id,
+            settings=self.connector(connector_id).settings,
+            http=self.http,
+            log=logging.getLogger(f"connectors.{connector_id}"),
             now=self.now,
         )
 
@@ -120,4 +143,24 @@ async def open_runtime(
         loaded = register_connectors(runner, load_connectors(settings) if connectors is None else connectors)
         http = aiohttp.ClientSession(timeout=HTTP_TIMEOUT, trust_env=False)
         stack.push_async_callback(http.close)
-        yield Runtime(settings, db, vault, runner, loaded, http, now)
+        rt = Runtime(settings, db, vault, runner, loaded, http, now)
+        await open_connectors(rt, stack)
+        yield rt
+
+
+async def open_connectors(rt: Runtime, stack: AsyncExitStack) -> None:
+    """Run each usable connector's ``open_connector``; close them in reverse when ``stack`` closes.
+
+    A connector whose setup fails is kept with its error (``hub connectors list``) and not used.
+    """
+    for connector_id, connector in rt.connectors.items():
+        if not connector.ok:
+            continue
+        setup = rt.setup_of(connector_id)
+        try:
+            rt.connector_states[connector_id] = await rt.runner.open_connector(setup)
+        except Exception as err:  # noqa: BLE001 - one bad connector must not stop the hub
+            connector.error = f"{type(err).__name__}: {err}"
+            log.warning("connector %s failed to open: %s", connector_id, connector.error)
+            continue
+        stack.push_async_callback(rt.runner.close_connector, setup, rt.connector_states[connector_id])

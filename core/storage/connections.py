@@ -113,6 +113,21 @@ async def load_credentials(db: Db, vault: Vault, connection_id: int) -> dict[str
     return vault.decrypt(token) if token is not None else {}
 
 
+async def load_access(db: Db, vault: Vault, connection_id: int) -> tuple[dict[str, Any], str | None]:
+    """A connection's decrypted credentials (empty when none) and its event token, in one read."""
+    row = await db.fetchrow("select credentials, event_token from connections where id = $1", connection_id)
+    if row is None:
+        return {}, None
+    credentials = vault.decrypt(row["credentials"]) if row["credentials"] is not None else {}
+    return credentials, row["event_token"]
+
+
+async def by_event_token(db: Db, event_token: str) -> Connection | None:
+    """The connection whose event route carries ``event_token``, if any."""
+    row = await db.fetchrow("select * from connections where event_token = $1", event_token)
+    return to_connection(row) if row is not None else None
+
+
 async def clear_credentials(db: Db, connection_id: int) -> None:
     """Forget a connection's credentials."""
     await db.execute("update connections set credentials = null, updated_at = now() where id = $1", connection_id)

@@ -27,6 +27,7 @@ class StoredParcel:
     push_message: str | None
     push_attempts: int
     pushed_at: datetime | None
+    shop_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ def _parcel(row: asyncpg.Record) -> StoredParcel:
         push_message=row["push_message"],
         push_attempts=row["push_attempts"],
         pushed_at=row["pushed_at"],
+        shop_reference=row["shop_reference"],
     )
 
 
@@ -229,20 +231,29 @@ async def record_outcomes(
     label_id: int,
     outcomes: list[tuple[str, PushState, str | None]],
     lease_owner: UUID | None = None,
+    accepted: dict[str, tuple[str, float]] | None = None,
 ) -> bool:
     """Store what the shop said to several parcels of a label, in one statement.
 
-    With ``lease_owner``, only while that push still holds the label's lease (the label row is
-    locked for the check, so a takeover committing meanwhile is seen); returns whether it did.
+    ``accepted`` gives, per reference of a parcel the shop accepted, its ``shop_reference`` and
+    the seconds until core asks the shop about it. With ``lease_owner``, only while that push
+    still holds the label's lease (the label row is locked for the check, so a takeover
+    committing meanwhile is seen); returns whether it did.
     """
+    accepted = accepted or {}
     return await db.fetchval(
         """
         with lease as (
             select id from labels where id = $1 and ($5::uuid is null or push_owner = $5) for no key update
         ), recorded as (
             update parcels set push_state = o.state, push_message = o.message, push_attempts = push_attempts + 1,
-                   pushed_at = case when o.state = 'confirmed' then now() else pushed_at end
-            from unnest($2::text[], $3::text[], $4::text[]) as o(reference, state, message)
+                   pushed_at = case when o.state = 'confirmed' then now() else pushed_at end,
+                   shop_reference = coalesce(o.shop_reference, parcels.shop_reference),
+                   accepted_at = case when o.state = 'accepted' then now() else accepted_at end,
+                   checks = case when o.state = 'accepted' then 0 else checks end,
+                   check_after = case when o.state = 'accepted' then now() + make_interval(secs => o.check_in) end
+            from unnest($2::text[], $3::text[], $4::text[], $6::text[], $7::float8[])
+                 as o(reference, state, message, shop_reference, check_in)
             where parcels.label_id = $1 and parcels.reference = o.reference and exists (select 1 from lease)
         )
         select exists (select 1 from lease)
@@ -252,6 +263,8 @@ async def record_outcomes(
         [state.value for _, state, _ in outcomes],
         [message for _, _, message in outcomes],
         lease_owner,
+        [accepted.get(reference, (None, 0.0))[0] for reference, _, _ in outcomes],
+        [accepted.get(reference, (None, 0.0))[1] for reference, _, _ in outcomes],
     )
 
 

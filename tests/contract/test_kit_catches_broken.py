@@ -40,7 +40,7 @@ class Variant:
 
     def __init__(self, **hooks: Any) -> None:
         for name in HOOK_NAMES:
-            hook = hooks[name] if name in hooks else getattr(fake, name)
+            hook = hooks[name] if name in hooks else getattr(fake, name, None)
             if hook is not None:
                 setattr(self, name, hook)
 
