@@ -33,9 +33,17 @@ class StorageError(HubError):
 
 
 class InvalidInput(HubError):
-    """Input from a user or a caller is invalid; nothing was changed."""
+    """Input from a user or a caller is invalid; nothing was changed.
+
+    ``field``: the form field or body member at fault, when there is one, so that a page can show
+    the message beside it and keep the merchant on the form.
+    """
 
     code = "invalid_input"
+
+    def __init__(self, message: str, *, detail: str | None = None, field: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.field = field
 
 
 class NotFound(HubError):
