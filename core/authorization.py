@@ -1,17 +1,30 @@
-"""Connecting a shop: start (consent URL), complete (callback), reconnect, disconnect, settings."""
+"""Connecting a shop, in either connect style, and the merchant's other moves on a connection.
+
+Consent (the shop's consent page): ``start_connect`` gives the URL, ``complete_connect`` takes the
+callback; ``start_reconnect`` for a connection that needs it. Credentials (pasted fields):
+``connect_with_credentials`` checks them with the shop before anything is stored, and
+``reconnect_with_credentials`` replaces them for the same shop account. Both styles end in
+``_store_grant``: the connection keyed by the shop account, connected, its waiting pushes queued.
+Also: check, disable, enable, disconnect, settings, and the clean-up of abandoned connects.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
+from collections.abc import Mapping
 
 import asyncpg
 from pydantic import ValidationError
 
 from core import lifecycle, queue
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound
+from core.logs import register_secret
+from core.manifest import ConnectSpec
 from core.models import (
     AuthCallback,
+    AuthCredentials,
     Authorization,
     AuthStart,
     Connection,
@@ -32,17 +45,84 @@ def redirect_uri(rt: Runtime) -> str:
     return rt.settings.server.public_url.rstrip("/") + CALLBACK_PATH
 
 
+def connect_spec(rt: Runtime, connector_id: str) -> ConnectSpec:
+    """How a merchant connects this connector (its manifest's ``[connect]``); NotFound if not installed."""
+    manifest = rt.connector(connector_id).manifest
+    return manifest.connect if manifest is not None else ConnectSpec()
+
+
+def check_fields(spec: ConnectSpec, given: Mapping[str, object], connector_name: str) -> dict[str, str]:
+    """The Connect form's values, checked against the declared fields; ``InvalidInput`` names the field.
+
+    Unknown names, missing required values, values that are not text, too long, not among the
+    choices or with control characters are refused. A secret's value never appears in a message.
+    """
+    unknown = sorted(set(given) - {f.name for f in spec.fields})
+    if unknown:
+        known = ", ".join(f.name for f in spec.fields) or "none"
+        raise InvalidInput(
+            f"{connector_name} has no connect field {unknown[0]!r}; its fields are: {known}.", field=unknown[0]
+        )
+    values: dict[str, str] = {}
+    for field in spec.fields:
+        value = given.get(field.name)
+        if value is None or value == "":
+            if field.required:
+                raise InvalidInput(f"Enter the {field.label.en} for {connector_name}.", field=field.name)
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(f"The {field.label.en} must be text.", field=field.name)
+        value = value.strip()
+        if len(value) > field.max_length or not value.isprintable():
+            raise InvalidInput(
+                f"The {field.label.en} is not valid: at most {field.max_length} printable characters.", field=field.name
+            )
+        if field.choices:
+            value = value.upper() if value.upper() in field.choices else value
+            if value not in field.choices:
+                raise InvalidInput(
+                    f"Choose the {field.label.en} from: {', '.join(field.choices)}.", field=field.name
+                )
+        values[field.name] = value
+        if field.secret:
+            register_secret(value)  # masked in every log line from here on
+    return values
+
+
+def _options(rt: Runtime, connector_id: str, spec: ConnectSpec, options: Mapping[str, object]) -> dict[str, str]:
+    """A consent connect's options: checked against the fields; a v1 manifest declared none, so passed on as text."""
+    manifest = rt.connector(connector_id).manifest
+    if manifest is not None and manifest.hub_api < 2 and not spec.fields:
+        if any(not isinstance(v, str) or len(v) > 200 or not v.isprintable() for v in options.values()):
+            raise InvalidInput("Connect options must be short printable text.")
+        return {key: str(value) for key, value in options.items()}
+    return check_fields(spec, options, _manifest_name(rt, connector_id))
+
+
+def _manifest_name(rt: Runtime, connector_id: str) -> str:
+    manifest = rt.connector(connector_id).manifest
+    return manifest.name if manifest is not None else connector_id
+
+
+def _require_style(rt: Runtime, connector_id: str, style: str) -> ConnectSpec:
+    spec = connect_spec(rt, connector_id)
+    if spec.style != style:
+        how = "with the credentials from its settings" if spec.style == "credentials" else "through its consent page"
+        raise InvalidInput(f"{_manifest_name(rt, connector_id)} connects {how}: use that form.")
+    return spec
+
+
 async def start_connect(
-    rt: Runtime, account_id: int, connector_id: str, options: dict[str, str] | None = None
+    rt: Runtime, account_id: int, connector_id: str, options: Mapping[str, object] | None = None
 ) -> tuple[Connection, str]:
-    """Create a pending connection and return it with the shop's consent URL."""
-    rt.connector(connector_id)
-    options = options or {}
+    """Create a pending connection and return it with the shop's consent URL (connect style consent)."""
+    spec = _require_style(rt, connector_id, "consent")
+    values = _options(rt, connector_id, spec, options or {})
     # The marketplace chosen at Connect is the one to import from, until the merchant changes it.
-    chosen = [options["marketplace"]] if options.get("marketplace") else []
+    chosen = [values["marketplace"]] if values.get("marketplace") else []
     async with rt.db.pool.acquire() as db, db.transaction():
         connection = await store.create_connection(db, account_id, connector_id, ConnectionSettings(marketplaces=chosen))
-        url = await _consent_url(rt, db, connection, options)
+        url = await _consent_url(rt, db, connection, values)
     return connection, url
 
 
@@ -53,9 +133,62 @@ async def start_reconnect(
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)
     if connection.state is ConnectionState.DISCONNECTED:
         raise Conflict(f"Connection {connection_id} is disconnected: connect the shop again as a new connection.")
+    _require_style(rt, connection.connector, "consent")
     known = {"marketplace": connection.settings.marketplaces[0]} if connection.settings.marketplaces else {}
     async with rt.db.pool.acquire() as db, db.transaction():
         return await _consent_url(rt, db, connection, {**known, **(options or {})})
+
+
+async def connect_with_credentials(
+    rt: Runtime, account_id: int, connector_id: str, fields: Mapping[str, object]
+) -> Connection:
+    """Connect a shop with pasted credentials: checked with the shop first, stored only when it accepts them.
+
+    Raises ``InvalidInput`` (naming the field) for a malformed form, ``ConnectorAuthFailed`` with
+    the shop's reason when it refuses them, ``Conflict`` when this shop account is connected
+    already; in each case nothing is stored.
+    """
+    spec = _require_style(rt, connector_id, "credentials")
+    values = check_fields(spec, fields, _manifest_name(rt, connector_id))
+    event_token = secrets.token_hex(32)
+    draft = Connection(id=0, account_id=account_id, connector=connector_id, state=ConnectionState.PENDING)
+    context = rt.context_with(draft, {}, event_token)
+    result = await rt.runner.authorize_grant(context, AuthCredentials(fields=values))
+    settings = ConnectionSettings(marketplaces=list(result.marketplaces))
+    try:
+        async with rt.db.pool.acquire() as db, db.transaction():
+            connection = await store.insert_connected(
+                db, rt.vault, account_id, connector_id, result.external_account_id,
+                _plain(result), result.display_name, settings, event_token,
+            )
+    except asyncpg.UniqueViolationError as err:
+        raise _already_connected(result) from err
+    log.info("connection %s: connected with credentials", connection.id)
+    return connection
+
+
+async def reconnect_with_credentials(
+    rt: Runtime, account_id: int | None, connection_id: int, fields: Mapping[str, object]
+) -> Connection:
+    """Give a connection new credentials for the same shop account; checked with the shop before they replace the old."""
+    connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    if connection.state is ConnectionState.DISCONNECTED:
+        raise Conflict(f"Connection {connection_id} is disconnected: connect the shop again as a new connection.")
+    spec = _require_style(rt, connection.connector, "credentials")
+    values = check_fields(spec, fields, _manifest_name(rt, connection.connector))
+    context = await rt.context(connection)
+    result = await rt.runner.authorize_grant(context, AuthCredentials(fields=values))
+    return await _store_grant(rt, connection, result, "new credentials checked with the shop")
+
+
+def _plain(result: Authorization) -> dict[str, str]:
+    return {key: value.get_secret_value() for key, value in result.credentials.items()}
+
+
+def _already_connected(result: Authorization) -> Conflict:
+    return Conflict(
+        f"This shop account ({result.external_account_id}) is connected already: reconnect that connection instead."
+    )
 
 
 async def _consent_url(rt: Runtime, db: asyncpg.Connection, connection: Connection, options: dict[str, str]) -> str:
@@ -88,6 +221,11 @@ async def complete_connect(rt: Runtime, params: dict[str, str], account_id: int 
         async with rt.db.pool.acquire() as db:
             await db.execute("update connections set reason = $2 where id = $1", connection.id, str(err))
         raise
+    return await _store_grant(rt, connection, result, "authorised by the merchant")
+
+
+async def _store_grant(rt: Runtime, connection: Connection, result: Authorization, reason: str) -> Connection:
+    """Store a grant on an existing connection (same shop account only), connect it, queue its waiting pushes."""
     if connection.external_account_id and connection.external_account_id != result.external_account_id:
         raise InvalidInput(
             f"The shop account authorised ({result.external_account_id}) is not the one of connection "
@@ -99,22 +237,22 @@ async def complete_connect(rt: Runtime, params: dict[str, str], account_id: int 
     try:
         async with rt.db.pool.acquire() as db, db.transaction():
             await store.store_authorization(
-                db,
-                rt.vault,
-                connection.id,
-                result.external_account_id,
-                {key: value.get_secret_value() for key, value in result.credentials.items()},
-                result.display_name,
-                settings,
+                db, rt.vault, connection.id, result.external_account_id, _plain(result), result.display_name, settings
             )
-            await lifecycle.transition(db, connection.id, ConnectionState.CONNECTED, "authorised by the merchant")
+            await lifecycle.transition(db, connection.id, ConnectionState.CONNECTED, reason)
             # Pushes that waited for this reconnect go out again.
             await queue.resume_connection(db, connection.id)
     except asyncpg.UniqueViolationError as err:
-        raise Conflict(
-            f"This shop account ({result.external_account_id}) is connected already: reconnect that connection instead."
-        ) from err
+        raise _already_connected(result) from err
     return await store.get_connection(rt.db.pool, connection.id)
+
+
+async def delete_abandoned_connects(rt: Runtime) -> int:
+    """Delete connects never finished whose consent links have all expired; return how many."""
+    count = await store.delete_abandoned(rt.db.pool)
+    if count:
+        log.info("deleted %s connects never finished", count)
+    return count
 
 
 async def mark_auth_required(rt: Runtime, connection_id: int, err: ConnectorAuthFailed) -> None:

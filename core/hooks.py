@@ -190,9 +190,11 @@ class HookRunner:
         return _outcomes(outcomes, {parcel.reference for parcel in label.parcels}, "on_label_created", context)
 
     async def check_parcels(self, context: ConnectorContext, parcels: list[AcceptedParcel]) -> list[ParcelOutcome]:
-        """Ask the connection's connector how accepted parcels settled; outcomes only for parcels asked about."""
+        """Ask the connection's connector how accepted parcels settled; at most one outcome per shop reference."""
         outcomes = await self._call("check_parcels", context, parcels=parcels)
-        return _outcomes(outcomes, {parcel.reference for parcel in parcels}, "check_parcels", context, partial=True)
+        return _outcomes(
+            outcomes, {parcel.shop_reference for parcel in parcels}, "check_parcels", context, by_shop_reference=True
+        )
 
     async def receive_event(self, context: ConnectorContext, event: ShopEvent) -> EventMeaning:
         """Have the connection's connector verify and read a shop event."""
@@ -236,11 +238,12 @@ def _expect(value: Any, model: type, hook: str, context: ConnectorContext) -> An
 
 
 def _outcomes(
-    value: Any, references: set[str], hook: str, context: ConnectorContext, partial: bool = False
+    value: Any, references: set[str], hook: str, context: ConnectorContext, by_shop_reference: bool = False
 ) -> list[ParcelOutcome]:
     """Check a connector's parcel outcomes: a list of ``ParcelOutcome`` for the parcels it was given.
 
-    Push outcomes cover every parcel once; ``partial`` (checks) may leave parcels out.
+    Push outcomes cover every parcel once, by ``reference``. Check outcomes (``by_shop_reference``)
+    name the ``shop_reference`` asked about, at most once each, and may leave some out.
     """
     if not isinstance(value, list):
         raise PluginError(
@@ -248,8 +251,9 @@ def _outcomes(
             "of ParcelOutcome."
         )
     outcomes = [_expect(item, ParcelOutcome, hook, context) for item in value]
-    seen = [outcome.reference for outcome in outcomes]
+    seen = [outcome.shop_reference or "" if by_shop_reference else outcome.reference for outcome in outcomes]
     unknown = set(seen) - references
+    partial = by_shop_reference
     if unknown or len(seen) != len(set(seen)) or (not partial and set(seen) != references):
         raise PluginError(
             f"Connector {context.connection.connector} answered {hook} with outcomes for parcels {sorted(seen)}, "

@@ -169,10 +169,11 @@ async def check_parcels(context: ConnectorContext, parcels: list[AcceptedParcel]
 
     :param context: the owning connection with its credentials.
     :param parcels: the accepted parcels, each with the ``shop_reference`` its push returned.
-    :returns: a ``ParcelOutcome`` for each parcel that it knows more about: ``confirmed``,
-        ``failed`` (with the shop's message; the merchant may retry), or ``accepted`` again
-        (still processing; ``retry_after`` suggests when to ask next). A parcel left out is asked
-        about again later.
+    :returns: a ``ParcelOutcome`` for each ``shop_reference`` it knows more about, with
+        ``shop_reference`` set (it applies to every parcel with that shop reference; ``reference``
+        is informative): ``confirmed``, ``failed`` (with the shop's message; the merchant may
+        retry), or ``accepted`` again (still processing; ``retry_after`` suggests when to ask
+        next). A shop reference left out is asked about again later.
     :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
         ``auth_required``.
     :raises core.errors.TransientError: the shop could not tell; core asks again later.

@@ -40,7 +40,7 @@ from pgqueuer.errors import RetryRequested
 from core.authorization import mark_error
 from core.errors import ConfigError, Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
 from core.imports import ImportRunning, run_import
-from core.labels import PushRunning, push_label
+from core.labels import PushRunning, push_label, settle_parcels
 from core.metrics import JOB_DURATION, JOB_LATENCY, PUSHES
 from core.models import PushState
 from core.runtime import Runtime
@@ -48,9 +48,11 @@ from core.queue import (
     IMPORT,
     PUSH,
     RETENTION,
+    SETTLE,
     enqueue_retention,
     queries,
     schedule_due_imports,
+    schedule_due_settles,
 )
 from core.retention import delete_expired_personal_data
 from core.settings import HubSettings
@@ -146,6 +148,19 @@ Handler = Callable[[Runtime, Job], Awaitable[None]]
 
 
 
+async def run_settle_job(rt: Runtime, job: Job) -> None:
+    """Ask the shop about one connection's accepted parcels that are due; the scheduler queues the next."""
+    connection_id = json.loads(job.payload or b"{}")["connection_id"]
+    try:
+        await settle_parcels(rt, connection_id)
+    except NotFound:
+        log.warning("settle job %s: connection %s is gone", job.id, connection_id)
+    except (ConnectorAuthFailed, TransientError):
+        return  # recorded on the parcels (asked again after a backoff) or on the connection
+    except HubError as err:
+        log.warning("connection %s: checking accepted parcels failed: %s; asked again later", connection_id, err)
+
+
 async def run_retention_job(rt: Runtime, job: Job) -> None:
     """Delete the personal data whose retention is over."""
     await delete_expired_personal_data(rt)
@@ -194,6 +209,7 @@ def build_queue(
         PUSH: limited(run_push_job, slots.jobs),
         IMPORT: limited(run_import_job, slots.jobs, slots.imports),
         RETENTION: limited(run_retention_job, slots.jobs),
+        SETTLE: limited(run_settle_job, slots.jobs),
     }
     for entrypoint, handler in handlers.items():
         manager.entrypoint(entrypoint)(_supervised(rt, entrypoint, handler, interrupt))
@@ -355,10 +371,11 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueWorker]:
 
 
 async def _tick(rt: Runtime) -> None:
-    """Queue due imports and the retention job, every ``tick_seconds``."""
+    """Queue due imports, due checks of accepted parcels and the retention job, every ``tick_seconds``."""
     while True:
         try:
             await schedule_due_imports(rt.db.pool)
+            await schedule_due_settles(rt.db.pool)
             async with rt.db.pool.acquire() as db:
                 await enqueue_retention(db, RETENTION_EVERY)
         except (OSError, asyncpg.PostgresError, HubError) as err:

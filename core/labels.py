@@ -21,7 +21,7 @@ from core.authorization import mark_auth_required
 from core.context import utc_now
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound, TransientError
 from core.metrics import PUSHES
-from core.models import Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
+from core.models import AcceptedParcel, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
 from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import labels as store
@@ -282,6 +282,59 @@ async def _record(
             f"Label {label_id} is being pushed by another worker, which records what the shop said. Nothing to do.",
             retry_after=0.0,
         )
+
+
+#: How many accepted parcels one question to the shop covers at most.
+SETTLE_BATCH = 100
+
+
+async def settle_parcels(rt: Runtime, connection_id: int) -> int:
+    """Ask the shop how a connection's accepted parcels settled (those due), store what it says; return how many were asked about.
+
+    Spends no push attempt. A parcel still processing is asked about again after a backoff
+    (``check_delay``); one the shop does not mention, or a question that fails transiently,
+    too. Refused credentials move the connection to auth_required; the questions resume after
+    the reconnect.
+    """
+    async with rt.db.pool.acquire() as db:
+        connection = await connection_store.get_connection(db, connection_id)
+        if not connection.state.working:
+            return 0
+        due = await store.due_accepted(db, connection_id, SETTLE_BATCH)
+        if not due:
+            return 0
+        context = await rt.context(connection, db=db)
+    questions = [
+        AcceptedParcel(
+            reference=row.reference, shop_reference=row.shop_reference, tracking_number=row.tracking_number,
+            order_external_id=row.order_external_id, accepted_at=row.accepted_at, checks=row.checks,
+        )
+        for row in due
+    ]
+    try:
+        outcomes = await rt.runner.check_parcels(context, questions)
+    except ConnectorAuthFailed as err:
+        log.warning("connection %s: checking accepted parcels needs a reconnect: %s", connection_id, err)
+        await mark_auth_required(rt, connection_id, err)
+        raise
+    except TransientError as err:
+        log.info("connection %s: the shop could not say how %s parcels settled: %s", connection_id, len(due), err)
+        later = [(row.id, PushState.ACCEPTED, None, check_delay(rt, row.checks + 1, err.retry_after)) for row in due]
+        await store.record_checks(rt.db.pool, later)
+        raise
+    said = {outcome.shop_reference: outcome for outcome in outcomes}
+    states = {"confirmed": PushState.CONFIRMED, "failed": PushState.FAILED, "accepted": PushState.ACCEPTED}
+    results = []
+    for row in due:
+        outcome = said.get(row.shop_reference)
+        state = states.get(outcome.state, PushState.ACCEPTED) if outcome else PushState.ACCEPTED
+        retry_after = outcome.retry_after if outcome else None
+        results.append((row.id, state, outcome.message if outcome else None, check_delay(rt, row.checks + 1, retry_after)))
+        PUSHES.labels(connection.connector, f"check_{state.value}").inc()
+    await store.record_checks(rt.db.pool, results)
+    settled = sum(1 for _, state, _, _ in results if state is not PushState.ACCEPTED)
+    log.info("connection %s: asked about %s accepted parcels, %s settled", connection_id, len(due), settled)
+    return len(due)
 
 
 async def retry_label(rt: Runtime, label_id: int, account_id: int | None = None) -> StoredLabel:

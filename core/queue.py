@@ -13,6 +13,7 @@ import asyncpg
 from pgqueuer import AsyncpgDriver, Queries
 
 from core.storage import imports as import_store
+from core.storage import labels as label_store
 
 IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
 
@@ -86,8 +87,23 @@ async def enqueue_retention(db: Db, delay: timedelta = timedelta(0)) -> None:
     await queries(db).enqueue(RETENTION, None, execute_after=delay, dedupe_key="retention", on_conflict="skip")
 
 
+async def schedule_due_settles(pool: asyncpg.Pool) -> int:
+    """Queue a check for every working connection with accepted parcels due; return how many connections.
+
+    A check queued or running already (the dedupe key) makes the new one a no-op.
+    """
+    due = await label_store.connections_due_checks(pool)
+    for connection_id in due:
+        async with pool.acquire() as db:
+            await enqueue_settle(db, connection_id)
+    return len(due)
+
+
 async def resume_connection(db: Db, connection_id: int) -> int:
-    """After a reconnect: enqueue the pushes of the connection's labels still pending; return how many."""
+    """After a reconnect: enqueue the pushes of the connection's labels still pending; return how many.
+
+    Its accepted parcels are asked about by the scheduler's next tick.
+    """
     rows = await db.fetch(
         """
         select distinct p.label_id from parcels p join orders o on o.id = p.order_id

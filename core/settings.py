@@ -92,6 +92,15 @@ class JobSettings(BaseModel):
     retention_days: int = Field(default=30, ge=1, le=3650)
 
 
+class EventSettings(BaseModel):
+    """Events shops post to a connection's event route (hub API v2)."""
+
+    model_config = {"extra": "forbid"}
+
+    per_minute: int = Field(default=600, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+
 class LogSettings(BaseModel):
     """Log level and format."""
 
@@ -118,6 +127,7 @@ class HubSettings(BaseSettings):
     plugins: PluginSettings = Field(default_factory=PluginSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -49,6 +49,55 @@ async def create_connection(db: Db, account_id: int, connector: str, settings: C
     return to_connection(row)
 
 
+async def insert_connected(
+    db: Db,
+    vault: Vault,
+    account_id: int,
+    connector: str,
+    external_account_id: str,
+    credentials: dict[str, str],
+    display_name: str | None,
+    settings: ConnectionSettings,
+    event_token: str,
+) -> Connection:
+    """A new connection, connected at once (its credentials were checked with the shop before)."""
+    row = await db.fetchrow(
+        """
+        insert into connections (account_id, connector, state, reason, external_account_id, credentials,
+                                 display_name, settings, event_token)
+        values ($1, $2, 'connected', 'credentials checked with the shop', $3, $4, $5, $6, $7)
+        returning *
+        """,
+        account_id,
+        connector,
+        external_account_id,
+        vault.encrypt(credentials),
+        display_name,
+        settings.model_dump(mode="json"),
+        event_token,
+    )
+    await db.execute(
+        "insert into connection_events (connection_id, to_state, reason) values ($1, $2, $3)",
+        row["id"],
+        row["state"],
+        row["reason"],
+    )
+    return to_connection(row)
+
+
+async def delete_abandoned(db: Db) -> int:
+    """Delete connections never connected whose every consent link has expired; return how many."""
+    result = await db.execute(
+        """
+        delete from connections c
+        where c.state = 'pending_authorization' and c.external_account_id is null
+          and not exists (select 1 from oauth_states s where s.connection_id = c.id and s.expires_at > now())
+          and c.updated_at < now() - interval '10 minutes'
+        """
+    )
+    return int(result.split()[-1])
+
+
 async def get_connection(db: Db, connection_id: int, account_id: int | None = None) -> Connection:
     """A connection by id; with ``account_id``, only that account's (else NotFound)."""
     row = await db.fetchrow(

@@ -276,3 +276,81 @@ async def reset_failed(db: Db, label_id: int) -> int:
         label_id,
     )
     return int(result.split()[-1])
+
+
+@dataclass(frozen=True)
+class AcceptedRow:
+    """A parcel the shop accepted and core is due to ask about, with what the question needs."""
+
+    id: int
+    label_id: int
+    reference: str
+    shop_reference: str
+    tracking_number: str
+    order_external_id: str
+    accepted_at: datetime
+    checks: int
+
+
+async def due_accepted(db: Db, connection_id: int, limit: int) -> list[AcceptedRow]:
+    """A connection's accepted parcels due a question (``check_after`` passed), longest due first."""
+    rows = await db.fetch(
+        """
+        select p.id, p.label_id, p.reference, p.shop_reference, p.tracking_number, o.external_id,
+               coalesce(p.accepted_at, p.pushed_at, now()) as accepted_at, p.checks
+        from parcels p join orders o on o.id = p.order_id
+        where o.connection_id = $1 and p.push_state = 'accepted' and p.check_after <= now()
+        order by p.check_after limit $2
+        """,
+        connection_id,
+        limit,
+    )
+    return [AcceptedRow(*row) for row in rows]
+
+
+async def record_checks(db: Db, results: list[tuple[int, PushState, str | None, float]]) -> None:
+    """Store what the shop said about accepted parcels: (parcel id, new state, message, seconds to the next question).
+
+    Only parcels still accepted change (a merchant's retry or a push meanwhile wins).
+    """
+    await db.execute(
+        """
+        update parcels set push_state = r.state, push_message = coalesce(r.message, push_message),
+               pushed_at = case when r.state = 'confirmed' then now() else pushed_at end,
+               checks = checks + 1,
+               check_after = case when r.state = 'accepted' then now() + make_interval(secs => r.next_in) end
+        from unnest($1::bigint[], $2::text[], $3::text[], $4::float8[]) as r(id, state, message, next_in)
+        where parcels.id = r.id and parcels.push_state = 'accepted'
+        """,
+        [parcel_id for parcel_id, _, _, _ in results],
+        [state.value for _, state, _, _ in results],
+        [message for _, _, message, _ in results],
+        [next_in for _, _, _, next_in in results],
+    )
+
+
+async def check_now(db: Db, connection_id: int, shop_references: list[str]) -> int:
+    """Make a connection's accepted parcels with these shop references due at once; return how many."""
+    result = await db.execute(
+        """
+        update parcels p set check_after = now()
+        from orders o
+        where o.id = p.order_id and o.connection_id = $1 and p.push_state = 'accepted'
+          and p.shop_reference = any($2::text[])
+        """,
+        connection_id,
+        shop_references,
+    )
+    return int(result.split()[-1])
+
+
+async def connections_due_checks(db: Db) -> list[int]:
+    """Working connections with accepted parcels due a question."""
+    rows = await db.fetch(
+        """
+        select distinct o.connection_id from parcels p
+        join orders o on o.id = p.order_id join connections c on c.id = o.connection_id
+        where p.push_state = 'accepted' and p.check_after <= now() and c.state in ('connected', 'error')
+        """
+    )
+    return [row["connection_id"] for row in rows]

@@ -24,3 +24,4 @@ create table shop_events (
     primary key (connection_id, event_id)
 );
 create index shop_events_received on shop_events (received_at);
+create index shop_events_recent on shop_events (connection_id, received_at);
