@@ -27,7 +27,7 @@ import aiohttp
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-START_SIMULATOR = "from hub.cli.amazon import amazon; amazon()"
+START_SIMULATOR = "from connectors.amazon.cli import amazon; amazon()"
 OPEN_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED")
 
 

@@ -66,7 +66,6 @@ def hours(seconds: float) -> str:
 
 async def one_size(target: int, seed: int, database_url: str) -> None:
     """Import ``target`` open merchant orders with pacing on; print the figures."""
-    import connectors.amazon
     from connectors.amazon.client import ClientState
     from connectors.amazon.simulator import SimulatorConfig, run_simulator
     from core.imports import run_import
@@ -86,9 +85,10 @@ async def one_size(target: int, seed: int, database_url: str) -> None:
 
         sim.state.within_quota = counted  # type: ignore[method-assign]
         clock = SimulatorClock(sim.state.clock)
-        connectors.amazon.state = ClientState(clock=clock)
         settings = harness.hub_settings(database_url, Path(tempfile.mkdtemp(prefix="hub-bench-")), sim.url, pacing=True)
         async with open_runtime(settings) as rt:
+            # The connector's process state on the simulated clock, in place of what open_connector made.
+            rt.connector_states["amazon"] = ClientState(clock=clock)
             connection_id = await harness.connect(rt)
             before_calls = {k: v for k, v in _shop_calls(SHOP_CALLS).items()}
             answers.clear()

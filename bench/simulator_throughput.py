@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
-START_SIMULATOR = "from hub.cli.amazon import amazon; amazon()"
+START_SIMULATOR = "from connectors.amazon.cli import amazon; amazon()"
 USER_AGENT = "HubBench/1.0 (Language=Python)"
 
 

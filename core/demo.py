@@ -1,9 +1,10 @@
 """What a connector gives ``hub demo``: a shop simulator on 127.0.0.1 and the merchant's part in it.
 
 A connector's manifest names its ``DemoShop`` subclass (``demo = "module:Class"``); ``hub demo``
-starts every installed connector's demo shop, points the connector at it, connects a demo account
-the way a merchant would (the consent page, or pasted credentials), imports, creates labels and
-asks the shop how the orders stand. ``hub`` names no connector: everything shop-specific is here.
+creates it with the number of orders wanted, starts it, merges ``settings()`` into the connector's
+settings table, connects a demo account the way the manifest's ``[connect] style`` says (the
+consent page through ``consent``, or the credentials of ``connect_fields``), imports, creates
+labels and prints ``order_lines``. ``hub`` names no connector: everything shop-specific is here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ class DemoShop(abc.ABC):
 
     #: What the demo calls the shop in its steps ("Amazon").
     title: str = ""
+    #: What the shop calls a merchant's account, in "connected to <account> <id>" ("seller").
+    account: str = "account"
+    #: What the demo says once the merchant has consented on the shop's page (consent style only).
+    consented: str = "the merchant gave consent on the shop's page"
+
+    def __init__(self, orders: int) -> None:
+        """A shop whose demo merchants have about ``orders`` orders each, not started yet."""
+        self.orders = orders
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -51,5 +60,5 @@ class DemoShop(abc.ABC):
         """One line per order as the shop shows it now (its status and the tracking it holds)."""
 
     def describe(self) -> list[str]:
-        """Lines saying where the simulator is, for ``hub demo --serve``."""
+        """Lines saying where the simulator is and what it serves, once started."""
         return [f"{self.title} simulator at {self.url}"]

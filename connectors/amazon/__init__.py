@@ -1,9 +1,11 @@
-"""The Amazon connector: Seller Central consent, MFN order import, tracking push (hub API v1).
+"""The Amazon connector: Seller Central consent, MFN order import, tracking push (hub API v2).
 
 The hooks here are thin; the work is in ``auth`` (connect, check, disconnect), ``importer`` and
 ``mapping`` (searchOrders into core orders), ``shipping`` (confirmShipment per parcel) and
-``client`` (LWA, pacing, retries). ``state`` holds the process's access tokens and rate buckets;
-tests replace it with ``ClientState(clock=...)`` to run Amazon's usage plans on a simulated clock.
+``client`` (LWA, pacing, retries). ``open_connector`` gives each process (each runtime) its own
+``ClientState``, the access tokens and rate buckets every hook call shares, which reaches the
+hooks as ``context.state``; tests put a ``ClientState(clock=...)`` there to run Amazon's usage
+plans on a simulated clock. ``cli`` adds ``hub amazon``; ``demo`` is the shop ``hub demo`` runs.
 """
 
 from __future__ import annotations
@@ -13,60 +15,77 @@ from collections.abc import AsyncIterator
 from connectors.amazon import auth, importer, shipping
 from connectors.amazon.client import ClientState, connection_api
 from connectors.amazon.settings import settings_of
-from core.context import ConnectorContext
-from core.hookspecs import hookimpl
-from core.models import (
+from core.hubapi import (
     AuthCallback,
+    AuthCredentials,
     Authorization,
     AuthRedirect,
     AuthStart,
+    ConnectorContext,
+    ConnectorError,
+    ConnectorSetup,
     Cursor,
     ImportPage,
+    InvalidInput,
     Label,
     Order,
     ParcelOutcome,
+    hookimpl,
 )
 
-CONNECTOR_ID = "amazon"
 
-#: Access tokens and token buckets shared by every hook call in this process.
-state = ClientState()
+def state_of(context: ConnectorContext) -> ClientState:
+    """The process's ``ClientState`` in a hook's context (what ``open_connector`` returned)."""
+    if isinstance(context.state, ClientState):
+        return context.state
+    raise ConnectorError(
+        "The Amazon connector was not set up in this process; restart the hub and report it if it persists.",
+        detail=f"context.state is {type(context.state).__name__}, not the ClientState of open_connector",
+    )
 
 
 @hookimpl
-async def authorize(context: ConnectorContext, step: AuthStart | AuthCallback) -> AuthRedirect | Authorization:
+async def open_connector(setup: ConnectorSetup) -> ClientState:
+    """A fresh ``ClientState`` on the system clock: no tokens cached, every rate bucket full."""
+    return ClientState()
+
+
+@hookimpl
+async def authorize(
+    context: ConnectorContext, step: AuthStart | AuthCallback | AuthCredentials
+) -> AuthRedirect | Authorization:
     """Build the Seller Central consent (or Login-URI) redirect, or complete the callback."""
     settings = settings_of(context)
     if isinstance(step, AuthStart):
         return auth.start(context, settings, step)
-    return await auth.complete(context, settings, state, step)
+    if not isinstance(step, AuthCallback):
+        raise InvalidInput("Amazon connects through Seller Central's consent page; it takes no pasted credentials.")
+    return await auth.complete(context, settings, state_of(context), step)
 
 
 @hookimpl
 async def check_connection(context: ConnectorContext) -> None:
     """Refresh the access token and read the marketplace participations."""
-    await auth.check(context, settings_of(context), state)
+    await auth.check(context, settings_of(context), state_of(context))
 
 
 @hookimpl
 async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncIterator[ImportPage]:
     """Yield pages of merchant-fulfilled orders from ``searchOrders``."""
     settings = settings_of(context)
-    api = connection_api(context, settings, state)
+    api = connection_api(context, settings, state_of(context))
     async for page in importer.import_orders(context, settings, api, cursor):
         yield page
 
 
 @hookimpl
-async def on_label_created(context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome] | None:
-    """Confirm each parcel at Amazon; ``None`` for another connector's connection."""
-    if context.connection.connector != CONNECTOR_ID:
-        return None
+async def on_label_created(context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
+    """Confirm each parcel at Amazon, one confirmShipment per parcel."""
     settings = settings_of(context)
-    return await shipping.push_label(settings, connection_api(context, settings, state), order, label)
+    return await shipping.push_label(settings, connection_api(context, settings, state_of(context)), order, label)
 
 
 @hookimpl
 async def disconnect(context: ConnectorContext) -> None:
     """Drop the connection's cached access token."""
-    auth.forget(context, state)
+    auth.forget(context, state_of(context))

@@ -32,9 +32,15 @@ from connectors.amazon.const import (
     find_marketplace,
 )
 from connectors.amazon.settings import AmazonSettings
-from core.context import ConnectorContext
-from core.errors import ConnectorAuthFailed, InvalidInput
-from core.models import AuthCallback, Authorization, AuthRedirect, AuthStart
+from core.hubapi import (
+    AuthCallback,
+    Authorization,
+    AuthRedirect,
+    AuthStart,
+    ConnectorAuthFailed,
+    ConnectorContext,
+    InvalidInput,
+)
 
 #: Options of a Login-URI ``AuthStart`` (the parameters Amazon sent to the Login URI).
 LOGIN_CALLBACK_URI, LOGIN_STATE = "amazon_callback_uri", "amazon_state"
@@ -55,7 +61,8 @@ def start(context: ConnectorContext, settings: AmazonSettings, step: AuthStart) 
     if marketplace is None:
         raise InvalidInput(
             f"Choose the Amazon marketplace to connect, one of {', '.join(MARKETPLACES)}"
-            + (f" ({chosen!r} is not one)." if chosen else ".")
+            + (f" ({chosen!r} is not one)." if chosen else "."),
+            field="marketplace",
         )
     query = {"application_id": settings.application_id, "state": step.state, "redirect_uri": step.redirect_uri}
     if settings.draft_app:

@@ -41,9 +41,16 @@ from connectors.amazon.const import (
 )
 from connectors.amazon.errors import RECONNECT, api_error, lwa_error, parse_error_list, parse_json
 from connectors.amazon.settings import AmazonSettings
-from core.context import ConnectorContext
-from core.errors import ConnectorAuthFailed, ConnectorError, ConnectorNotReady, HubError, RateLimited, TransientError
-from core.metrics import SHOP_CALLS
+from core.hubapi import (
+    SHOP_CALLS,
+    ConnectorAuthFailed,
+    ConnectorContext,
+    ConnectorError,
+    ConnectorNotReady,
+    HubError,
+    RateLimited,
+    TransientError,
+)
 
 Log = logging.Logger | logging.LoggerAdapter[Any]
 

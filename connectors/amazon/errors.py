@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from core.errors import (
+from core.hubapi import (
     ConfigError,
     ConnectorAuthFailed,
     ConnectorError,

@@ -28,9 +28,7 @@ from connectors.amazon.client import SpApi
 from connectors.amazon.const import OPEN_STATUSES, TRACKED_STATUSES, UPDATED_BEFORE_MARGIN, find_marketplace
 from connectors.amazon.mapping import amazon_time, map_orders, parse_time
 from connectors.amazon.settings import AmazonSettings
-from core.context import ConnectorContext
-from core.errors import ConnectorNotReady, ConnectorRejected
-from core.models import Cursor, ImportPage, Order, SkippedOrder
+from core.hubapi import ConnectorContext, ConnectorNotReady, ConnectorRejected, Cursor, ImportPage, Order, SkippedOrder
 
 #: Page-token prefixes: which statuses the run asks for.
 FIRST_RUN, INCREMENTAL = "open", "all"

@@ -23,7 +23,7 @@ from connectors.amazon.const import (
     PROGRAM_PRIME,
     PROGRAM_SHIP_PLUS,
 )
-from core.models import Address, Money, Order, OrderItem, OrderStatus, SkippedOrder, TimeWindow
+from core.hubapi import Address, Money, Order, OrderItem, OrderStatus, SkippedOrder, TimeWindow
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,7 @@ from connectors.amazon.const import (
     Marketplace,
     Region,
 )
-from core.context import ConnectorContext
-from core.errors import ConfigError
+from core.hubapi import ConfigError, ConnectorContext
 
 
 def _hub_version() -> str:

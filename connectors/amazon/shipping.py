@@ -15,8 +15,7 @@ from connectors.amazon.const import CARRIER_OTHER
 from connectors.amazon.errors import AmazonRejected
 from connectors.amazon.mapping import amazon_time
 from connectors.amazon.settings import AmazonSettings
-from core.errors import TransientError
-from core.models import Label, Order, Parcel, ParcelOutcome
+from core.hubapi import Label, Order, Parcel, ParcelOutcome, TransientError
 
 
 def confirmation(

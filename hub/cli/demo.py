@@ -1,34 +1,32 @@
-"""`hub demo`: the merchant's whole journey against the built-in Amazon simulator.
+"""`hub demo`: the merchant's whole journey against the shop simulators the connectors bring.
 
-Embedded PostgreSQL in the data folder, the simulator on 127.0.0.1, a fresh account connected
-through the consent page, an import, labels for a few orders (one split over two parcels), their
-tracking codes pushed with confirmShipment, and the orders read back from the simulator as Shipped.
-With ``--serve`` the daemon and the simulator keep running for a person to click through.
+Every loaded connector whose manifest names a demo shop (``demo``, a ``core.demo.DemoShop``) takes
+part: its simulator starts on 127.0.0.1, embedded PostgreSQL in the data folder, a fresh account
+connects each shop the way its manifest says (the consent page, or pasted credentials), imports,
+creates labels for a few orders (one split over two parcels), pushes their tracking codes, and
+reads the orders back from the simulator. With ``--serve`` the daemon and the simulators keep
+running for a person to click through. This module names no connector.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
 import click
 from aiohttp import web
 
-from connectors.amazon.simulator import run_simulator
-from connectors.amazon.simulator.config import (
-    DEFAULT_APPLICATION_ID,
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    SimulatorConfig,
-)
-from connectors.amazon.simulator.merchant import approve
 from core import authorization
+from core.demo import DemoShop
 from core.imports import run_import
 from core.labels import NewLabel, NewParcel, create_label, push_label
+from core.manifest import Manifest, load_attribute
 from core.models import ConnectionState, OrderStatus, ParcelItem
+from core.plugins import load_connectors
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
 from core.storage.accounts import create_account, list_accounts
@@ -36,7 +34,6 @@ from core.storage.connections import list_connections
 from core.storage.orders import PageCounts, StoredOrder, list_orders
 from core.storage.tokens import create_token
 from hub.cli.base import end_status_line, settings_of, status_line
-
 
 DEMO_PREFIX = "Demo merchant "
 
@@ -62,50 +59,81 @@ class Demo:
         click.secho(f"\nDone in {time.monotonic() - self.started:.1f} s.", fg="green", bold=True)
 
 
+@dataclass(frozen=True)
+class DemoConnector:
+    """A connector taking part in the demo: its id, manifest and demo shop."""
+
+    id: str
+    manifest: Manifest
+    shop: DemoShop
+
+
 @click.command()
-@click.option("--orders", type=click.IntRange(1, 100_000), default=150, show_default=True, help="Orders per seller.")
-@click.option("--labels", type=click.IntRange(1, 1000), default=4, show_default=True, help="Orders to create labels for.")
-@click.option("--serve", is_flag=True, help="Keep the hub and the simulator running afterwards, for the browser.")
+@click.option("--orders", type=click.IntRange(1, 100_000), default=150, show_default=True,
+              help="Orders of each demo merchant in each shop.")
+@click.option("--labels", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Orders to create labels for, in each shop.")
+@click.option("--serve", is_flag=True, help="Keep the hub and the simulators running afterwards, for the browser.")
 @click.option("--port", type=int, default=8080, show_default=True, help="Port of the hub with --serve.")
 @click.pass_context
 def demo(ctx: click.Context, orders: int, labels: int, serve: bool, port: int) -> None:
-    """Run the whole journey against the built-in Amazon simulator on 127.0.0.1."""
+    """Run the whole journey against the connectors' built-in shop simulators on 127.0.0.1."""
     asyncio.run(_demo(settings_of(ctx), orders, labels, serve, port))
+
+
+def demo_connectors(settings: HubSettings, orders: int) -> list[DemoConnector]:
+    """The loaded connectors whose manifest names a demo shop, each with its shop (not started)."""
+    found = []
+    for connector in load_connectors(settings):
+        if not connector.ok or connector.manifest is None or connector.manifest.demo is None:
+            continue
+        shop_class = load_attribute(connector.manifest.demo, connector.id, "demo")
+        if not (isinstance(shop_class, type) and issubclass(shop_class, DemoShop)):
+            raise click.ClickException(
+                f"Connector {connector.id}: its manifest's demo {connector.manifest.demo} is not a core.demo.DemoShop."
+            )
+        found.append(DemoConnector(connector.id, connector.manifest, shop_class(orders)))
+    if not found:
+        raise click.ClickException("No loaded connector brings a demo shop: see `hub connectors list`.")
+    return found
 
 
 async def _demo(settings: HubSettings, orders: int, labels: int, serve: bool, port: int) -> None:
     show = Demo()
-    show.step("Starting the Amazon simulator on 127.0.0.1")
-    config = SimulatorConfig(sellers=2, orders_per_seller=orders, marketplaces=["NL", "DE", "BE"], application_name="Hub demo")
-    async with run_simulator(config) as sim:
-        show.say(f"Seller Central, LWA and SP-API at {sim.url} (Amazon's usage plans on)")
+    taking_part = demo_connectors(settings, orders)
+    async with AsyncExitStack() as stack:
+        tables = dict(settings.connectors)
+        for connector in taking_part:
+            shop = connector.shop
+            show.step(f"Starting the {shop.title} simulator on 127.0.0.1")
+            await shop.start()
+            stack.push_async_callback(shop.stop)
+            for line in shop.describe():
+                show.say(line)
+            tables[connector.id] = {**tables.get(connector.id, {}), **shop.settings()}
         public_url = f"http://127.0.0.1:{port}"
         settings = settings.model_copy(
             update={
                 "server": settings.server.model_copy(update={"public_url": public_url, "port": port}),
-                "connectors": {
-                    **settings.connectors,
-                    "amazon": {
-                        **settings.connectors.get("amazon", {}),
-                        "endpoint": sim.url,
-                        "application_id": DEFAULT_APPLICATION_ID,
-                        "client_id": DEFAULT_CLIENT_ID,
-                        "client_secret": DEFAULT_CLIENT_SECRET,
-                    },
-                },
+                "connectors": tables,
             }
         )
         show.step(f"Opening the database ({'embedded PostgreSQL in ' + str(settings.data_dir) if settings.database.url is None else 'configured server'})")
         async with open_runtime(settings) as rt:
-            show.say("migrations applied; Amazon connector loaded" if rt.connectors.get("amazon") and rt.connectors["amazon"].ok else "Amazon connector missing")
+            loaded = [
+                f"{c.shop.title} connector {'loaded' if c.id in rt.connectors and rt.connectors[c.id].ok else 'missing'}"
+                for c in taking_part
+            ]
+            show.say(f"migrations applied; {', '.join(loaded)}")
             account, token = await _account(rt, show)
-            connection_id = await _connect(rt, show, account, sim.url)
-            await _import(rt, show, connection_id)
-            chosen = await _labels(rt, show, connection_id, labels)
-            await _read_back(show, sim.url, chosen)
+            for connector in taking_part:
+                connection_id = await _connect(rt, show, account, connector)
+                await _import(rt, show, connection_id)
+                chosen = await _labels(rt, show, connection_id, labels, connector.shop)
+                await _read_back(show, connector.shop, chosen)
             show.done()
             if serve:
-                await _serve(settings, show, token, sim.url)
+                await _serve(settings, show, token, [c.shop for c in taking_part])
 
 
 async def _account(rt: Runtime, show: Demo) -> tuple[int, str]:
@@ -123,16 +151,27 @@ async def _account(rt: Runtime, show: Demo) -> tuple[int, str]:
     return account.id, token
 
 
-async def _connect(rt: Runtime, show: Demo, account_id: int, sim_url: str) -> int:
-    show.step("Settings > All integrations > Amazon > Connect (marketplace NL)")
-    connection, url = await authorization.start_connect(rt, account_id, "amazon", {"marketplace": "NL"})
-    show.say(f"connection {connection.id} waits for consent at {url.split('?')[0]}")
-    async with aiohttp.ClientSession() as browser:
-        callback = await approve(browser, url)
-    show.say("the merchant ticked \"I direct Amazon to provide Hub demo access ...\" and confirmed")
-    params = dict(parse_qsl(urlsplit(callback).query))
-    connected = await authorization.complete_connect(rt, params, account_id)
-    show.say(f"connected to seller {connected.external_account_id}, marketplaces {', '.join(connected.settings.marketplaces)}")
+async def _connect(rt: Runtime, show: Demo, account_id: int, connector: DemoConnector) -> int:
+    shop, spec = connector.shop, connector.manifest.connect
+    fields = shop.connect_fields()
+    shown = ", ".join(f"{name} {value}" for name, value in fields.items() if name not in spec.secret_fields)
+    show.step(f"Settings > All integrations > {connector.manifest.name} > Connect" + (f" ({shown})" if shown else ""))
+    if spec.style == "consent":
+        connection, url = await authorization.start_connect(rt, account_id, connector.id, fields)
+        show.say(f"connection {connection.id} waits for consent at {url.split('?')[0]}")
+        callback = await shop.consent(url)
+        show.say(shop.consented)
+        params = dict(parse_qsl(urlsplit(callback).query))
+        connected = await authorization.complete_connect(rt, params, account_id)
+    else:
+        labels = [field.label.en for field in spec.fields if field.name in fields]
+        show.say(f"the merchant filled in {', '.join(labels)}")
+        connected = await authorization.connect_with_credentials(rt, account_id, connector.id, fields)
+    marketplaces = connected.settings.marketplaces
+    show.say(
+        f"connected to {shop.account} {connected.external_account_id}"
+        + (f", marketplaces {', '.join(marketplaces)}" if marketplaces else "")
+    )
     await authorization.change_settings(rt, account_id, connected.id, {"update_tracking": True})
     show.say("ticked \"Update the tracking code in the shop\"")
     return connected.id
@@ -153,8 +192,8 @@ async def _import(rt: Runtime, show: Demo, connection_id: int) -> None:
         show.say(f"  {count:>4} {reason}")
 
 
-async def _labels(rt: Runtime, show: Demo, connection_id: int, wanted: int) -> list[StoredOrder]:
-    show.step(f"Creating labels for {wanted} orders; the hub sends each tracking code to Amazon")
+async def _labels(rt: Runtime, show: Demo, connection_id: int, wanted: int, shop: DemoShop) -> list[StoredOrder]:
+    show.step(f"Creating labels for {wanted} orders; the hub sends each tracking code to {shop.title}")
     candidates = await list_orders(rt.db.pool, rt.vault, connection_id=connection_id, status=OrderStatus.OPEN.value, limit=500)
     # Lead with an order of several items, to show a shipment split over parcels.
     candidates.sort(key=lambda stored: sum(1 for item in stored.order.items if item.quantity_unshipped) < 2)
@@ -180,26 +219,23 @@ async def _labels(rt: Runtime, show: Demo, connection_id: int, wanted: int) -> l
     return chosen
 
 
-async def _read_back(show: Demo, sim_url: str, chosen: list[StoredOrder]) -> None:
-    show.step("Reading the orders back from Amazon (the simulator)")
-    async with aiohttp.ClientSession() as session:
-        for stored in chosen:
-            async with session.get(f"{sim_url}/_sim/orders/{stored.order.external_id}") as response:
-                body = await response.json()
-            order = body["order"]
-            status = order.get("fulfillment", {}).get("fulfillmentStatus", "?")
-            packages = ", ".join(f"{p.get('carrier')} {p.get('trackingNumber')}" for p in order.get("packages", []))
-            show.say(f"{order['orderId']}: {status} ({packages})")
+async def _read_back(show: Demo, shop: DemoShop, chosen: list[StoredOrder]) -> None:
+    show.step(f"Reading the orders back from {shop.title} (the simulator)")
+    for line in await shop.order_lines([stored.order.external_id for stored in chosen]):
+        show.say(line)
 
 
-async def _serve(settings: HubSettings, show: Demo, token: str, sim_url: str) -> None:
+async def _serve(settings: HubSettings, show: Demo, token: str, shops: list[DemoShop]) -> None:
     from hub.app import create_app
 
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.server.host, settings.server.port)
     await site.start()
-    click.secho(f"\nThe hub runs at {settings.server.public_url} (simulator at {sim_url}).", bold=True)
+    where = f"simulator at {shops[0].url}" if len(shops) == 1 else "simulators: " + ", ".join(
+        f"{shop.title} at {shop.url}" for shop in shops
+    )
+    click.secho(f"\nThe hub runs at {settings.server.public_url} ({where}).", bold=True)
     click.echo(f"Sign in with the API token: {token}")
     click.echo("Press Ctrl-C to stop.")
     try:

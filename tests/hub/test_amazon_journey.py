@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
+from connectors.amazon.client import ClientState
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
@@ -22,7 +23,7 @@ from core import authorization
 from core.errors import ConnectorAuthFailed
 from core.imports import run_import
 from core.labels import NewLabel, NewParcel, create_label, push_label
-from core.models import ConnectionState, OrderStatus, ParcelItem, PushState
+from core.models import Connection, ConnectionState, OrderStatus, ParcelItem, PushState
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
 from core.storage.accounts import create_account
@@ -72,6 +73,13 @@ async def at_amazon(sim: RunningSimulator, order_id: str) -> dict[str, Any]:
 
 async def open_orders(rt: Runtime, connection_id: int) -> list[StoredOrder]:
     return await list_orders(rt.db.pool, rt.vault, connection_id=connection_id, status=OrderStatus.OPEN.value, limit=500)
+
+
+async def test_the_runtime_opens_the_amazon_connector_with_its_own_state(rt: Runtime) -> None:
+    state = rt.connector_states["amazon"]
+    assert isinstance(state, ClientState)
+    connection = Connection(id=1, account_id=1, connector="amazon", state=ConnectionState.PENDING)
+    assert rt.context_with(connection, {}).state is state
 
 
 async def test_connect_import_label_shows_the_order_shipped_with_gls(rt: Runtime, sim: RunningSimulator) -> None:
@@ -149,3 +157,16 @@ def test_demo_runs_the_whole_journey(database_url: str, tmp_path) -> None:  # no
     assert result.exit_code == 0, result.output
     assert "connected to seller" in result.output
     assert result.output.count(": SHIPPED (GLS GLS") == 2
+    steps = [line for line in result.output.splitlines() if line[:1].isdigit()]
+    assert steps == [
+        "1. Starting the Amazon simulator on 127.0.0.1",
+        "2. Opening the database (configured server)",
+        "3. Creating a carrier account",
+        "4. Settings > All integrations > Amazon > Connect (marketplace NL)",
+        "5. Shipping > Import from shop > Start import",
+        "6. Creating labels for 2 orders; the hub sends each tracking code to Amazon",
+        "7. Reading the orders back from Amazon (the simulator)",
+    ]
+    assert "Seller Central, LWA and SP-API at http://127.0.0.1:" in result.output
+    assert "migrations applied; Amazon connector loaded" in result.output
+    assert 'the merchant ticked "I direct Amazon to provide Hub demo access ..." and confirmed' in result.output

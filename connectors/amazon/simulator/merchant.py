@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from core.errors import ConnectorError
+from core.hubapi import ConnectorError
 
 
 class ConsentForm(HTMLParser):

@@ -12,7 +12,6 @@ import pytest
 from aioresponses import aioresponses
 from pydantic import SecretStr
 
-import connectors.amazon
 from connectors.amazon.client import ClientState
 from connectors.amazon.settings import AmazonSettings
 from core.context import ConnectorContext
@@ -27,11 +26,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def state(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> ClientState:
-    """The connector's process state on the fake clock, with repeatable jitter."""
-    fresh = ClientState(clock=clock, rng=random.Random(4))
-    monkeypatch.setattr(connectors.amazon, "state", fresh)
-    return fresh
+def state(clock: FakeClock) -> ClientState:
+    """The connector's process state (what ``open_connector`` returns) on the fake clock, with repeatable jitter."""
+    return ClientState(clock=clock, rng=random.Random(4))
 
 
 @pytest.fixture
@@ -53,7 +50,7 @@ MakeContext = Callable[..., ConnectorContext]
 
 @pytest.fixture
 def make_context(http: aiohttp.ClientSession, state: ClientState) -> MakeContext:
-    """Build a hook context for an Amazon connection; keyword arguments change its parts."""
+    """Build a hook context for an Amazon connection, with ``state``; keyword arguments change its parts."""
 
     def make(
         *,
@@ -83,6 +80,7 @@ def make_context(http: aiohttp.ClientSession, state: ClientState) -> MakeContext
             http=http,
             log=logging.LoggerAdapter(logging.getLogger("connectors.amazon"), {"connection_id": 7}),
             now=now,
+            state=state,
         )
 
     return make

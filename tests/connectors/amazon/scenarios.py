@@ -1,7 +1,11 @@
 """How the contract kit drives Amazon: a fresh simulator on 127.0.0.1 for every check.
 
-The simulator's clock is frozen; the connector's pacing and backoff run on it (``start`` gives the
-connector a ``ClientState`` on that clock), so Amazon's real usage plans apply and no check waits.
+The simulator's clock is frozen (only ``seed_orders`` and ``change_order`` move it), so cursors and
+Amazon's two-minute margin behave alike on every run. The connector runs with the state its own
+``open_connector`` makes, on the real clock; so that neither side waits for a usage plan that a
+frozen clock never refills, the simulator's rate limits and the connector's pacing are off and its
+backoff is short. The kit checks no pacing: test_end_to_end.py and test_pacing.py do, with
+Amazon's real usage plans on a simulated clock.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 from pydantic import SecretStr
 
-import connectors.amazon
-from connectors.amazon.client import ClientState
 from connectors.amazon.const import MARKETPLACES
 from connectors.amazon.settings import AmazonSettings
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
@@ -35,7 +37,6 @@ from core.models import (
 )
 from core.testing import REDIRECT_URI, Scenarios
 from core.testing.scenario import Fault
-from tests.connectors.amazon.fakes import SimulatedClock
 from tests.connectors.amazon.simulator.browser import parse_form
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -52,7 +53,6 @@ class AmazonScenarios(Scenarios):
     def __init__(self) -> None:
         self._running: AbstractAsyncContextManager[RunningSimulator] | None = None
         self._sim: RunningSimulator | None = None
-        self._previous_state: ClientState | None = None
         self._refresh_token = ""
 
     @property
@@ -65,7 +65,7 @@ class AmazonScenarios(Scenarios):
         return self.sim.state.first_seller.seller_id
 
     async def start(self) -> None:
-        """A new simulator (no orders, frozen clock) and the connector's state on its clock."""
+        """A new simulator: no orders, frozen clock, no rate limits, one grant for its seller."""
         self._running = run_simulator(
             SimulatorConfig(
                 start_time=START,
@@ -75,23 +75,20 @@ class AmazonScenarios(Scenarios):
                 marketplaces=["NL"],
                 redirect_uris=[KIT_REDIRECT_URI],
                 hang_seconds=30,
+                rate_limits=False,
             )
         )
         self._sim = await self._running.__aenter__()
         self._refresh_token = self.sim.state.grant(self.seller)
-        self._previous_state = connectors.amazon.state
-        connectors.amazon.state = ClientState(clock=SimulatedClock(self.sim.state.clock))
 
     async def stop(self) -> None:
-        """Stop the simulator and give the connector back its own state."""
-        if self._previous_state is not None:
-            connectors.amazon.state = self._previous_state
+        """Stop the simulator."""
         if self._running is not None:
             await self._running.__aexit__(None, None, None)
-        self._running = self._sim = self._previous_state = None
+        self._running = self._sim = None
 
     def settings(self) -> AmazonSettings:
-        """Every endpoint on the simulator; small pages, short timeouts, one retry."""
+        """Every endpoint on the simulator; small pages, short timeouts, one quick retry, no pacing."""
         return AmazonSettings(
             application_id=DEFAULT_APPLICATION_ID,
             client_id=DEFAULT_CLIENT_ID,
@@ -99,6 +96,8 @@ class AmazonScenarios(Scenarios):
             endpoint=self.sim.url,
             page_size=2,
             max_retries=1,
+            backoff_base=0.01,
+            pacing=False,
             request_timeout=0.5,
         )
 

@@ -1,8 +1,8 @@
 """The connector's hooks against the Amazon simulator on 127.0.0.1, with Amazon's real usage plans.
 
-The hooks are called directly with a context built here (core's storage is not needed); the
-simulator's clock is frozen and only the connector's pacing moves it, so the usage plans apply in
-full without a test ever waiting.
+The hooks are called directly with a context built here (core's storage is not needed), whose
+``state`` is a ``ClientState`` on the simulator's clock; that clock is frozen and only the
+connector's pacing moves it, so the usage plans apply in full without a test ever waiting.
 """
 
 from __future__ import annotations
@@ -49,17 +49,16 @@ Simulate = Callable[..., Any]
 
 
 @pytest.fixture
-async def simulate(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[..., Any]]:
-    """Start a simulator (frozen clock) and put the connector's pacing on its clock."""
+async def simulate() -> AsyncIterator[Callable[..., Any]]:
+    """Start a simulator (frozen clock), with the connector's process state on its clock."""
     async with aiohttp.ClientSession() as http:
         stack: list[Any] = []
 
-        async def start(**config: Any) -> tuple[RunningSimulator, aiohttp.ClientSession]:
+        async def start(**config: Any) -> tuple[RunningSimulator, aiohttp.ClientSession, ClientState]:
             context = run_simulator(SimulatorConfig(**{"start_time": START, "freeze_clock": True, **config}))
             sim = await context.__aenter__()
             stack.append(context)
-            monkeypatch.setattr(connectors.amazon, "state", ClientState(clock=SimulatedClock(sim.state.clock)))
-            return sim, http
+            return sim, http, ClientState(clock=SimulatedClock(sim.state.clock))
 
         yield start
         for context in reversed(stack):
@@ -80,6 +79,7 @@ def settings_for(sim: RunningSimulator, **changes: Any) -> AmazonSettings:
 def context_for(
     sim: RunningSimulator,
     http: aiohttp.ClientSession,
+    state: ClientState,
     authorization: Authorization | None = None,
     settings: AmazonSettings | None = None,
     marketplaces: list[str] | None = None,
@@ -105,14 +105,15 @@ def context_for(
         http=http,
         log=logging.LoggerAdapter(logging.getLogger("connectors.amazon"), {"connection_id": 1}),
         now=sim.state.clock.now,
+        state=state,
     )
 
 
 async def connect(
-    sim: RunningSimulator, http: aiohttp.ClientSession, settings: AmazonSettings | None = None
+    sim: RunningSimulator, http: aiohttp.ClientSession, state: ClientState, settings: AmazonSettings | None = None
 ) -> Authorization:
     """Connect as a merchant would: consent URL, the consent form, Confirm, the callback."""
-    context = context_for(sim, http, settings=settings)
+    context = context_for(sim, http, state, settings=settings)
     redirect = await connectors.amazon.authorize(
         context, AuthStart(state="st-1", redirect_uri=REDIRECT_URI, options={"marketplace": "NL"})
     )
@@ -137,28 +138,28 @@ async def import_all(context: ConnectorContext, cursor: Cursor) -> list[ImportPa
 
 
 async def test_connect_through_the_consent_page(simulate: Simulate) -> None:
-    sim, http = await simulate()
+    sim, http, state = await simulate()
 
-    authorization = await connect(sim, http)
+    authorization = await connect(sim, http, state)
 
     seller = sim.state.first_seller
     assert authorization.external_account_id == seller.seller_id
     assert authorization.display_name == seller.store_name
     assert authorization.credentials["region"].get_secret_value() == "EU"
     assert set(authorization.marketplaces) == {"A1805IZSGTT6HS", "A1PA6795UKMFR9"}
-    await connectors.amazon.check_connection(context_for(sim, http, authorization))
+    await connectors.amazon.check_connection(context_for(sim, http, state, authorization))
 
 
 async def test_a_draft_app_connects_with_the_beta_version(simulate: Simulate) -> None:
-    sim, http = await simulate(draft=True)
-    authorization = await connect(sim, http, settings=settings_for(sim, draft_app=True))
+    sim, http, state = await simulate(draft=True)
+    authorization = await connect(sim, http, state, settings=settings_for(sim, draft_app=True))
     assert authorization.external_account_id == sim.state.first_seller.seller_id
 
 
 async def test_a_long_import_under_the_real_usage_plans_meets_no_429(simulate: Simulate) -> None:
-    sim, http = await simulate(orders_per_seller=1200)
-    authorization = await connect(sim, http)
-    context = context_for(sim, http, authorization, settings=settings_for(sim, page_size=10))
+    sim, http, state = await simulate(orders_per_seller=1200)
+    authorization = await connect(sim, http, state)
+    context = context_for(sim, http, state, authorization, settings=settings_for(sim, page_size=10))
     started = sim.state.clock.time()
 
     pages = await import_all(context, Cursor())
@@ -190,9 +191,9 @@ async def test_a_long_import_under_the_real_usage_plans_meets_no_429(simulate: S
 
 
 async def test_label_push_ships_the_order_and_a_retry_adds_no_package(simulate: Simulate) -> None:
-    sim, http = await simulate(orders_per_seller=0)
-    authorization = await connect(sim, http)
-    context = context_for(sim, http, authorization)
+    sim, http, state = await simulate(orders_per_seller=0)
+    authorization = await connect(sim, http, state)
+    context = context_for(sim, http, state, authorization)
     added = sim.state.add_order(
         items=[{"orderItemId": "50000000000001", "quantity": 2}, {"orderItemId": "50000000000002", "quantity": 1}]
     )
@@ -263,9 +264,9 @@ async def test_label_push_ships_the_order_and_a_retry_adds_no_package(simulate: 
 
 
 async def test_an_order_cancelled_after_import_comes_back_cancelled(simulate: Simulate) -> None:
-    sim, http = await simulate(orders_per_seller=0)
-    authorization = await connect(sim, http)
-    context = context_for(sim, http, authorization)
+    sim, http, state = await simulate(orders_per_seller=0)
+    authorization = await connect(sim, http, state)
+    context = context_for(sim, http, state, authorization)
     added = sim.state.add_order()
     sim.state.clock.advance(300)
     [page] = await import_all(context, Cursor())
@@ -279,9 +280,9 @@ async def test_an_order_cancelled_after_import_comes_back_cancelled(simulate: Si
 
 
 async def test_revocation_leads_to_auth_failed(simulate: Simulate) -> None:
-    sim, http = await simulate(orders_per_seller=5)
-    authorization = await connect(sim, http)
-    context = context_for(sim, http, authorization)
+    sim, http, state = await simulate(orders_per_seller=5)
+    authorization = await connect(sim, http, state)
+    context = context_for(sim, http, state, authorization)
     await connectors.amazon.check_connection(context)
 
     sim.state.revoke(authorization.external_account_id)
@@ -291,8 +292,8 @@ async def test_revocation_leads_to_auth_failed(simulate: Simulate) -> None:
 
 
 async def test_login_uri_reauthorisation_renews_the_grant(simulate: Simulate) -> None:
-    sim, http = await simulate(orders_per_seller=0, login_uri=LOGIN_URI)
-    authorization = await connect(sim, http)
+    sim, http, state = await simulate(orders_per_seller=0, login_uri=LOGIN_URI)
+    authorization = await connect(sim, http, state)
     seller = authorization.external_account_id
     sim.state.revoke(seller)
 
@@ -300,7 +301,7 @@ async def test_login_uri_reauthorisation_renews_the_grant(simulate: Simulate) ->
         login = urlsplit(answer.headers["Location"])
     assert f"{login.scheme}://{login.netloc}{login.path}" == LOGIN_URI
     amazon = dict(parse_qsl(login.query))
-    context = context_for(sim, http, authorization)
+    context = context_for(sim, http, state, authorization)
     options = {key: amazon[key] for key in ("amazon_callback_uri", "amazon_state") if key in amazon}
     redirect = await connectors.amazon.authorize(
         context, AuthStart(state="st-2", redirect_uri=REDIRECT_URI, options=options)
@@ -317,4 +318,4 @@ async def test_login_uri_reauthorisation_renews_the_grant(simulate: Simulate) ->
         renewed.credentials["refresh_token"].get_secret_value()
         != authorization.credentials["refresh_token"].get_secret_value()
     )
-    await connectors.amazon.check_connection(context_for(sim, http, renewed))
+    await connectors.amazon.check_connection(context_for(sim, http, state, renewed))

@@ -180,14 +180,6 @@ async def test_a_revoked_grant_raises_auth_failed(
         await connectors.amazon.on_label_created(make_context(), order(), label(ONE))
 
 
-async def test_a_label_of_another_connector_makes_no_call(
-    mocked: aioresponses, make_context: MakeContext, state: ClientState
-) -> None:
-    context = make_context(connector="bol", credentials={})
-    assert await connectors.amazon.on_label_created(context, order(), label(ONE)) is None
-    assert mocked.requests == {}
-
-
 async def test_parcels_amazon_cannot_take_fail_without_a_call(
     mocked: aioresponses, make_context: MakeContext, state: ClientState
 ) -> None:

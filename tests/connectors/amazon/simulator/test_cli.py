@@ -10,9 +10,9 @@ import sys
 import aiohttp
 from click.testing import CliRunner
 
-from hub.cli.amazon import amazon
+from connectors.amazon.cli import amazon
 
-RUN = "from hub.cli.amazon import amazon; amazon()"
+RUN = "from connectors.amazon.cli import amazon; amazon()"
 
 
 def test_simulator_help_lists_every_option():

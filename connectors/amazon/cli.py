@@ -1,4 +1,7 @@
-"""``hub amazon``: Amazon connector commands; ``hub amazon simulator`` serves the Amazon simulator."""
+"""``hub amazon``: the Amazon connector's commands; ``hub amazon simulator`` serves the Amazon simulator.
+
+The manifest names this group (``commands``), and ``hub`` adds it under the connector's id.
+"""
 
 from __future__ import annotations
 
