@@ -130,7 +130,7 @@ async def test_repeated_parcel_reference_edits_the_confirmation(
     )
     ctx = context()
     for _ in range(2):
-        outcomes = await runner.on_label_created(lambda _: ctx, imported, label)
+        outcomes = await runner.on_label_created(ctx, imported, label)
         assert [(outcome.reference, outcome.state) for outcome in outcomes] == [("p1", "confirmed")]
     assert list(shop.confirmations) == [(order.id, "p1")]
     assert shop.confirmations[(order.id, "p1")].edits == 1

@@ -1,7 +1,10 @@
 """The fake connector: the hub API v1 over an in-memory ``FakeShop`` (``tests.contract.fake.shop``).
 
-The contract kit's own subject, and core's connector for end-to-end tests. It is never installed
-as an entry point; register it yourself::
+The contract kit's own subject, and core's connector for end-to-end tests: a consent connect,
+synchronous confirmations, an "updated after" filter; its sibling ``tests.contract.keyshop`` has
+the other shape (pasted credentials, asynchronous confirmations, full scans, signed events). It
+stays on manifest ``hub_api = 1`` (connect options passed on as text) and imports only
+``core.hubapi``. It is never installed as an entry point; register it yourself::
 
     import tests.contract.fake as fake
     from tests.contract.fake.shop import open_shop
@@ -26,8 +29,8 @@ Behaviour, hook by hook:
   window>)``; the last page ``Cursor(since=<end of the window>)``. A cursor in the future keeps its
   ``since``. Orders with ``skip_reason`` come as ``SkippedOrder``; cancelled ones with status
   ``cancelled``.
-- ``on_label_created``: ``None`` for another connector's connection, without a call; else one
-  ``confirm_shipment`` call per parcel. A transient failure on the first parcel raises (nothing
+- ``on_label_created``: one ``confirm_shipment`` call per parcel (core calls it for the
+  connector's own connections only). A transient failure on the first parcel raises (nothing
   was pushed); on a later parcel it gives that parcel ``retry``; a rejection gives ``failed``.
 - ``disconnect``: revokes the API key in the shop.
 
@@ -46,24 +49,20 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
-from core.context import ConnectorContext
-from core.errors import (
-    ConnectorAuthFailed,
-    ConnectorError,
-    ConnectorNotReady,
-    InvalidInput,
-    TransientError,
-    error_for_status,
-)
-from core.hookspecs import hookimpl
-from core.models import (
+from core.hubapi import (
     Address,
     AuthCallback,
+    AuthCredentials,
     Authorization,
     AuthRedirect,
     AuthStart,
+    ConnectorAuthFailed,
+    ConnectorContext,
+    ConnectorError,
+    ConnectorNotReady,
     Cursor,
     ImportPage,
+    InvalidInput,
     Label,
     Money,
     Order,
@@ -71,6 +70,9 @@ from core.models import (
     OrderStatus,
     ParcelOutcome,
     SkippedOrder,
+    TransientError,
+    error_for_status,
+    hookimpl,
 )
 from tests.contract.fake.settings import FakeSettings
 from tests.contract.fake.shop import FakeOrder, FakeShop, ShopError, ShopTimeout, get_shop
@@ -80,12 +82,16 @@ CONNECTOR_ID = "fake"
 
 
 @hookimpl
-async def authorize(context: ConnectorContext, step: AuthStart | AuthCallback) -> AuthRedirect | Authorization:
+async def authorize(
+    context: ConnectorContext, step: AuthStart | AuthCallback | AuthCredentials
+) -> AuthRedirect | Authorization:
     """Consent URL for the start; a code exchanged for the API key on the callback."""
     settings, shop = _settings(context), _shop(context)
     if isinstance(step, AuthStart):
         query = urlencode({"state": step.state, "redirect_uri": step.redirect_uri, **step.options})
         return AuthRedirect(url=f"https://{shop.name}.fake-shop.invalid/consent?{query}")
+    if not isinstance(step, AuthCallback):
+        raise InvalidInput("The fake shop connects through its consent page; it takes no pasted credentials.")
     code = step.params.get("code")
     if not code:
         raise InvalidInput("The fake shop sent no code back: start connecting again.")
@@ -149,10 +155,8 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
 
 
 @hookimpl
-async def on_label_created(context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome] | None:
-    """One confirm_shipment per parcel for an own connection; None for a foreign one."""
-    if context.connection.connector != CONNECTOR_ID:
-        return None
+async def on_label_created(context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
+    """One confirm_shipment per parcel."""
     shop, api_key = _shop(context), _api_key(context)
     outcomes = []
     for number, parcel in enumerate(label.parcels):

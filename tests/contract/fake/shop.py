@@ -13,6 +13,9 @@ says which one a connection uses::
     shop.confirmations[("F-0001", "parcel-1")]      # what a label push left in the shop
     [call.operation for call in shop.calls]         # ["search_orders", "search_orders", ...]
 
+``MemoryShop`` is what every in-memory shop shares (orders, clock, faults, call log); ``FakeShop``
+adds the fake connector's API, and ``tests.contract.keyshop.shop.KeyShop`` the key shop's.
+
 The clock: ``shop.now`` starts at the current time (whole seconds) and moves only when told
 (``advance``) or when an order changes: every change moves it one second on and stamps the order
 with it, so a change is always strictly later than any cursor the shop's clock produced before.
@@ -109,18 +112,22 @@ class SearchResult:
     more: bool
 
 
-class FakeShop:
-    """One shop: orders, a clock, queued faults, API keys, confirmations and a call log."""
+class MemoryShop:
+    """What every in-memory shop has: orders, a clock, queued faults and a call log.
+
+    ``FakeShop`` and the key shop (``tests.contract.keyshop.shop``) add their own API on top.
+    Order ids are ``<order_prefix>-0001``, ``<order_prefix>-0002``, ...
+    """
+
+    #: The first part of the ids ``add_order`` gives.
+    order_prefix = "F"
 
     def __init__(self, name: str = "default", now: datetime | None = None) -> None:
         self.name = name
         self.now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
         self.orders: dict[str, FakeOrder] = {}
-        self.api_keys: set[str] = {GOOD_KEY}
         self.calls: list[Call] = []
-        self.confirmations: dict[tuple[str, str], Confirmation] = {}
         self._faults: deque[FaultKind | None] = deque()
-        self._codes: dict[str, str] = {}
         self._ids = itertools.count(1)
 
     # the clock --------------------------------------------------------------------------------
@@ -149,7 +156,7 @@ class FakeShop:
 
         ``fields`` set the address: ``name``, ``street``, ``postal_code``, ``city``, ``country``.
         """
-        order_id = order_id or f"F-{next(self._ids):04d}"
+        order_id = order_id or f"{self.order_prefix}-{next(self._ids):04d}"
         if order_id in self.orders:
             raise ValueError(f"order {order_id} exists; use update_order")
         _check_status(status)
@@ -191,6 +198,42 @@ class FakeShop:
     def clear_faults(self) -> None:
         """Drop the faults still queued."""
         self._faults.clear()
+
+    # ------------------------------------------------------------------------------------------
+
+    def _refusal(self, credential: str) -> str | None:
+        """Why an API call made with ``credential`` is refused (the 401's message), ``None`` if it is let in."""
+        raise NotImplementedError
+
+    def _call(self, operation: str, credential: str | None, **args: Any) -> None:
+        """Log the call, then fail it with the next queued fault or a 401 for a credential not let in.
+
+        ``credential`` ``None``: a call that needs none (such as a token request).
+        """
+        refusal = self._refusal(credential) if credential is not None else None
+        authorized = credential is not None and refusal is None
+        self.calls.append(Call(operation, args, authorized))
+        fault = self._faults.popleft() if self._faults else None
+        if fault == "5xx":
+            raise ShopError(503, "Service unavailable")
+        if fault == "timeout":
+            raise ShopTimeout(f"{operation} timed out")
+        if fault == "429":
+            raise ShopError(429, "Too many requests", retry_after=1.0)
+        if fault == "auth":  # refused whatever the credential, with the shop's words for a bad one
+            raise ShopError(401, self._refusal("") or "Unauthorized")
+        if refusal is not None:
+            raise ShopError(401, refusal)
+
+
+class FakeShop(MemoryShop):
+    """The fake connector's shop: API keys, a consent page, confirmations by parcel reference."""
+
+    def __init__(self, name: str = "default", now: datetime | None = None) -> None:
+        super().__init__(name, now)
+        self.api_keys: set[str] = {GOOD_KEY}
+        self.confirmations: dict[tuple[str, str], Confirmation] = {}
+        self._codes: dict[str, str] = {}
 
     # the API the connector calls --------------------------------------------------------------
 
@@ -258,18 +301,8 @@ class FakeShop:
 
     # ------------------------------------------------------------------------------------------
 
-    def _call(self, operation: str, api_key: str | None, **args: Any) -> None:
-        authorized = api_key in self.api_keys
-        self.calls.append(Call(operation, args, authorized))
-        fault = self._faults.popleft() if self._faults else None
-        if fault == "5xx":
-            raise ShopError(503, "Service unavailable")
-        if fault == "timeout":
-            raise ShopTimeout(f"{operation} timed out")
-        if fault == "429":
-            raise ShopError(429, "Too many requests", retry_after=1.0)
-        if fault == "auth" or (api_key is not None and not authorized):
-            raise ShopError(401, "Unauthorized: the API key is unknown or revoked")
+    def _refusal(self, credential: str) -> str | None:
+        return None if credential in self.api_keys else "Unauthorized: the API key is unknown or revoked"
 
 
 def _check_status(status: str) -> None:
@@ -305,6 +338,7 @@ __all__ = [
     "FakeItem",
     "FakeOrder",
     "FakeShop",
+    "MemoryShop",
     "SearchResult",
     "ShopError",
     "ShopTimeout",
