@@ -218,8 +218,7 @@ async def complete_connect(rt: Runtime, params: dict[str, str], account_id: int 
     try:
         result = await rt.runner.authorize_grant(context, step)
     except ConnectorAuthFailed as err:
-        async with rt.db.pool.acquire() as db:
-            await db.execute("update connections set reason = $2 where id = $1", connection.id, str(err))
+        await store.set_reason(rt.db.pool, connection.id, str(err))
         raise
     return await _store_grant(rt, connection, result, "authorised by the merchant")
 
@@ -332,12 +331,8 @@ async def enable(rt: Runtime, account_id: int | None, connection_id: int) -> Con
             f"{lifecycle.ACTIONS[connection.state] or 'connect the shop again with a new connection.'}"
         )
     async with rt.db.pool.acquire() as db, db.transaction():
-        before = await db.fetchval(
-            "select from_state from connection_events where connection_id = $1 and to_state = 'disabled'"
-            " order by id desc limit 1",
-            connection_id,
-        )
-        target = ConnectionState.AUTH_REQUIRED if before == "auth_required" else ConnectionState.CONNECTED
+        before = await store.state_before(db, connection_id, ConnectionState.DISABLED)
+        target = ConnectionState.AUTH_REQUIRED if before is ConnectionState.AUTH_REQUIRED else ConnectionState.CONNECTED
         await lifecycle.transition(
             db, connection_id, target, "enabled by the merchant", expected=frozenset({ConnectionState.DISABLED})
         )

@@ -21,13 +21,10 @@ from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as store
 from core.storage.database import DATABASE_FAULTS
-from core.storage.imports import ImportRun
+from core.storage.imports import IMPORT_LOCK, ImportRun
 from core.storage.orders import PageCounts, save_page
 
 log = logging.getLogger(__name__)
-
-#: First key of the two-key advisory lock that guards a connection's import.
-IMPORT_LOCK = 0x696D70  # "imp"
 
 Progress = Callable[[PageCounts, int], None]
 
@@ -65,7 +62,7 @@ async def run_import(
     async with rt.db.pool.acquire() as db:
         released = False
         try:
-            if not await db.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id):
+            if not await store.try_import_lock(db, connection_id):
                 released = True
                 raise ImportRunning(
                     f"An import of connection {connection_id} is running already; wait for it to finish."
@@ -74,7 +71,7 @@ async def run_import(
                 return await _run(rt, db, connection, trigger, progress, run_id)
             finally:
                 if not db.is_closed():
-                    await db.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
+                    await store.release_import_lock(db, connection_id)
                 released = True
         finally:
             if not released:
@@ -101,9 +98,7 @@ async def _run(
             async with db.transaction():
                 # Under the row's share lock: a merchant who disabled (or disconnected) the
                 # connection meanwhile gets no more pages written.
-                state = ConnectionState(
-                    await db.fetchval("select state from connections where id = $1 for share", connection_id)
-                )
+                state = await connection_store.share_state(db, connection_id)
                 if not state.working:
                     raise Conflict(f"Connection {connection_id} became {state.value} during the import; it stopped.")
                 counts = await save_page(db, rt.vault, connection_id, list(page.orders), list(page.skipped))

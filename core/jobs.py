@@ -50,12 +50,13 @@ from core.queue import (
     RETENTION,
     SETTLE,
     enqueue_retention,
-    queries,
     schedule_due_imports,
     schedule_due_settles,
 )
 from core.retention import delete_expired_personal_data
 from core.settings import HubSettings
+from core.storage import imports as import_store
+from core.storage.jobqueue import queries
 from core.storage import labels as label_store
 from core.storage.database import DATABASE_FAULTS
 
@@ -99,11 +100,7 @@ async def run_push_job(rt: Runtime, job: Job) -> None:
 
 async def _give_up(rt: Runtime, label_id: int, message: str) -> None:
     label = await label_store.get_label(rt.db.pool, label_id)
-    connector = await rt.db.pool.fetchval(
-        "select c.connector from labels l join orders o on o.id = l.order_id join connections c on c.id = o.connection_id"
-        " where l.id = $1",
-        label_id,
-    )
+    connector = await label_store.connector_of(rt.db.pool, label_id)
     for parcel in label.parcels_in(PushState.PENDING):
         await label_store.record_outcome(rt.db.pool, label_id, parcel.reference, PushState.FAILED, message)
         PUSHES.labels(connector or "-", "gave_up").inc()
@@ -136,12 +133,7 @@ async def run_import_job(rt: Runtime, job: Job) -> None:
 
 async def _close_queued_run(rt: Runtime, run_id: int | None, reason: str) -> None:
     if run_id is not None:
-        await rt.db.pool.execute(
-            "update import_runs set state = 'failed', error = $2, finished_at = now() "
-            "where id = $1 and state in ('queued', 'running')",
-            run_id,
-            reason,
-        )
+        await import_store.fail_open_run(rt.db.pool, run_id, reason)
 
 
 Handler = Callable[[Runtime, Job], Awaitable[None]]

@@ -147,20 +147,9 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
     write over the next one's.
     """
     owner = uuid.uuid4()
-    until = await rt.db.pool.fetchval(
-        """
-        update labels set push_owner = $2, push_until = now() + make_interval(secs => $3)
-        where id = $1 and (push_until is null or push_until < now())
-        returning push_until
-        """,
-        label_id,
-        owner,
-        lease_seconds(rt),
-    )
+    until = await store.take_lease(rt.db.pool, label_id, owner, lease_seconds(rt))
     if until is None:
-        held = await rt.db.pool.fetchval(
-            "select greatest(extract(epoch from push_until - now()), 0)::float8 from labels where id = $1", label_id
-        )
+        held = await store.lease_left(rt.db.pool, label_id)
         if held is None:
             raise NotFound(f"No label {label_id}: list a shipment's labels with `hub orders list`.")
         raise PushRunning(
@@ -175,13 +164,7 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
     finally:
         # A cancellation while taking the lease can leave it taken unseen: it then expires.
         with contextlib.suppress(*DATABASE_FAULTS):  # else it expires
-            await asyncio.shield(
-                rt.db.pool.execute(
-                    "update labels set push_owner = null, push_until = null where id = $1 and push_owner = $2",
-                    label_id,
-                    owner,
-                )
-            )
+            await asyncio.shield(store.release_lease(rt.db.pool, label_id, owner))
 
 
 async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
@@ -252,13 +235,7 @@ async def _lease_kept(rt: Runtime, label_id: int, owner: uuid.UUID) -> AsyncIter
         while True:
             await asyncio.sleep(seconds / 3)
             with contextlib.suppress(*DATABASE_FAULTS):
-                await rt.db.pool.execute(
-                    "update labels set push_until = now() + make_interval(secs => $3)"
-                    " where id = $1 and push_owner = $2",
-                    label_id,
-                    owner,
-                    seconds,
-                )
+                await store.renew_lease(rt.db.pool, label_id, owner, seconds)
 
     renewal = asyncio.create_task(renew(), name=f"hub-lease-{label_id}")
     try:

@@ -13,6 +13,7 @@ import asyncpg
 
 from core.errors import Conflict, NotFound
 from core.models import ConnectionState as S
+from core.storage import connections as store
 
 log = logging.getLogger(__name__)
 
@@ -55,27 +56,14 @@ async def transition(
     change another request made meanwhile (a merchant disabling it, say) is not overwritten.
     Raises ``Conflict`` when the lifecycle does not allow the move or the state is not expected.
     """
-    row = await db.fetchrow("select state from connections where id = $1 for update", connection_id)
-    if row is None:
+    current = await store.lock_state(db, connection_id)
+    if current is None:
         raise NotFound(f"Connection {connection_id} does not exist: list them with `hub connections list`.")
-    current = S(row["state"])
     if not allowed(current, target) or (expected is not None and current not in expected):
         raise Conflict(
             f"Connection {connection_id} is {current.value} and cannot become {target.value}: "
             "look at it again with `hub connections show` or on its Integration details page.",
         )
-    await db.execute(
-        "update connections set state = $2, reason = $3, updated_at = now() where id = $1",
-        connection_id,
-        target.value,
-        reason,
-    )
-    await db.execute(
-        "insert into connection_events (connection_id, from_state, to_state, reason) values ($1, $2, $3, $4)",
-        connection_id,
-        current.value,
-        target.value,
-        reason,
-    )
+    await store.set_state(db, connection_id, current, target, reason)
     log.info("connection %s: %s -> %s (%s)", connection_id, current.value, target.value, reason or "-")
     return current

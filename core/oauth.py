@@ -12,6 +12,7 @@ import asyncpg
 
 from core.crypto import Vault
 from core.errors import InvalidInput
+from core.storage import oauth as store
 
 _PURPOSE = "hub oauth state v1"
 
@@ -34,16 +35,7 @@ async def issue_state(
 ) -> str:
     """Create a state for one connect attempt; it expires after ``ttl_seconds``."""
     nonce = secrets.token_urlsafe(24)
-    await db.execute(
-        """
-        insert into oauth_states (nonce, account_id, connection_id, expires_at)
-        values ($1, $2, $3, now() + make_interval(secs => $4))
-        """,
-        nonce,
-        account_id,
-        connection_id,
-        float(ttl_seconds),
-    )
+    await store.insert_state(db, nonce, account_id, connection_id, ttl_seconds)
     return f"{nonce}.{_signature(vault, nonce)}"
 
 
@@ -55,14 +47,7 @@ async def consume_state(db: asyncpg.Connection | asyncpg.Pool, vault: Vault, sta
     nonce, signature = state.split(".")
     if not hmac.compare_digest(signature, _signature(vault, nonce)):
         raise InvalidInput("The authorisation link is invalid: start connecting again.")
-    row = await db.fetchrow(
-        """
-        update oauth_states set used_at = now()
-        where nonce = $1 and used_at is null and expires_at > now()
-        returning account_id, connection_id
-        """,
-        nonce,
-    )
-    if row is None:
+    used = await store.use_state(db, nonce)
+    if used is None:
         raise InvalidInput("The authorisation link has expired or was used already: start connecting again.")
-    return StateGrant(row["account_id"], row["connection_id"])
+    return StateGrant(*used)

@@ -1,7 +1,9 @@
 """The job queue's write side: enqueue jobs in the caller's transaction (pgqueuer).
 
 Kept apart from core.jobs (the handlers) so that use cases can enqueue without importing the
-workers. Dedupe keys keep one queued job per connection or label.
+workers. Pushes and imports carry no dedupe key (a label's lease and a connection's import lock
+keep them single); the retention job and each connection's settle job have one, so at most one of
+each is queued or running.
 """
 
 from __future__ import annotations
@@ -10,28 +12,15 @@ import json
 from datetime import timedelta
 
 import asyncpg
-from pgqueuer import AsyncpgDriver, Queries
 
+from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
+from core.storage.jobqueue import queries
 
 IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
 
 Db = asyncpg.Connection
-
-
-def queries(db: Db) -> Queries:
-    """pgqueuer's queries over one connection (inside the caller's transaction, if any)."""
-    return Queries(AsyncpgDriver(db))
-
-
-async def install_queue(db: Db) -> None:
-    """Create or upgrade pgqueuer's tables; call under the migration lock."""
-    queue = queries(db)
-    if await queue.schema_is_installed():
-        await queue.upgrade()
-    else:
-        await queue.install()
 
 
 async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> None:
@@ -53,7 +42,7 @@ async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
 
     Call in a transaction: the connection row is locked so that two processes never queue twice.
     """
-    await db.execute("select id from connections where id = $1 for update", connection_id)
+    await connection_store.lock_row(db, connection_id)
     existing = await import_store.open_run(db, connection_id)
     if existing is not None:
         return existing
@@ -104,33 +93,15 @@ async def resume_connection(db: Db, connection_id: int) -> int:
 
     Its accepted parcels are asked about by the scheduler's next tick.
     """
-    rows = await db.fetch(
-        """
-        select distinct p.label_id from parcels p join orders o on o.id = p.order_id
-        where o.connection_id = $1 and p.push_state = 'pending'
-        """,
-        connection_id,
-    )
-    for row in rows:
-        await enqueue_push(db, row["label_id"])
-    return len(rows)
+    label_ids = await label_store.labels_with_pending(db, connection_id)
+    for label_id in label_ids:
+        await enqueue_push(db, label_id)
+    return len(label_ids)
 
 
-_DUE = """
-    select c.id from connections c
-    left join lateral (
-        select started_at as started from import_runs r where r.connection_id = c.id order by id desc limit 1
-    ) last on true
-    where c.state in ('connected', 'error')
-      and (last.started is null
-           or last.started + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5))
-              <= now())
-"""
-
-
-async def due_imports(db: Db) -> list[int]:
+async def due_imports(db: Db | asyncpg.Pool) -> list[int]:
     """Connections importing (connected or in error) whose interval has passed since their last run started."""
-    return [row["id"] for row in await db.fetch(_DUE + " order by c.id")]
+    return await import_store.due_connections(db)
 
 
 async def schedule_due_imports(pool: asyncpg.Pool) -> int:
@@ -142,8 +113,8 @@ async def schedule_due_imports(pool: asyncpg.Pool) -> int:
     queued = 0
     for connection_id in await due_imports(pool):
         async with pool.acquire() as db, db.transaction():
-            await db.execute("select id from connections where id = $1 for update", connection_id)
-            if await db.fetchval(_DUE + " and c.id = $1", connection_id) is None:
+            await connection_store.lock_row(db, connection_id)
+            if not await import_store.is_due(db, connection_id):
                 continue
             if await import_store.open_run(db, connection_id) is None:
                 await enqueue_import(db, connection_id, "schedule")

@@ -11,23 +11,19 @@ import logging
 
 from core.authorization import delete_abandoned_connects
 from core.runtime import Runtime
+from core.storage import events as event_store
+from core.storage import oauth as oauth_store
+from core.storage import orders as order_store
 
 log = logging.getLogger(__name__)
 
 
 async def delete_expired_personal_data(rt: Runtime) -> int:
     """Delete recipients of orders shipped or cancelled more than ``retention_days`` ago; return how many."""
-    result = await rt.db.pool.execute(
-        """
-        update orders set recipient = null
-        where recipient is not null and closed_at < now() - make_interval(days => $1)
-        """,
-        rt.settings.jobs.retention_days,
-    )
-    await rt.db.pool.execute("delete from oauth_states where expires_at < now() - interval '1 day'")
-    await rt.db.pool.execute("delete from shop_events where received_at < now() - interval '7 days'")
+    count = await order_store.forget_recipients(rt.db.pool, rt.settings.jobs.retention_days)
+    await oauth_store.delete_expired(rt.db.pool)
+    await event_store.delete_older(rt.db.pool, days=7)
     await delete_abandoned_connects(rt)
-    count = int(result.split()[-1])
     if count:
         log.info("retention: deleted the personal data of %s closed orders", count)
     return count

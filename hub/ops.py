@@ -42,10 +42,10 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus metrics, with the queue depth read now."""
     rt = request.app[RUNTIME]
     try:
-        rows = await rt.db.pool.fetch("select entrypoint, status::text, count(*) as n from pgqueuer group by 1, 2")
+        rows = await jobqueue.depth(rt.db.pool)
     except Exception:  # noqa: BLE001 - the other metrics are still worth serving
         rows = []
     QUEUE_DEPTH.clear()
-    for row in rows:
-        QUEUE_DEPTH.labels(row["entrypoint"], row["status"]).set(row["n"])
+    for entrypoint, status, count in rows:
+        QUEUE_DEPTH.labels(entrypoint, status).set(count)
     return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

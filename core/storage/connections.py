@@ -9,8 +9,8 @@ import asyncpg
 from core.crypto import Vault
 from core.errors import NotFound
 from core.models import Connection, ConnectionSettings, ConnectionState
+from core.storage.database import Db
 
-Db = asyncpg.Connection | asyncpg.Pool
 
 
 def to_connection(row: asyncpg.Record) -> Connection:
@@ -194,3 +194,53 @@ async def update_settings(db: Db, connection_id: int, settings: ConnectionSettin
 async def display_name(db: Db, connection_id: int) -> str | None:
     """The shop's name for the connected account, if it gave one."""
     return await db.fetchval("select display_name from connections where id = $1", connection_id)
+
+
+async def lock_state(db: asyncpg.Connection, connection_id: int) -> ConnectionState | None:
+    """A connection's state under its row lock (held to the transaction's end); ``None`` if it does not exist."""
+    state = await db.fetchval("select state from connections where id = $1 for update", connection_id)
+    return ConnectionState(state) if state is not None else None
+
+
+async def share_state(db: asyncpg.Connection, connection_id: int) -> ConnectionState:
+    """A connection's state under its row's share lock: no state change commits before the transaction ends."""
+    return ConnectionState(await db.fetchval("select state from connections where id = $1 for share", connection_id))
+
+
+async def lock_row(db: asyncpg.Connection, connection_id: int) -> None:
+    """Lock a connection's row to the transaction's end (two processes never decide for it at once)."""
+    await db.execute("select id from connections where id = $1 for update", connection_id)
+
+
+async def set_state(
+    db: asyncpg.Connection, connection_id: int, current: ConnectionState, target: ConnectionState, reason: str | None
+) -> None:
+    """Write a state change and its event row (the caller checked the move under the row lock)."""
+    await db.execute(
+        "update connections set state = $2, reason = $3, updated_at = now() where id = $1",
+        connection_id,
+        target.value,
+        reason,
+    )
+    await db.execute(
+        "insert into connection_events (connection_id, from_state, to_state, reason) values ($1, $2, $3, $4)",
+        connection_id,
+        current.value,
+        target.value,
+        reason,
+    )
+
+
+async def set_reason(db: Db, connection_id: int, reason: str) -> None:
+    """Note why the last attempt on a connection failed, without changing its state."""
+    await db.execute("update connections set reason = $2 where id = $1", connection_id, reason)
+
+
+async def state_before(db: Db, connection_id: int, state: ConnectionState) -> ConnectionState | None:
+    """The state a connection was in before it last entered ``state``."""
+    before = await db.fetchval(
+        "select from_state from connection_events where connection_id = $1 and to_state = $2 order by id desc limit 1",
+        connection_id,
+        state.value,
+    )
+    return ConnectionState(before) if before is not None else None

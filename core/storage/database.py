@@ -6,13 +6,16 @@ import asyncio
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
 
 from core.errors import StorageError
 from core.settings import HubSettings
+
+#: Where a storage function runs its statements: a connection (in the caller's transaction) or the pool.
+Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 #: Faults of the database or the way to it, as opposed to a bug: work that meets one runs again later.
 DATABASE_FAULTS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncpg
+from core.storage.database import Db
 
-Db = asyncpg.Connection | asyncpg.Pool
 
 
 async def remember(db: Db, connection_id: int, event_id: str) -> bool:
@@ -23,3 +22,8 @@ async def recent_count(db: Db, connection_id: int) -> int:
         "select count(*) from shop_events where connection_id = $1 and received_at > now() - interval '1 minute'",
         connection_id,
     )
+
+
+async def delete_older(db: Db, days: int) -> None:
+    """Forget the events that arrived more than ``days`` ago."""
+    await db.execute("delete from shop_events where received_at < now() - make_interval(days => $1)", days)

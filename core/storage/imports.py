@@ -9,9 +9,9 @@ import asyncpg
 
 from core.errors import NotFound
 from core.models import Cursor
+from core.storage.database import Db
 from core.storage.orders import PageCounts
 
-Db = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,20 @@ class ImportRun:
     def skipped_total(self) -> int:
         """All skipped orders, whatever the reason."""
         return sum(self.skipped.values())
+
+
+#: First key of the two-key session advisory lock that guards a connection's import.
+IMPORT_LOCK = 0x696D70  # "imp"
+
+
+async def try_import_lock(db: asyncpg.Connection, connection_id: int) -> bool:
+    """Take the connection's import lock on this session, if no other session holds it."""
+    return bool(await db.fetchval("select pg_try_advisory_lock($1, $2)", IMPORT_LOCK, connection_id))
+
+
+async def release_import_lock(db: asyncpg.Connection, connection_id: int) -> None:
+    """Release the connection's import lock held by this session."""
+    await db.fetchval("select pg_advisory_unlock($1, $2)", IMPORT_LOCK, connection_id)
 
 
 async def get_cursor(db: Db, connection_id: int) -> Cursor:
@@ -128,6 +142,16 @@ async def finish_run(db: Db, run_id: int, state: str, error: str | None = None) 
     return ImportRun(**dict(row))
 
 
+async def fail_open_run(db: Db, run_id: int, reason: str) -> None:
+    """Mark a run that is still queued or running as failed, with the reason."""
+    await db.execute(
+        "update import_runs set state = 'failed', error = $2, finished_at = now() "
+        "where id = $1 and state in ('queued', 'running')",
+        run_id,
+        reason,
+    )
+
+
 async def get_run(db: Db, run_id: int, account_id: int | None = None) -> ImportRun:
     """One import run; with ``account_id``, only that account's."""
     row = await db.fetchrow(
@@ -149,3 +173,25 @@ async def last_run(db: Db, connection_id: int) -> ImportRun | None:
         "select * from import_runs where connection_id = $1 order by id desc limit 1", connection_id
     )
     return ImportRun(**dict(row)) if row else None
+
+
+_DUE = """
+    select c.id from connections c
+    left join lateral (
+        select started_at as started from import_runs r where r.connection_id = c.id order by id desc limit 1
+    ) last on true
+    where c.state in ('connected', 'error')
+      and (last.started is null
+           or last.started + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5))
+              <= now())
+"""
+
+
+async def due_connections(db: Db) -> list[int]:
+    """Connections importing (connected or in error) whose interval has passed since their last run started."""
+    return [row["id"] for row in await db.fetch(_DUE + " order by c.id")]
+
+
+async def is_due(db: Db, connection_id: int) -> bool:
+    """Whether one connection is due an import now."""
+    return await db.fetchval(_DUE + " and c.id = $1", connection_id) is not None

@@ -11,8 +11,8 @@ import orjson
 
 from core.errors import NotFound
 from core.models import Label, Parcel, ParcelItem, PushState
+from core.storage.database import Db
 
-Db = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,65 @@ def _parcel(row: asyncpg.Record) -> StoredParcel:
         pushed_at=row["pushed_at"],
         shop_reference=row["shop_reference"],
     )
+
+
+async def connector_of(db: Db, label_id: int) -> str | None:
+    """The connector of the connection a label's order came from."""
+    return await db.fetchval(
+        "select c.connector from labels l join orders o on o.id = l.order_id join connections c on c.id = o.connection_id"
+        " where l.id = $1",
+        label_id,
+    )
+
+
+async def take_lease(db: Db, label_id: int, owner: UUID, seconds: float) -> datetime | None:
+    """Take a label's push lease for ``owner`` unless another live lease holds it; its expiry, or ``None``."""
+    return await db.fetchval(
+        """
+        update labels set push_owner = $2, push_until = now() + make_interval(secs => $3)
+        where id = $1 and (push_until is null or push_until < now())
+        returning push_until
+        """,
+        label_id,
+        owner,
+        seconds,
+    )
+
+
+async def lease_left(db: Db, label_id: int) -> float | None:
+    """Seconds until a label's push lease expires (0 when it has); ``None`` when there is no such label."""
+    return await db.fetchval(
+        "select greatest(extract(epoch from push_until - now()), 0)::float8 from labels where id = $1", label_id
+    )
+
+
+async def renew_lease(db: Db, label_id: int, owner: UUID, seconds: float) -> None:
+    """Extend ``owner``'s lease on a label by ``seconds`` from now, if it still holds it."""
+    await db.execute(
+        "update labels set push_until = now() + make_interval(secs => $3) where id = $1 and push_owner = $2",
+        label_id,
+        owner,
+        seconds,
+    )
+
+
+async def release_lease(db: Db, label_id: int, owner: UUID) -> None:
+    """Give up ``owner``'s lease on a label, if it still holds it."""
+    await db.execute(
+        "update labels set push_owner = null, push_until = null where id = $1 and push_owner = $2", label_id, owner
+    )
+
+
+async def labels_with_pending(db: Db, connection_id: int) -> list[int]:
+    """The ids of a connection's labels with parcels still to push."""
+    rows = await db.fetch(
+        """
+        select distinct p.label_id from parcels p join orders o on o.id = p.order_id
+        where o.connection_id = $1 and p.push_state = 'pending'
+        """,
+        connection_id,
+    )
+    return [row["label_id"] for row in rows]
 
 
 async def labels_of_order(db: Db, order_id: int) -> list[int]:

@@ -15,7 +15,7 @@ from importlib import resources
 
 import asyncpg
 
-from core.queue import install_queue
+from core.storage.jobqueue import install_queue
 
 log = logging.getLogger(__name__)
 

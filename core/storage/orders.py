@@ -17,8 +17,8 @@ import orjson
 from core.crypto import Vault
 from core.errors import NotFound
 from core.models import Address, Order, OrderItem, OrderStatus, SkippedOrder
+from core.storage.database import Db
 
-Db = asyncpg.Connection | asyncpg.Pool
 
 _CLOSED = (OrderStatus.SHIPPED.value, OrderStatus.CANCELLED.value)
 
@@ -299,3 +299,15 @@ async def list_orders(
 async def count_orders(db: Db, connection_id: int) -> int:
     """How many orders a connection has stored."""
     return await db.fetchval("select count(*) from orders where connection_id = $1", connection_id)
+
+
+async def forget_recipients(db: Db, days: int) -> int:
+    """Delete the recipients of orders shipped or cancelled more than ``days`` ago; return how many."""
+    result = await db.execute(
+        """
+        update orders set recipient = null
+        where recipient is not null and closed_at < now() - make_interval(days => $1)
+        """,
+        days,
+    )
+    return int(result.split()[-1])

@@ -8,8 +8,8 @@ import secrets
 import asyncpg
 
 from core.errors import InvalidInput
+from core.storage.database import Db
 
-Db = asyncpg.Connection | asyncpg.Pool
 
 PREFIX = "hub_"
 
