@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 
 import asyncpg
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from core import lifecycle, queue
 from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound
@@ -153,7 +153,7 @@ async def connect_with_credentials(
     event_token = secrets.token_hex(32)
     draft = Connection(id=0, account_id=account_id, connector=connector_id, state=ConnectionState.PENDING)
     context = rt.context_with(draft, {}, event_token)
-    result = await rt.runner.authorize_grant(context, AuthCredentials(fields=values))
+    result = await rt.runner.authorize_grant(context, AuthCredentials(fields={name: SecretStr(value) for name, value in values.items()}))
     settings = ConnectionSettings(marketplaces=list(result.marketplaces))
     try:
         async with rt.db.pool.acquire() as db, db.transaction():
@@ -177,7 +177,7 @@ async def reconnect_with_credentials(
     spec = _require_style(rt, connection.connector, "credentials")
     values = check_fields(spec, fields, _manifest_name(rt, connection.connector))
     context = await rt.context(connection)
-    result = await rt.runner.authorize_grant(context, AuthCredentials(fields=values))
+    result = await rt.runner.authorize_grant(context, AuthCredentials(fields={name: SecretStr(value) for name, value in values.items()}))
     return await _store_grant(rt, connection, result, "new credentials checked with the shop")
 
 
