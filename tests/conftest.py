@@ -21,6 +21,9 @@ from core.storage.database import embedded_url
 from core.storage.migrate import migrate
 from tests.contract.fake.shop import FakeShop, close_shop, open_shop
 
+#: Fails, never skips, the tests that need a missing folder of shop API descriptions; see there.
+pytest_plugins = ["tests.model_folders"]
+
 TEMPLATE = "hub_template"
 
 #: The fake connector's entry point (it is never installed as one).

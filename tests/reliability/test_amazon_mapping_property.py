@@ -4,8 +4,8 @@ into core's ``Order`` or is skipped with a reason, and ``map_order`` never raise
 The strategy is built from the model's ``Order`` definition (tests.reliability.model_strategy);
 each drawn order is first checked against the model with jsonschema, so the strategy cannot drift
 from what Amazon may send. A second, narrower strategy (still model-valid) draws orders the carrier
-must ship, which must come out as an ``Order`` carrying the same ids, items and recipient. Skips
-with a reason when Amazon's models are not present.
+must ship, which must come out as an ``Order`` carrying the same ids, items and recipient. Fails,
+naming HUB_SPAPI_MODELS, when Amazon's models are not present.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from connectors.amazon.mapping import STATUSES, map_order, map_orders
 from core.models import Order, SkippedOrder
-from tests.connectors.amazon.spapi_models import FORMAT_CHECKER, load_model, models_available, models_dir
+from tests.connectors.amazon.spapi_models import FORMAT_CHECKER, load_model, models_available
 from tests.reliability.model_strategy import from_definition
 
-pytestmark = pytest.mark.skipif(not models_available(), reason=f"Amazon SP-API models not found at {models_dir()} (set HUB_SPAPI_MODELS)")
+pytestmark = pytest.mark.spapi_models  # fails without the models (tests/model_folders.py)
 
 MODEL = "orders_2026-01-01.json"
 #: Examples per property: an order of the model has some hundred fields, so each costs some 30 ms.

@@ -2,8 +2,10 @@
 
 The models are not part of the repository. They are read from the folder named by the
 environment variable ``HUB_SPAPI_MODELS`` or, by default, from ``../shared/spapi-models`` beside
-the repository root. When the folder is missing, every function here calls ``pytest.skip`` with a
-reason that says where it looked, so tests that need the models skip instead of failing.
+the repository root. When the folder is missing, every function here fails the calling test with a
+message that says where it looked and names the variable: the tests never skip. The tests that
+use this module carry the marker ``spapi_models`` (set by the plugin ``tests.model_folders``), so
+``pytest -m "not spapi_models"`` leaves them out on purpose.
 
 Usage from any test::
 
@@ -40,7 +42,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,11 +50,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 
-MODELS_ENV = "HUB_SPAPI_MODELS"
-_REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_MODELS_DIR = _REPO_ROOT.parent / "shared" / "spapi-models"
+from tests.model_folders import SPAPI_MODELS
+
+MODELS_ENV = SPAPI_MODELS.env
+DEFAULT_MODELS_DIR = SPAPI_MODELS.default
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
@@ -130,24 +131,17 @@ class SandboxCase:
 
 def models_dir() -> Path:
     """The folder the models are read from (it may not exist)."""
-    configured = os.environ.get(MODELS_ENV)
-    return Path(configured).expanduser() if configured else DEFAULT_MODELS_DIR
+    return SPAPI_MODELS.path()
 
 
 def models_available() -> bool:
-    """True when the models folder exists, for ``pytest.mark.skipif``."""
-    return models_dir().is_dir()
+    """True when the models folder exists (for what runs at collection, such as parametrisation)."""
+    return SPAPI_MODELS.available()
 
 
 def require_models() -> Path:
-    """The models folder, or skip the calling test with a reason that names it."""
-    folder = models_dir()
-    if not folder.is_dir():
-        pytest.skip(
-            f"Amazon SP-API models not found at {folder}: set {MODELS_ENV} to the folder "
-            "holding orders_2026-01-01.json, ordersV0.json, sellers.json, ..."
-        )
-    return folder
+    """The models folder, or fail the calling test with a message that names ``HUB_SPAPI_MODELS``."""
+    return SPAPI_MODELS.require()
 
 
 @functools.cache
@@ -284,8 +278,10 @@ def _parameter_problems(param: dict[str, Any], values: list[str]) -> list[str]:
             items = values
         elif len(values) > 1:
             return [
-                f"sent {len(values)} times; a {param.get('collectionFormat', 'csv')} array "
-                "goes as one comma-separated value"
+                (
+                    f"sent {len(values)} times; a {param.get('collectionFormat', 'csv')} array "
+                    "goes as one comma-separated value"
+                )
             ]
         else:
             separator = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}[

@@ -1,7 +1,7 @@
 """Contract: every request the client sends, and every answer these tests fake, fits Amazon's models.
 
 The models are read from ``HUB_SPAPI_MODELS`` (default ../shared/spapi-models); without them these
-tests skip, saying where they looked.
+tests fail, saying where they looked.
 """
 
 from __future__ import annotations

@@ -6,13 +6,15 @@ progress, create a label, see the push confirmed, and find the order Shipped at 
 Once in English and once in Dutch (chosen by the browser's language).
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``HUB_CHROMIUM``) and Playwright for Python;
-the tests skip, saying why, without them. ``HUB_SCREENSHOTS=1`` saves a screenshot of each page to
+the tests skip, saying why, without them, but fail when ``HUB_REQUIRE_BROWSER`` is set (``.ci/run``,
+which installs both, sets it). ``HUB_SCREENSHOTS=1`` saves a screenshot of each page to
 ``docs/screenshots/``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import re
@@ -35,8 +37,15 @@ from core.storage.tokens import create_token
 from hub.app import create_app
 from hub.keys import RUNTIME
 
-playwright_api = pytest.importorskip(
-    "playwright.async_api", reason="Playwright for Python is not installed (pip install -e '.[test]')"
+#: Set by .ci/run, which installs Chromium and Playwright: there a missing one fails the tests.
+REQUIRE_BROWSER = os.environ.get("HUB_REQUIRE_BROWSER", "") not in ("", "0")
+
+playwright_api = (
+    importlib.import_module("playwright.async_api")
+    if REQUIRE_BROWSER
+    else pytest.importorskip(
+        "playwright.async_api", reason="Playwright for Python is not installed (pip install -e '.[test]')"
+    )
 )
 
 
@@ -49,9 +58,8 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium found: apt-get install chromium (or set HUB_CHROMIUM) to run the browser tests"
-)
+NO_CHROMIUM = "no Chromium found: apt-get install chromium (or set HUB_CHROMIUM) to run the browser tests"
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not REQUIRE_BROWSER, reason=NO_CHROMIUM)
 
 LAUNCH_ARGS = [
     "--headless",
@@ -73,6 +81,8 @@ expect = playwright_api.expect
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
     """One headless Chromium for the session."""
+    if CHROMIUM is None:  # only with HUB_REQUIRE_BROWSER: without it the tests skip
+        pytest.fail(f"{NO_CHROMIUM}; HUB_REQUIRE_BROWSER is set, so this is a failure", pytrace=False)
     async with playwright_api.async_playwright() as pw:
         launched = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield launched

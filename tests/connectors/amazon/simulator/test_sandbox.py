@@ -8,9 +8,9 @@ import pytest
 
 from connectors.amazon.simulator import SimulatorConfig, create_app
 from tests.connectors.amazon.simulator.conftest import OPERATIONS, SpApi
-from tests.connectors.amazon.spapi_models import models_available, models_dir, sandbox_cases
+from tests.connectors.amazon.spapi_models import models_available, sandbox_cases
 
-pytestmark = pytest.mark.skipif(not models_available(), reason=f"Amazon SP-API models not found at {models_dir()}")
+pytestmark = pytest.mark.spapi_models  # fails without the models (tests/model_folders.py)
 
 SANDBOXED = ["searchOrders", "getOrder", "confirmShipment", "getMarketplaceParticipations"]
 CASES = [

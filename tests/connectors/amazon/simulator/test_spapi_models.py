@@ -1,4 +1,4 @@
-"""The shared model helper: it must catch what is wrong, pass what is right and skip without models."""
+"""The shared model helper: it must catch what is wrong, pass what is right and fail without models."""
 
 from __future__ import annotations
 
@@ -114,8 +114,8 @@ def test_sandbox_cases_are_read_from_the_model():
     assert cases[0].parameters["orderId"] == "902-1106328-1059050"
 
 
-def test_missing_models_folder_skips_with_a_reason(monkeypatch, tmp_path):
+def test_missing_models_folder_fails_naming_the_folder_and_the_variable(monkeypatch, tmp_path):
     monkeypatch.setenv(spapi_models.MODELS_ENV, str(tmp_path / "nowhere"))
     assert not spapi_models.models_available()
-    with pytest.raises(pytest.skip.Exception, match="nowhere"):
+    with pytest.raises(pytest.fail.Exception, match="nowhere.*HUB_SPAPI_MODELS"):
         validate_response(ORDERS, "getOrder", 200, {})
