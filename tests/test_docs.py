@@ -7,6 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pluggy
 import pytest
 from pydantic import BaseModel
 
@@ -14,11 +15,14 @@ from core import hookspecs
 from core.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = [function for _, function in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(function, "hub_spec")]
+SPECS = [getattr(hookspecs, name) for name in hookspecs.HOOK_NAMES]
 
 
-def test_every_hook_spec_is_found() -> None:
-    assert {spec.__name__ for spec in SPECS} == {"authorize", "check_connection", "import_orders", "on_label_created", "disconnect"}
+def test_hook_names_are_the_specs_pluggy_finds() -> None:
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    assert set(hookspecs.HOOK_NAMES) == {name for name in vars(manager.hook) if not name.startswith("_")}
+    assert set(hookspecs.REQUIRED_HOOKS) <= set(hookspecs.HOOK_NAMES)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.__name__)

@@ -62,7 +62,7 @@ class Merchant:
     async def sign_in(self) -> None:
         await self.get("/signin")
         status, text, _ = await self.post("/signin", {"token": self.token})
-        assert status == 200 and "All integrations" in text or "Alle integraties" in text, text
+        assert status == 200 and ("All integrations" in text or "Alle integraties" in text), (status, text)
 
     async def close(self) -> None:
         await self.http.close()
