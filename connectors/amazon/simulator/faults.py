@@ -5,8 +5,9 @@ at a rate (a seeded random draw per call, so a run repeats) or for the next N ca
 
 Kinds: ``500`` and ``503`` (``InternalFailure`` bodies), ``429`` (``QuotaExceeded``), ``slow``
 (answers normally after a delay), ``timeout`` (holds the request without answering, long enough
-for any client timeout, until the simulator stops) and ``drop`` (closes the connection without an
-answer).
+for any client timeout, until the simulator stops), ``drop`` (closes the connection without an
+answer) and ``lost`` (does the work, a shipment confirmed say, then closes the connection without
+the answer).
 
 Text syntax (CLI ``--faults`` and the admin API), rules separated by commas::
 
@@ -16,6 +17,7 @@ Text syntax (CLI ``--faults`` and the admin API), rules separated by commas::
     confirmShipment:timeout:next=3     the next 3 confirmShipment calls hang
     getOrder:slow=1.5:0.5              half the getOrder calls answer after 1.5 s
     *:drop:next=1                      the next SP-API call of any kind loses its connection
+    confirmShipment:lost:next=1        the next package is confirmed but its answer is lost
     lwa:503                            every LWA token call fails with 503
 
 Without a rate or count a rule fires on every call. ``SECONDS`` applies to ``slow`` (default 2).
@@ -38,8 +40,8 @@ OPERATIONS = (
     "getMarketplaceParticipations",
     "lwa",
 )
-FaultKind = Literal["500", "503", "429", "slow", "timeout", "drop"]
-KINDS: tuple[str, ...] = ("500", "503", "429", "slow", "timeout", "drop")
+FaultKind = Literal["500", "503", "429", "slow", "timeout", "drop", "lost"]
+KINDS: tuple[str, ...] = ("500", "503", "429", "slow", "timeout", "drop", "lost")
 
 
 class FaultRule(BaseModel):

@@ -3,9 +3,10 @@
 ``@operation("searchOrders")`` wraps a handler ``(request, seller_id) -> response``. In order:
 an injected fault may answer first; a missing or over-long ``user-agent`` gets 400; a missing,
 expired or revoked ``x-amz-access-token`` gets 403 ``Unauthorized``; an empty token bucket gets 429
-``QuotaExceeded``; then the handler (or, in sandbox-cases mode, the models' static cases) answers.
-Every answer carries ``x-amzn-RequestId``; 200, 204, 400 and 404 also carry
-``x-amzn-RateLimit-Limit``, as the models declare.
+``QuotaExceeded``; then the handler (or, in sandbox-cases mode, the models' static cases) answers,
+and a ``lost`` fault drops the connection instead of sending that answer. Every answer carries
+``x-amzn-RequestId``; 200, 204, 400 and 404 also carry ``x-amzn-RateLimit-Limit``, as the models
+declare.
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ def operation(name: str) -> Callable[[Handler], Route]:
             state = request.app[STATE]
             request_id = str(uuid.uuid4())
             fault = state.faults.draw(name)
-            response = await inject(state, request, fault) if fault else None
+            response = await inject(state, request, fault) if fault and fault.kind != "lost" else None
             if response is None:
                 response = await _answer(state, request, name, handler)
+                if fault and fault.kind == "lost":
+                    return drop(request)
                 if response.status in _RATE_LIMIT_HEADER_STATUSES:
                     response.headers["x-amzn-RateLimit-Limit"] = state.usage_plan(name).header
             response.headers["x-amzn-RequestId"] = request_id
@@ -100,7 +103,10 @@ async def _answer(state: SimulatorState, request: web.Request, name: str, handle
 
 
 async def inject(state: SimulatorState, request: web.Request, fault: FaultRule) -> web.StreamResponse | None:
-    """Act out a fault; None means carry on and answer normally (after a ``slow`` delay)."""
+    """Act out a fault before the work; None means carry on and answer normally (after a ``slow`` delay).
+
+    A ``lost`` fault acts after the work: the route answers and then drops the connection.
+    """
     if fault.kind == "slow":
         await pause(state, fault.delay)
         return None

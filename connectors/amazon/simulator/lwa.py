@@ -39,12 +39,14 @@ async def token(request: web.Request) -> web.StreamResponse:
             return drop(request)
         if fault.kind == "slow":
             await pause(state, fault.delay)
-        else:
+        elif fault.kind != "lost":
             return _error(_FAULT_ERRORS[fault.kind])
     try:
-        return _tokens(await _grant(state, request))
+        answer = _tokens(await _grant(state, request))
     except LwaError as error:
         return _error(error)
+    # A lost answer: the tokens are issued (a code is used up), the caller never hears of them.
+    return drop(request) if fault is not None and fault.kind == "lost" else answer
 
 
 async def _grant(state: SimulatorState, request: web.Request) -> dict[str, object]:

@@ -1,11 +1,8 @@
 """How the contract kit drives Amazon: a fresh simulator on 127.0.0.1 for every check.
 
-The simulator's clock is frozen (only ``seed_orders`` and ``change_order`` move it), so cursors and
-Amazon's two-minute margin behave alike on every run. The connector runs with the state its own
-``open_connector`` makes, on the real clock; so that neither side waits for a usage plan that a
-frozen clock never refills, the simulator's rate limits and the connector's pacing are off and its
-backoff is short. The kit checks no pacing: test_end_to_end.py and test_pacing.py do, with
-Amazon's real usage plans on a simulated clock.
+The simulator's clock is frozen; the connector's pacing and backoff run on it (``connector_state``
+puts what ``open_connector`` made on that clock), so Amazon's real usage plans apply and no check
+waits.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 from pydantic import SecretStr
 
+from connectors.amazon.client import ClientState
 from connectors.amazon.const import MARKETPLACES
 from connectors.amazon.settings import AmazonSettings
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
@@ -37,6 +35,7 @@ from core.models import (
 )
 from core.testing import REDIRECT_URI, Scenarios
 from core.testing.scenario import Fault
+from tests.connectors.amazon.fakes import SimulatedClock
 from tests.connectors.amazon.simulator.browser import parse_form
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -65,7 +64,7 @@ class AmazonScenarios(Scenarios):
         return self.sim.state.first_seller.seller_id
 
     async def start(self) -> None:
-        """A new simulator: no orders, frozen clock, no rate limits, one grant for its seller."""
+        """A new simulator: no orders, frozen clock, Amazon's usage plans, one grant for its seller."""
         self._running = run_simulator(
             SimulatorConfig(
                 start_time=START,
@@ -75,7 +74,6 @@ class AmazonScenarios(Scenarios):
                 marketplaces=["NL"],
                 redirect_uris=[KIT_REDIRECT_URI],
                 hang_seconds=30,
-                rate_limits=False,
             )
         )
         self._sim = await self._running.__aenter__()
@@ -88,7 +86,7 @@ class AmazonScenarios(Scenarios):
         self._running = self._sim = None
 
     def settings(self) -> AmazonSettings:
-        """Every endpoint on the simulator; small pages, short timeouts, one quick retry, no pacing."""
+        """Every endpoint on the simulator; small pages, short timeouts, one retry."""
         return AmazonSettings(
             application_id=DEFAULT_APPLICATION_ID,
             client_id=DEFAULT_CLIENT_ID,
@@ -96,10 +94,13 @@ class AmazonScenarios(Scenarios):
             endpoint=self.sim.url,
             page_size=2,
             max_retries=1,
-            backoff_base=0.01,
-            pacing=False,
             request_timeout=0.5,
         )
+
+    def connector_state(self, opened: Any) -> ClientState:
+        """What ``open_connector`` made, on the simulator's clock: pacing and backoff move that clock instead of waiting."""
+        assert isinstance(opened, ClientState), f"open_connector returned {type(opened).__name__}, not a ClientState"
+        return ClientState(clock=SimulatedClock(self.sim.state.clock), rng=opened.random)
 
     def good_credentials(self) -> Mapping[str, SecretStr]:
         """A grant the simulator issued for its seller."""
@@ -151,6 +152,14 @@ class AmazonScenarios(Scenarios):
             ship_date=self.now(),
             parcels=[Parcel(reference="1", tracking_number="GLS0000000001", items=items)],
         )
+
+    async def lose_next_answer(self) -> None:
+        """Amazon confirms the next package and the answer is lost on the way (the connection drops)."""
+        self.sim.state.faults.add([FaultRule(operation="confirmShipment", kind="lost", next=1)])
+
+    async def shipments_at_shop(self, order_external_id: str) -> int:
+        """The packages Amazon holds for the order (one per ``packageReferenceId``)."""
+        return len(self.sim.state.detail(self.sim.state.order(order_external_id)).packages)
 
     def secrets(self) -> Iterable[str]:
         """The access and refresh tokens the simulator issued during the check."""

@@ -120,6 +120,31 @@ async def test_drop_fault_closes_the_connection_without_an_answer(api: SpApi):
     assert (await api.confirm("999-0000000-0000000", {})).status == 404
 
 
+async def test_lost_fault_does_the_work_and_drops_the_answer(api: SpApi):
+    order = api.sim.state.add_order(api.seller_id, marketplace_code="DE",
+                                    items=[{"quantity": 1, "orderItemId": "11111111111111"}])
+    body = {"marketplaceId": "A1PA6795UKMFR9", "packageDetail": {
+        "packageReferenceId": "1", "carrierCode": "GLS", "trackingNumber": "GLS1", "shipDate": "2026-03-02T10:00:00Z",
+        "orderItems": [{"orderItemId": "11111111111111", "quantity": 1}]}}
+    api.sim.state.faults.set(parse_faults("confirmShipment:lost:next=1"))
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await api.confirm(order.order_id, body)
+    assert sorted(api.sim.state.detail(api.sim.state.order(order.order_id)).packages) == ["1"]
+    assert (await api.confirm(order.order_id, body)).status == 204
+    assert [c.action for c in api.sim.state.confirmations_of(order.order_id)] == ["created", "updated"]
+
+
+async def test_lost_lwa_answer_issues_the_token_nobody_hears_of(session, sim):
+    form = {"grant_type": "refresh_token", "refresh_token": sim.state.grant(),
+            "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
+    issued = len(sim.state.access_tokens)
+    sim.state.faults.set(parse_faults("lwa:lost:next=1"))
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        async with session.post(sim.url + "/auth/o2/token", data=form):
+            pass
+    assert len(sim.state.access_tokens) == issued + 1
+
+
 async def test_faults_from_the_config_are_active_from_the_start(session, start_simulator):
     sim = await start_simulator(faults="getMarketplaceParticipations:503:next=1")
     api = SpApi(session, sim, sim.state.first_seller.seller_id)
