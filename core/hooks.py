@@ -143,8 +143,9 @@ class HookRunner:
     ) -> AuthRedirect | Authorization:
         """Run one step of the connect flow with the connection's connector."""
         result = await self._call("authorize", context, step=step)
-        expected = AuthRedirect if isinstance(step, AuthStart) else Authorization
-        return _expect(result, expected, "authorize", context)
+        expected: type[AuthRedirect | Authorization] = AuthRedirect if isinstance(step, AuthStart) else Authorization
+        checked: AuthRedirect | Authorization = _expect(result, expected, "authorize", context)
+        return checked
 
     async def authorize_redirect(self, context: ConnectorContext, step: AuthStart) -> AuthRedirect:
         """The first step of a consent connect: where to send the merchant."""
@@ -198,8 +199,8 @@ class HookRunner:
 
     async def receive_event(self, context: ConnectorContext, event: ShopEvent) -> EventMeaning:
         """Have the connection's connector verify and read a shop event."""
-        meaning = await self._call("receive_event", context, event=event)
-        return _expect(meaning, EventMeaning, "receive_event", context)
+        meaning: EventMeaning = _expect(await self._call("receive_event", context, event=event), EventMeaning, "receive_event", context)
+        return meaning
 
     async def open_connector(self, setup: ConnectorSetup) -> Any:
         """Set up a connector's per-process state; ``None`` when it keeps none."""

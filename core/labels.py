@@ -122,7 +122,7 @@ def check_delay(rt: Runtime, checks: int, retry_after: float | None = None) -> f
     jobs = rt.settings.jobs
     if retry_after is not None:
         return max(0.0, min(retry_after, jobs.retry_max_seconds))
-    return min(jobs.settle_base_seconds * 2**checks, jobs.retry_max_seconds)
+    return float(min(jobs.settle_base_seconds * 2**checks, jobs.retry_max_seconds))
 
 
 def lease_seconds(rt: Runtime) -> float:
@@ -197,7 +197,7 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
         raise
     except TransientError:
         PUSHES.labels(connection.connector, "retry").inc(len(pending.parcels))
-        retry = [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels]
+        retry: list[tuple[str, PushState, str | None]] = [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels]
         await _record(rt.db.pool, label_id, owner, retry)
         raise
     states = {
@@ -296,7 +296,9 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
         raise
     except TransientError as err:
         log.info("connection %s: the shop could not say how %s parcels settled: %s", connection_id, len(due), err)
-        later = [(row.id, PushState.ACCEPTED, None, check_delay(rt, row.checks + 1, err.retry_after)) for row in due]
+        later: list[tuple[int, PushState, str | None, float]] = [
+            (row.id, PushState.ACCEPTED, None, check_delay(rt, row.checks + 1, err.retry_after)) for row in due
+        ]
         await store.record_checks(rt.db.pool, later)
         raise
     said = {outcome.shop_reference: outcome for outcome in outcomes}

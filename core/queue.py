@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import TypeAlias
 
 import asyncpg
 
@@ -20,7 +21,7 @@ from core.storage.jobqueue import queries
 
 IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
 
-Db = asyncpg.Connection
+Db: TypeAlias = asyncpg.Connection
 
 
 async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> None:

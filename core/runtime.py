@@ -7,7 +7,7 @@ core.imports, core.labels). Resources come up in order and go down in reverse.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from core.context import ConnectorContext, ConnectorSetup, utc_now
 from core.crypto import Vault, open_vault
@@ -37,12 +37,12 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=15)
 EVENTS_PATH = "/events/"
 
 
-class ConnectionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class ConnectionLog(logging.LoggerAdapter[logging.Logger]):
     """Prefixes every line with the connection id."""
 
-    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         """Add the connection id."""
-        return f"connection {self.extra['connection_id']}: {msg}", kwargs
+        return f"connection {(self.extra or {}).get('connection_id')}: {msg}", kwargs
 
 
 @dataclass
@@ -67,6 +67,13 @@ class Runtime:
             raise NotFound(f"Unknown connector {connector_id!r}: installed are {usable} (see `hub connectors list`).")
         return connector
 
+    def settings_of(self, connector_id: str) -> BaseModel:
+        """A loaded connector's validated settings."""
+        settings = self.connector(connector_id).settings
+        if settings is None:  # a loaded connector always has them; see core.plugins.load_connector
+            raise NotFound(f"Connector {connector_id!r} has no settings loaded: see `hub connectors list`.")
+        return settings
+
     async def context(self, connection: Connection, db: asyncpg.Connection | None = None) -> ConnectorContext:
         """The context for a hook call of the connection's own connector, with its credentials.
 
@@ -86,7 +93,7 @@ class Runtime:
         return ConnectorContext(
             connection=connection,
             credentials={key: SecretStr(str(value)) for key, value in credentials.items()},
-            settings=self.connector(connector_id).settings,
+            settings=self.settings_of(connector_id),
             http=self.http,
             log=ConnectionLog(logging.getLogger(f"connectors.{connector_id}"), {"connection_id": connection.id}),
             now=self.now,
@@ -102,7 +109,7 @@ class Runtime:
         """What ``open_connector`` and ``close_connector`` receive for a connector."""
         return ConnectorSetup(
             connector=connector_id,
-            settings=self.connector(connector_id).settings,
+            settings=self.settings_of(connector_id),
             http=self.http,
             log=logging.getLogger(f"connectors.{connector_id}"),
             now=self.now,

@@ -220,7 +220,8 @@ def secret_values(settings: HubSettings) -> list[str]:
 
 def masked(settings: HubSettings) -> dict[str, Any]:
     """The settings as plain data with every secret masked, for `hub config show`."""
-    return _mask(settings.model_dump(mode="python"))
+    masked_settings: dict[str, Any] = _mask(settings.model_dump(mode="python"))
+    return masked_settings
 
 
 _SECRET_WORDS = ("secret", "password", "token")

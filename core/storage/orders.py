@@ -16,7 +16,7 @@ import orjson
 
 from core.crypto import Vault
 from core.errors import NotFound
-from core.models import Address, Order, OrderItem, OrderStatus, SkippedOrder
+from core.models import Address, Money, Order, OrderItem, OrderStatus, SkippedOrder
 from core.storage.database import Db
 
 
@@ -70,7 +70,8 @@ def _page(vault: Vault, orders: list[Order]) -> tuple[str, str]:
     of an array); PostgreSQL reads it with ``json_to_recordset``. ``json`` rather than ``jsonb``:
     it is read once, so building the binary form first would be wasted.
     """
-    rows, items = [], []
+    rows: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
     for order in orders:
         row, digest = _row(order)
         recipient, order_items = row.pop("recipient"), row.pop("items")
@@ -234,7 +235,7 @@ def _to_stored(vault: Vault, row: asyncpg.Record) -> StoredOrder:
             title=i["title"],
             quantity_ordered=i["quantity_ordered"],
             quantity_unshipped=i["quantity_unshipped"],
-            unit_price={"amount": str(i["unit_price"]), "currency": i["currency"]} if i["currency"] else None,
+            unit_price=Money(amount=i["unit_price"], currency=i["currency"]) if i["currency"] else None,
         )
         for i in row["items"]
     ]
