@@ -1,4 +1,9 @@
-"""Errors as JSON: every HubError maps to a status with a message; nothing leaks a traceback."""
+"""Errors as JSON: every HubError maps to a status with a message; nothing leaks a traceback.
+
+An ``InvalidInput`` that names the body member at fault carries it as ``error.field``. Messages
+pass through the log mask (``core.logs.mask``), so a secret the hub knows never comes back in an
+answer, not even inside a shop's reason.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +24,25 @@ from core.errors import (
     NotFound,
     TransientError,
 )
+from core.logs import mask
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+
+class CredentialsRefused(HubError):
+    """The shop refused the credentials pasted at a connect or reconnect; the message is its reason.
+
+    422: the request was well formed (not 400) and the API token is fine (not 401); the merchant
+    changes the credentials and tries again. Nothing was stored.
+    """
+
+    code = "credentials_refused"
+
+
 STATUS: list[tuple[type[HubError], int]] = [
+    (CredentialsRefused, 422),
     (InvalidInput, 400),
     (NotFound, 404),
     (Conflict, 409),
@@ -36,9 +54,14 @@ STATUS: list[tuple[type[HubError], int]] = [
 ]
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    """A JSON error body ``{"error": {"code", "message"}}``."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON error body ``{"error": {"code", "message"[, "field"]}}``."""
+    detail = {"code": code, "message": mask(message)}
+    if field:
+        detail["field"] = field
+    return web.json_response({"error": detail}, status=status, headers=headers)
 
 
 def status_of(err: HubError) -> int:
@@ -55,7 +78,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = status_of(err)
         if status >= 500:
             log.warning("%s %s failed: %s (%s)", request.method, request.path, err, err.detail)
-        return error_response(status, err.code, err.message)
+        return error_response(status, err.code, err.message, getattr(err, "field", None))
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError):
         log.warning("%s %s: the database is unavailable", request.method, request.path)
         return error_response(503, "unavailable", "The database is unavailable; retry shortly.")

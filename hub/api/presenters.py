@@ -3,11 +3,60 @@
 from __future__ import annotations
 
 from core.lifecycle import ACTIONS
+from core.manifest import ConnectSpec, Text
 from core.models import Connection
+from core.plugins import LoadedConnector
 from core.storage.imports import ImportRun
 from core.storage.labels import StoredLabel
 from core.storage.orders import StoredOrder
-from hub.api.schemas import ConnectionOut, ImportOut, LabelOut, OrderOut, ParcelOut
+from hub.api.schemas import (
+    ConnectFieldOut,
+    ConnectionOut,
+    ConnectorOut,
+    ConnectSpecOut,
+    ImportOut,
+    LabelOut,
+    OrderOut,
+    ParcelOut,
+    TextOut,
+)
+
+
+def _text(text: Text | None) -> TextOut | None:
+    return TextOut(en=text.en, nl=text.nl) if text else None
+
+
+def connect_spec_out(spec: ConnectSpec) -> ConnectSpecOut:
+    """A connector's Connect form as the manifest declares it (descriptions only, never a value)."""
+    return ConnectSpecOut(
+        style=spec.style,
+        fields=[
+            ConnectFieldOut(
+                name=f.name,
+                label=TextOut(en=f.label.en, nl=f.label.nl),
+                help=_text(f.help),
+                secret=f.secret,
+                required=f.required,
+                choices=list(f.choices),
+                link=f.link,
+                max_length=f.max_length,
+            )
+            for f in spec.fields
+        ],
+    )
+
+
+def connector_out(c: LoadedConnector) -> ConnectorOut:
+    """An installed connector with its Connect form (none when it failed to load)."""
+    return ConnectorOut(
+        id=c.id,
+        name=c.manifest.name if c.manifest else None,
+        version=c.manifest.version if c.manifest else None,
+        description=c.manifest.description if c.manifest else None,
+        hooks=c.hooks,
+        error=c.error,
+        connect=connect_spec_out(c.manifest.connect) if c.manifest and c.ok else None,
+    )
 
 
 def connection_out(c: Connection) -> ConnectionOut:
@@ -46,6 +95,7 @@ def label_out(label: StoredLabel) -> LabelOut:
                 items=[i.model_dump() for i in p.items],
                 push_state=p.push_state.value,
                 push_message=p.push_message,
+                shop_reference=p.shop_reference,
                 push_attempts=p.push_attempts,
                 pushed_at=p.pushed_at,
             )

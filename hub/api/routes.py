@@ -1,33 +1,44 @@
-"""The JSON API under /api/v1: connectors, connections, imports, orders, labels.
+"""The JSON API under /api/v1: connectors, connections, imports, orders, labels; and the shops' event route.
 
-Every route but the OpenAPI description needs ``Authorization: Bearer <token>`` and sees only the
-token's account: another account's ids answer 404.
+Every route under /api/v1 but the OpenAPI description needs ``Authorization: Bearer <token>`` and
+sees only the token's account: another account's ids answer 404. Connecting follows the
+connector's declared connect style (``GET /connectors``), never its name: ``consent`` answers
+with the shop's consent URL, ``credentials`` checks the pasted fields with the shop and answers
+with the connected connection. ``POST /events/{token}`` (hub.api.events) is public: shops post
+there, and the connector verifies each message.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from core import authorization, lifecycle, queue
-from core.errors import InvalidInput
+from core.errors import ConnectorAuthFailed, InvalidInput
 from core.labels import NewLabel, record_label, retry_label
+from core.logs import MASK
+from core.manifest import ConnectSpec
+from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.tokens import account_for
-from hub.api.errors import Handler, error_response, int_param, read_body
-from hub.api.presenters import connection_out, import_out, label_out, order_out
+from hub.api import events
+from hub.api.errors import CredentialsRefused, Handler, error_response, int_param, read_body
+from hub.api.presenters import connection_out, connector_out, import_out, label_out, order_out
 from hub.api.schemas import (
     ConnectIn,
     ConnectionList,
     ConnectOut,
     ConnectorList,
-    ConnectorOut,
     ImportIn,
     LabelIn,
     OrderList,
+    ReconnectIn,
     ReconnectOut,
     SettingsIn,
 )
@@ -35,6 +46,7 @@ from hub.keys import ACCOUNT, RUNTIME
 
 PREFIX = "/api/v1"
 routes = web.RouteTableDef()
+T = TypeVar("T")
 
 
 def reply(body: BaseModel, status: int = 200) -> web.Response:
@@ -59,23 +71,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @routes.get(PREFIX + "/connectors")
 async def list_connectors(request: web.Request) -> web.Response:
-    """Installed connectors ("All integrations")."""
+    """Installed connectors ("All integrations") with their connect style and fields."""
     rt = request.app[RUNTIME]
-    return reply(
-        ConnectorList(
-            connectors=[
-                ConnectorOut(
-                    id=c.id,
-                    name=c.manifest.name if c.manifest else None,
-                    version=c.manifest.version if c.manifest else None,
-                    description=c.manifest.description if c.manifest else None,
-                    hooks=c.hooks,
-                    error=c.error,
-                )
-                for c in rt.connectors.values()
-            ]
-        )
-    )
+    return reply(ConnectorList(connectors=[connector_out(c) for c in rt.connectors.values()]))
 
 
 @routes.get(PREFIX + "/connections")
@@ -85,12 +83,44 @@ async def list_connections(request: web.Request) -> web.Response:
     return reply(ConnectionList(connections=[connection_out(c) for c in found]))
 
 
+def _name(rt: Runtime, connector_id: str) -> str:
+    manifest = rt.connector(connector_id).manifest
+    return manifest.name if manifest else connector_id
+
+
+def _fields(body: ConnectIn) -> dict[str, str]:
+    fields = dict(body.fields)
+    if body.marketplace:
+        if "marketplace" in fields:
+            raise InvalidInput("Give the marketplace once: in fields or as marketplace, not both.", field="marketplace")
+        fields["marketplace"] = body.marketplace.upper()
+    return fields
+
+
+async def _checked_by_shop(call: Awaitable[T], fields: Mapping[str, str]) -> T:
+    """Await a credentials connect; the shop's refusal becomes ``CredentialsRefused`` (422) with its reason."""
+    try:
+        return await call
+    except ConnectorAuthFailed as err:
+        message = err.message
+        for value in fields.values():
+            if value:  # whatever the shop quoted back, the pasted values stay out of the answer
+                message = message.replace(value, MASK)
+        raise CredentialsRefused(message) from err
+
+
 @routes.post(PREFIX + "/connections")
 async def start_connection(request: web.Request) -> web.Response:
-    """Start connecting a shop: a pending connection and the URL to send the merchant to."""
+    """Connect a shop in its connector's style: a pending connection and the consent URL, or connected with credentials."""
     body = await read_body(request, ConnectIn)
-    options = {"marketplace": body.marketplace.upper()} if body.marketplace else {}
-    connection, url = await authorization.start_connect(request.app[RUNTIME], request[ACCOUNT], body.connector, options)
+    rt, account_id = request.app[RUNTIME], request[ACCOUNT]
+    fields = _fields(body)
+    if authorization.connect_spec(rt, body.connector).style == "credentials":
+        connected = await _checked_by_shop(
+            authorization.connect_with_credentials(rt, account_id, body.connector, fields), fields
+        )
+        return reply(ConnectOut(connection=connection_out(connected), authorize_url=None), status=201)
+    connection, url = await authorization.start_connect(rt, account_id, body.connector, fields)
     return reply(ConnectOut(connection=connection_out(connection), authorize_url=url), status=201)
 
 
@@ -116,8 +146,22 @@ async def change_connection(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + r"/connections/{id:\d+}/reconnect")
 async def reconnect(request: web.Request) -> web.Response:
-    """The URL to authorise a connection again."""
-    url = await authorization.start_reconnect(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    """Reconnect in the connector's style: new credentials checked with the shop, or the URL to authorise again."""
+    rt, account_id = request.app[RUNTIME], request[ACCOUNT]
+    connection_id = int_param(request, "id")
+    # The body is optional: a consent reconnect needs none.
+    fields = dict((await read_body(request, ReconnectIn)).fields) if request.body_exists else {}
+    connection = await connection_store.get_connection(rt.db.pool, connection_id, account_id)
+    # A connector no longer installed goes the consent way, where core says what is wrong.
+    installed = rt.connectors.get(connection.connector)
+    spec = authorization.connect_spec(rt, connection.connector) if installed and installed.ok else ConnectSpec()
+    if spec.style == "credentials":
+        connected = await _checked_by_shop(
+            authorization.reconnect_with_credentials(rt, account_id, connection_id, fields), fields
+        )
+        return reply(ReconnectOut(authorize_url=None, connection=connection_out(connected)))
+    options = authorization.check_fields(spec, fields, _name(rt, connection.connector)) if fields else None
+    url = await authorization.start_reconnect(rt, account_id, connection_id, options)
     return reply(ReconnectOut(authorize_url=url))
 
 
@@ -224,5 +268,8 @@ async def retry(request: web.Request) -> web.Response:
     label_id = int_param(request, "id")
     return reply(label_out(await retry_label(rt, label_id, request[ACCOUNT])), status=202)
 
+
+# Shop events: public (the shop cannot sign in), outside /api/v1; see hub.api.events.
+routes.post(events.ROUTE)(events.receive)
 
 __all__ = ["routes", "auth_middleware"]

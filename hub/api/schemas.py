@@ -25,10 +25,11 @@ class Body(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    """What went wrong and what to do about it."""
+    """What went wrong and what to do about it; ``field``: the body member at fault, when there is one."""
 
     code: str
     message: str
+    field: str | None = None
 
 
 class ErrorOut(BaseModel):
@@ -37,8 +38,35 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
+class TextOut(BaseModel):
+    """A text a merchant reads, in English and Dutch."""
+
+    en: str
+    nl: str
+
+
+class ConnectFieldOut(BaseModel):
+    """One field of a connector's Connect form. Only its description: a value is never shown."""
+
+    name: str
+    label: TextOut
+    help: TextOut | None
+    secret: bool = Field(description="a password: never echoed back, never logged, never in a URL")
+    required: bool
+    choices: list[str] = Field(description="the values to pick from (empty: free text)")
+    link: str | None = Field(description="where the merchant finds the value")
+    max_length: int
+
+
+class ConnectSpecOut(BaseModel):
+    """How a merchant connects: ``consent`` (a redirect to the shop) or ``credentials`` (the fields, pasted)."""
+
+    style: Literal["consent", "credentials"]
+    fields: list[ConnectFieldOut]
+
+
 class ConnectorOut(BaseModel):
-    """An installed connector, as "All integrations" shows it."""
+    """An installed connector, as "All integrations" shows it, with its Connect form."""
 
     id: str
     name: str | None
@@ -46,6 +74,7 @@ class ConnectorOut(BaseModel):
     description: str | None
     hooks: list[str]
     error: str | None
+    connect: ConnectSpecOut | None = Field(description="absent when the connector could not be loaded")
 
 
 class ConnectorList(BaseModel):
@@ -54,11 +83,37 @@ class ConnectorList(BaseModel):
     connectors: list[ConnectorOut]
 
 
+#: A Connect form field's name, as a connector's manifest declares it.
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+#: A Connect form field's value; the connector's manifest sets the real limit.
+FieldValue = Annotated[str, Field(max_length=10_000)]
+#: The fields of a Connect form by name (``GET /connectors`` lists each connector's).
+ConnectFields = Annotated[
+    dict[FieldName, FieldValue],
+    Field(
+        default_factory=dict,
+        max_length=20,
+        description="the connector's connect fields by name (GET /api/v1/connectors): for style "
+        "credentials its credentials, secrets included; for style consent its options",
+    ),
+]
+
+
 class ConnectIn(Body):
-    """Start connecting a shop."""
+    """Connect a shop: credentials (``fields``) checked with the shop, or the start of a consent redirect."""
 
     connector: str = Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")
-    marketplace: str | None = Field(default=None, min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$")
+    fields: ConnectFields
+    marketplace: str | None = Field(
+        default=None, min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$",
+        description="shorthand for fields.marketplace",
+    )
+
+
+class ReconnectIn(Body):
+    """Reconnect: new credentials for the same shop account (style credentials), or options for the consent page."""
+
+    fields: ConnectFields
 
 
 class ConnectionOut(BaseModel):
@@ -82,16 +137,17 @@ class ConnectionList(BaseModel):
 
 
 class ConnectOut(BaseModel):
-    """A pending connection and where to send the merchant."""
+    """The connection, and for style consent the URL to send the merchant to (it is pending until they return)."""
 
     connection: ConnectionOut
-    authorize_url: str
+    authorize_url: str | None = Field(description="style consent: the shop's consent page; style credentials: null")
 
 
 class ReconnectOut(BaseModel):
-    """Where to send the merchant to authorise again."""
+    """Style consent: where to send the merchant to authorise again. Style credentials: the connection, connected."""
 
-    authorize_url: str
+    authorize_url: str | None
+    connection: ConnectionOut | None = None
 
 
 class SettingsIn(Body):
@@ -126,13 +182,18 @@ class ImportOut(BaseModel):
 
 
 class ParcelOut(BaseModel):
-    """A parcel with its tracking-push state and the shop's message when it failed."""
+    """A parcel with its tracking-push state and the shop's message when it failed.
+
+    ``accepted``: the shop took the tracking code and confirms it later; ``shop_reference`` is
+    the shop's own reference for it. The hub asks the shop until it is confirmed or failed.
+    """
 
     reference: str
     tracking_number: str
     items: list[dict[str, str | int]]
-    push_state: Literal["pending", "confirmed", "failed", "skipped"]
+    push_state: Literal["pending", "accepted", "confirmed", "failed", "skipped"]
     push_message: str | None
+    shop_reference: str | None
     push_attempts: int
     pushed_at: datetime | None
 
@@ -185,3 +246,9 @@ class LabelIn(Body):
     shipping_method: str | None = Field(default=None, max_length=100, pattern=PRINTABLE)
     ship_date: UtcDatetime | None = None
     parcels: list[NewParcel] = Field(min_length=1, max_length=50)
+
+
+class EventOut(BaseModel):
+    """The answer to a shop event the hub had received before (200): nothing was done again."""
+
+    duplicate: bool
