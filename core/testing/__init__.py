@@ -6,8 +6,19 @@ for a walk-through. The check functions themselves live in ``core.testing.checks
 """
 
 from core.testing.bench import Bench, ContractViolation, Subject
-from core.testing.checks import REDIRECT_URI
+from core.testing.checks import EVENTS_URL, REDIRECT_URI
 from core.testing.contract import ConnectorContract
-from core.testing.scenario import FAULTS, Fault, Scenarios
+from core.testing.scenario import FAULTS, Fault, PostedEvent, Scenarios
 
-__all__ = ["FAULTS", "REDIRECT_URI", "Bench", "ConnectorContract", "ContractViolation", "Fault", "Scenarios", "Subject"]
+__all__ = [
+    "EVENTS_URL",
+    "FAULTS",
+    "REDIRECT_URI",
+    "Bench",
+    "ConnectorContract",
+    "ContractViolation",
+    "Fault",
+    "PostedEvent",
+    "Scenarios",
+    "Subject",
+]

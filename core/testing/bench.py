@@ -2,9 +2,11 @@
 
 A ``Subject`` says what is checked (the connector id, its plugin object, its manifest and its
 ``Scenarios``) and how patiently. A ``Bench`` is one check's run of it: the scenario started, a
-fresh ``HookRunner`` with the plugin registered, one shared ``aiohttp.ClientSession`` that counts
-the requests made through it, and contexts built as core builds them. Everything goes through the
-HookRunner, so the kit sees what core sees: timeouts, error wrapping, the cursor guard.
+fresh ``HookRunner`` with the plugin registered and opened (``open_connector``, closed again with
+``close_connector`` at the end, as ``core.runtime`` does for a process), one shared
+``aiohttp.ClientSession`` that counts the requests made through it, and contexts built as core
+builds them, with the connector's state. Everything goes through the HookRunner, so the kit sees
+what core sees: owner-only dispatch, timeouts, error wrapping, outcome checks, the cursor guard.
 """
 
 from __future__ import annotations
@@ -23,16 +25,28 @@ from unittest import mock
 import aiohttp
 from pydantic import SecretStr
 
-from core.context import ConnectorContext
+from core.context import ConnectorContext, ConnectorSetup, utc_now
+from core.errors import HubError
 from core.hooks import HookRunner
 from core.hookspecs import hookimpl
 from core.manifest import Manifest, read_manifest
-from core.models import Connection, ConnectionState, Cursor, ImportPage, Label, Order, ParcelOutcome
+from core.models import (
+    AcceptedParcel,
+    Connection,
+    ConnectionState,
+    Cursor,
+    EventMeaning,
+    ImportPage,
+    Label,
+    Order,
+    ParcelOutcome,
+    ShopEvent,
+)
 from core.runtime import ConnectionLog
 from core.settings import HookSettings
-from core.testing.scenario import Scenarios
+from core.testing.scenario import PostedEvent, Scenarios
 
-#: The id of the stand-in connector that owns "foreign" connections in the label checks.
+#: The id of the stand-in connector registered beside the one under test.
 BYSTANDER = "contract_bystander"
 
 
@@ -88,54 +102,20 @@ class ImportRun:
 
 
 class Bystander:
-    """A minimal second connector that owns the "foreign" connections of the label checks."""
+    """A minimal second connector, registered beside the one under test."""
 
     @hookimpl
-    async def on_label_created(
-        self, context: ConnectorContext, order: Order, label: Label
-    ) -> list[ParcelOutcome] | None:
-        if context.connection.connector != BYSTANDER:
-            return None
+    async def on_label_created(self, context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
         return [ParcelOutcome(reference=parcel.reference, state="confirmed") for parcel in label.parcels]
-
-
-class LabelRecorder:
-    """Stands in for a plugin and records what its ``on_label_created`` returned or raised.
-
-    core's broadcast only returns the owner's answer; the kit needs a non-owner's answer too.
-    """
-
-    def __init__(self, plugin: object) -> None:
-        self.label_answers: list[object] = []
-        for name in dir(plugin):
-            hook = getattr(plugin, name, None)
-            if _is_hookimpl(hook):
-                setattr(self, name, self._recording(hook) if name == "on_label_created" else hook)
-
-    def _recording(self, function: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(function)
-        async def on_label_created(*args: Any) -> Any:
-            try:
-                answer = await function(*args)
-            except BaseException as err:
-                self.label_answers.append(err)
-                raise
-            self.label_answers.append(answer)
-            return answer
-
-        return on_label_created
-
-
-def _is_hookimpl(value: object) -> bool:
-    return callable(value) and hasattr(value, "hub_impl")
 
 
 class Bench:
     """One check's run of a connector; use as ``async with Bench(subject) as bench``.
 
     On entry: ``scenarios.start()``, an HTTP session that counts requests, a HookRunner with the
-    plugin registered (unless ``register=False``). On exit, in reverse: unregister, close the
-    session, ``scenarios.stop()``.
+    plugin registered (unless ``register=False``) and opened: ``open_connector``'s answer, passed
+    through ``Scenarios.connector_state``, is ``state`` and goes into every context. On exit, in
+    reverse: ``close_connector``, unregister, close the session, ``scenarios.stop()``.
     """
 
     def __init__(self, subject: Subject, *, register: bool = True, plugin: object | None = None) -> None:
@@ -145,6 +125,9 @@ class Bench:
         self.runner = HookRunner(subject.hook_settings)
         self.requests = 0
         self.http: aiohttp.ClientSession | None = None
+        #: What ``open_connector`` returned, and the state the contexts carry.
+        self.opened: Any = None
+        self.state: Any = None
         self._register = register
         self._stack = contextlib.AsyncExitStack()
 
@@ -159,6 +142,17 @@ class Bench:
             if self._register:
                 self.runner.register(self.subject.connector, self.plugin)
                 stack.callback(self._unregister_all)
+                setup = self.setup()
+                try:
+                    self.opened = await self.runner.open_connector(setup)
+                except HubError as err:
+                    raise ContractViolation(
+                        f"open_connector failed, so core would list the connector as failed: {err.message}"
+                        f"{f' ({err.detail})' if err.detail else ''}"
+                    ) from err
+                # close_connector runs before the session closes, as in core.runtime.
+                stack.push_async_callback(self.runner.close_connector, setup, self.opened)
+                self.state = self.scenarios.connector_state(self.opened)
             self._stack = stack.pop_all()
         return self
 
@@ -185,10 +179,24 @@ class Bench:
         """Whether the registered plugin implements ``hook``."""
         return hook in self.runner.implemented(self.connector)
 
+    def setup(self) -> ConnectorSetup:
+        """What ``open_connector`` receives, as core builds it: settings, session, logger, the scenario's clock."""
+        assert self.http is not None, "use the bench inside `async with`"
+        return ConnectorSetup(
+            connector=self.connector,
+            settings=self.scenarios.settings(),
+            http=self.http,
+            log=logging.getLogger(f"connectors.{self.connector}"),
+            now=self.scenarios.now,
+        )
+
     def context(
-        self, credentials: Mapping[str, SecretStr] | None = None, connection: Connection | None = None
+        self,
+        credentials: Mapping[str, SecretStr] | None = None,
+        connection: Connection | None = None,
+        events_url: str | None = None,
     ) -> ConnectorContext:
-        """A context as core builds it: the scenario's connection, good credentials unless given."""
+        """A context as core builds it: the scenario's connection, good credentials unless given, the state."""
         assert self.http is not None, "use the bench inside `async with`"
         connection = connection or self.scenarios.connection(self.connector)
         return ConnectorContext(
@@ -198,13 +206,14 @@ class Bench:
             http=self.http,
             log=ConnectionLog(logging.getLogger(f"connectors.{self.connector}"), {"connection_id": connection.id}),
             now=self.scenarios.now,
+            state=self.state,
+            events_url=events_url,
         )
 
-    def foreign_connection(self) -> Connection:
-        """A connection of the bystander connector, in the same account."""
-        own = self.scenarios.connection(self.connector)
-        return Connection(
-            id=own.id + 1000, account_id=own.account_id, connector=BYSTANDER, state=ConnectionState.CONNECTED
+    def pending_connection(self) -> Connection:
+        """The scenario's connection before its first connect: pending, no shop account yet."""
+        return self.scenarios.connection(self.connector).model_copy(
+            update={"state": ConnectionState.PENDING, "external_account_id": None}
         )
 
     def calls(self) -> int:
@@ -237,19 +246,22 @@ class Bench:
             await stream.aclose()  # type: ignore[attr-defined]
         return run
 
-    async def push_label(self, order: Order, label: Label, connection: Connection | None = None) -> list[ParcelOutcome]:
-        """Broadcast a label through the HookRunner for ``connection`` (our own by default).
+    async def push_label(self, order: Order, label: Label) -> list[ParcelOutcome]:
+        """Push a label through the HookRunner for the scenario's connection (owner-only, as in core)."""
+        return await self.runner.on_label_created(self.context(), order, label)
 
-        Every registered connector gets a context for that connection; only its owner gets the
-        good credentials, as in core.
-        """
-        connection = connection or self.scenarios.connection(self.connector)
+    async def check_parcels(self, parcels: list[AcceptedParcel]) -> list[ParcelOutcome]:
+        """Ask about accepted parcels through the HookRunner."""
+        return await self.runner.check_parcels(self.context(), parcels)
 
-        def context_for(connector_id: str) -> ConnectorContext:
-            owner = connector_id == connection.connector
-            return self.context(None if owner else {}, connection)
-
-        return await self.runner.on_label_created(context_for, order, label)
+    async def receive_event(self, posted: PostedEvent, credentials: Mapping[str, SecretStr], events_url: str) -> EventMeaning:
+        """Hand a posted message to the HookRunner as core does: header names lower case, received now."""
+        event = ShopEvent(
+            headers={name.lower(): value for name, value in posted.headers.items()},
+            body=posted.body,
+            received_at=utc_now(),
+        )
+        return await self.runner.receive_event(self.context(credentials, events_url=events_url), event)
 
 
 class ResourceTracker:
@@ -304,4 +316,4 @@ class ResourceTracker:
             await asyncio.wait(tasks, timeout=grace)
 
 
-__all__ = ["BYSTANDER", "Bench", "Bystander", "ContractViolation", "ImportRun", "LabelRecorder", "ResourceTracker", "Subject"]
+__all__ = ["BYSTANDER", "Bench", "Bystander", "ContractViolation", "ImportRun", "ResourceTracker", "Subject"]

@@ -2,9 +2,12 @@
 
 Each check takes a ``Subject``, runs the connector through core's ``HookRunner`` on a fresh
 ``Bench``, and raises ``ContractViolation`` (an ``AssertionError``) with a message that names the
-rule and the fix; it calls ``pytest.skip`` when the rule does not apply (an optional hook the
-connector does not implement). ``ConnectorContract`` runs each of them as a test; the kit's own
-tests call them directly on broken connectors to prove that each check can fail.
+rule and the fix. It calls ``pytest.skip`` only when the rule does not apply to the connector: an
+optional hook it does not implement, a connect style it does not use (the skip reason says which),
+or the one optional pair of scenario moves (``lose_next_answer`` with ``shipments_at_shop``). A
+rule that applies but needs a scenario move the connector's ``Scenarios`` lacks fails, naming the
+move. ``ConnectorContract`` runs each check as a test; the kit's own tests call them directly on
+broken connectors to prove that each check can fail.
 """
 
 from __future__ import annotations
@@ -19,18 +22,30 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from core.errors import ConnectorAuthFailed, ConnectorNotReady, HubError, PluginError, RateLimited
+from core.context import utc_now
+from core.errors import (
+    ConnectorAuthFailed,
+    ConnectorError,
+    ConnectorNotReady,
+    EventRejected,
+    HubError,
+    PluginError,
+    RateLimited,
+    TransientError,
+)
 from core.hooks import HookRunner
-from core.manifest import REQUIRED_HOOKS
+from core.manifest import REQUIRED_HOOKS, Manifest
 from core.models import (
+    AcceptedParcel,
     AuthCallback,
+    AuthCredentials,
     Authorization,
-    AuthRedirect,
     AuthStart,
-    ConnectionState,
     Cursor,
+    EventMeaning,
     Label,
     Order,
+    ParcelOutcome,
     SkippedOrder,
 )
 from core.testing.bench import (
@@ -39,11 +54,10 @@ from core.testing.bench import (
     Bystander,
     ContractViolation,
     ImportRun,
-    LabelRecorder,
     ResourceTracker,
     Subject,
 )
-from core.testing.scenario import FAULTS, Fault
+from core.testing.scenario import FAULTS, Fault, PostedEvent
 
 #: What each shop fault must become, and how to say the fault in a message.
 FAULT_ERRORS: dict[Fault, tuple[type[HubError], str]] = {
@@ -58,6 +72,18 @@ MIN_SECRET_LENGTH = 4
 _STATE = "contract-state-0123456789abcdef"
 #: The redirect URI the kit passes to authorize; a connector whose shop checks redirect URIs registers it.
 REDIRECT_URI = "https://hub.invalid/connect/callback"
+#: The events URL the kit's contexts carry when it connects for the event checks (``context.events_url``).
+EVENTS_URL = "https://hub.invalid/events/contract-events-0123456789abcdef"
+
+#: The events the kit hands to ``receive_event``: the genuine one must be read, the others refused.
+EVENT_KINDS = ("genuine", "unsigned", "forged", "stale")
+_EVENT_SAID = {
+    "unsigned": "a message without a signature (Scenarios.unsigned_event)",
+    "forged": "a message whose signature does not fit it (Scenarios.forged_event)",
+    "stale": "a genuinely signed message sent too long ago, a replay (Scenarios.stale_event)",
+}
+#: How often the kit asks check_parcels about a settled parcel before it gives up on it.
+SETTLE_CHECKS = 5
 
 
 # manifest and registration --------------------------------------------------------------------
@@ -126,6 +152,29 @@ async def registers_cleanly(subject: Subject) -> None:
     missing = sorted(set(REQUIRED_HOOKS) - set(runner.implemented(subject.connector)))
     if missing:
         raise ContractViolation(f"The connector does not implement the required hooks {missing}.")
+
+
+async def state_is_per_runtime(subject: Subject) -> None:
+    """Two runtimes in one process get two states from ``open_connector``: nothing lives in module globals.
+
+    Tests and benchmarks open several runtimes in one process; each must have its own token
+    caches and rate buckets, released by ``close_connector``.
+    """
+    async with Bench(subject) as bench:
+        _require(bench, "open_connector", "it keeps no per-process state")
+        setup = bench.setup()
+        try:
+            other = await bench.runner.open_connector(setup)
+        except HubError as err:
+            raise ContractViolation(f"open_connector failed when opened a second time: {_describe(err)}.") from err
+        try:
+            if bench.opened is not None and other is bench.opened:
+                raise ContractViolation(
+                    f"open_connector returned the same {type(other).__name__} object for two runtimes: build a new "
+                    "state in each call and keep nothing in module globals."
+                )
+        finally:
+            await bench.runner.close_connector(setup, other)
 
 
 # credentials and faults -----------------------------------------------------------------------
@@ -288,49 +337,221 @@ async def future_cursor_yields_nothing(subject: Subject) -> None:
         )
 
 
+async def import_misses_no_change_during_a_run(subject: Subject) -> None:
+    """An order added or changed while an import runs comes after the change, in that run or the next.
+
+    A shop without an "updated after" filter is scanned in full over a live list, and a shop with
+    one pages through a window while orders keep changing: either way the cursor a run ends with
+    must let the next run find what changed behind the run's back.
+    """
+    async with Bench(subject) as bench:
+        await bench.scenarios.seed_orders(subject.seed_count)
+        run = ImportRun(start=Cursor())
+        changed = added = ""
+        stream = bench.runner.import_orders(bench.context(), Cursor())
+        try:
+            async for page in stream:
+                run.pages.append(page)
+                if len(run.pages) == 1:
+                    if not page.orders:
+                        raise ContractViolation("The first page of a first import held no order to change.")
+                    changed = page.orders[0].external_id
+                    await bench.scenarios.change_order(changed)
+                    (added,) = await bench.scenarios.seed_orders(1)
+                if len(run.pages) > 10 * subject.seed_count + 10:
+                    raise ContractViolation("import_orders did not end: the last page must end the generator.")
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        later = {item.external_id for page in run.pages[1:] for item in (*page.orders, *page.skipped)}
+        following = await bench.run_import(run.cursor)
+    for external_id, what in ((changed, "changed"), (added, "added")):
+        if external_id not in later and external_id not in following.ids:
+            raise ContractViolation(
+                f"The order {external_id!r}, {what} while an import ran (after its first page), came neither later in "
+                f"that run nor in the next one from {_cursor(run.cursor)}: end a run with a cursor from before it "
+                "started reading (a full scan: the time it started), so that the next run finds such changes."
+            )
+
+
 # labels ---------------------------------------------------------------------------------------
 
 
-async def label_confirms_each_parcel(subject: Subject) -> None:
-    """A label for an own order gets one ``confirmed`` outcome per parcel, again on a repeated push."""
+async def label_outcome_per_parcel(subject: Subject) -> None:
+    """A good label gets one ``confirmed`` or ``accepted`` outcome per parcel, again on a repeated push.
+
+    Accepted outcomes need ``check_parcels`` (core asks it until they settle). When the scenarios
+    count shipments at the shop, the two pushes leave exactly one per parcel. Owner-only dispatch
+    is core's guarantee (``HookRunner``, tested in tests/core/test_hooks.py): a connector is never
+    given another connector's connection, so there is no "foreign label" for the kit to check.
+    """
     async with Bench(subject) as bench:
         order, label = await _imported_order_and_label(bench)
         for attempt in ("first", "repeated"):
-            outcomes = await bench.push_label(order, label)
-            references = sorted(outcome.reference for outcome in outcomes)
-            expected = sorted(parcel.reference for parcel in label.parcels)
-            if references != expected:
+            outcomes = await _push(bench, order, label, f"The {attempt} push of a good label")
+            unsettled = [outcome for outcome in outcomes if outcome.state not in ("confirmed", "accepted")]
+            if unsettled:
                 raise ContractViolation(
-                    f"The {attempt} push of a label with parcels {expected} answered for {references}: "
-                    "return exactly one ParcelOutcome per parcel, with its reference."
+                    f"The {attempt} push of a good label was neither confirmed nor accepted: {unsettled}. A repeated "
+                    "push of the same parcel reference must edit (or find) the shop's shipment and answer again."
                 )
-            unconfirmed = [outcome for outcome in outcomes if outcome.state != "confirmed"]
-            if unconfirmed:
+            if any(outcome.state == "accepted" for outcome in outcomes) and not bench.implements("check_parcels"):
                 raise ContractViolation(
-                    f"The {attempt} push of a good label was not confirmed: {unconfirmed}. A repeated push of the "
-                    "same parcel reference must edit the shop's parcel and confirm again."
+                    f"on_label_created answered accepted ({outcomes}) but the connector does not implement "
+                    "check_parcels: core could never learn how the parcel settled. Implement check_parcels."
+                )
+        if bench.scenarios.implements("shipments_at_shop"):
+            made = await bench.scenarios.shipments_at_shop(order.external_id)
+            if made != len(label.parcels):
+                raise ContractViolation(
+                    f"Pushing a label of {len(label.parcels)} parcel(s) twice left {made} shipment(s) at the shop: "
+                    "a repeated push must edit or find the shipment of each parcel reference, never make another."
                 )
 
 
-async def foreign_label_makes_no_call(subject: Subject) -> None:
-    """A label for another connector's connection makes no shop call and returns ``None``."""
-    recorder = LabelRecorder(subject.plugin)
-    async with Bench(subject, plugin=recorder) as bench:
-        _require(bench, "on_label_created")
-        order, label = await _imported_order_and_label(bench)
-        bench.runner.register(BYSTANDER, Bystander())
-        before = bench.calls()
-        await bench.push_label(order, label, bench.foreign_connection())
-        calls = bench.calls() - before
-    if calls:
+async def accepted_parcels_settle(subject: Subject) -> None:
+    """Accepted parcels carry ``shop_reference``; ``check_parcels`` keeps them accepted until the shop
+    settles them, then answers ``confirmed``, or ``failed`` with the shop's message.
+
+    Checked when the connector implements ``check_parcels``; needs ``Scenarios.settle``.
+    """
+    async with Bench(subject) as bench:
+        _require(bench, "check_parcels", "its pushes are confirmed or refused at once")
+        _needs(bench, "settle", "check_parcels is implemented: the kit makes the shop settle what it accepted")
+        parcels: list[AcceptedParcel] = []
+        for order in await _imported_orders(bench, 2):
+            label = bench.scenarios.label_for(order)
+            outcomes = await _push(bench, order, label, "A push of a good label")
+            not_accepted = [outcome for outcome in outcomes if outcome.state != "accepted"]
+            if not_accepted:
+                raise ContractViolation(
+                    f"check_parcels is implemented, but a push answered {not_accepted} instead of accepted: let the "
+                    "scenarios' shop settle shipments later (as it does with merchants), or drop check_parcels if the "
+                    "shop never does."
+                )
+            tracking = {parcel.reference: parcel.tracking_number for parcel in label.parcels}
+            parcels += [
+                AcceptedParcel(
+                    reference=outcome.reference,
+                    shop_reference=outcome.shop_reference or "",
+                    tracking_number=tracking[outcome.reference],
+                    order_external_id=order.external_id,
+                    accepted_at=utc_now(),
+                )
+                for outcome in outcomes
+            ]
+        early = [outcome for outcome in await _check(bench, parcels) if outcome.state != "accepted"]
+        if early:
+            raise ContractViolation(
+                f"check_parcels answered {early} before the shop settled anything: while the shop is still working "
+                "on a parcel answer accepted (or leave it out)."
+            )
+        done, refused = parcels[0].shop_reference, parcels[-1].shop_reference
+        await bench.scenarios.settle(done, confirmed=True)
+        await bench.scenarios.settle(refused, confirmed=False)
+        settled: dict[str, ParcelOutcome] = {}
+        for _ in range(SETTLE_CHECKS):
+            asked = [parcel for parcel in parcels if parcel.shop_reference not in settled]
+            for outcome in await _check(bench, asked):
+                if outcome.state != "accepted" and outcome.shop_reference:
+                    settled[outcome.shop_reference] = outcome
+            if {done, refused} <= set(settled):
+                break
+    if done not in settled or settled[done].state != "confirmed":
         raise ContractViolation(
-            f"on_label_created made {calls} shop call(s) for a label of a {BYSTANDER!r} connection: return None "
-            "before any call when context.connection.connector is not this connector."
+            f"After the shop settled {done!r} as done, {SETTLE_CHECKS} calls of check_parcels did not answer "
+            f"confirmed for it (last: {settled.get(done)}): map the shop's success to confirmed."
         )
-    answer = recorder.label_answers[-1] if recorder.label_answers else None
-    if answer is not None:
+    if refused not in settled or settled[refused].state != "failed" or not settled[refused].message:
         raise ContractViolation(
-            f"on_label_created answered {_describe(answer)} for a label of a {BYSTANDER!r} connection: return None."
+            f"After the shop refused {refused!r}, {SETTLE_CHECKS} calls of check_parcels did not answer failed with "
+            f"the shop's message (last: {settled.get(refused)}): the merchant needs the reason to act on."
+        )
+
+
+async def repeated_push_after_lost_answer(subject: Subject) -> None:
+    """A push repeated after the shop lost its answer makes no second shipment at the shop.
+
+    Core repeats a push whose answer it never got (a timeout, a crash). Where the shop has an
+    idempotency key or edits by reference the repeat is harmless; where it has neither (bol.com),
+    the connector must first find out what the shop holds for the parcel's reference. Checked
+    when the scenarios implement ``lose_next_answer`` and ``shipments_at_shop``.
+    """
+    missing = [name for name in ("lose_next_answer", "shipments_at_shop") if not subject.scenarios.implements(name)]
+    if missing:
+        pytest.skip(
+            f"Scenarios.{' and Scenarios.'.join(missing)} not implemented: a push repeated after a lost answer is not "
+            "checked. Implement them to check it."
+        )
+    async with Bench(subject) as bench:
+        order, label = await _imported_order_and_label(bench)
+        await bench.scenarios.lose_next_answer()
+        try:
+            await _push(bench, order, label, "A push whose answer the shop lost", transient_ok=True)
+        except TransientError:
+            pass  # nothing known to be pushed: core repeats the push later
+        made = await bench.scenarios.shipments_at_shop(order.external_id)
+        if made != len(label.parcels):
+            raise ContractViolation(
+                f"The scenarios' lost answer left {made} shipment(s) at the shop for {len(label.parcels)} parcel(s): "
+                "Scenarios.lose_next_answer must let the shop make the shipment and lose only the answer."
+            )
+        for attempt in ("A push", "A second push"):
+            outcomes = await _push(bench, order, label, f"{attempt} repeated after a lost answer")
+            unsettled = [outcome for outcome in outcomes if outcome.state not in ("confirmed", "accepted")]
+            if unsettled:
+                raise ContractViolation(
+                    f"{attempt} repeated after a lost answer answered {unsettled}: the shop holds the shipment, so "
+                    "answer from it (confirmed, or accepted while it settles)."
+                )
+            made = await bench.scenarios.shipments_at_shop(order.external_id)
+            if made != len(label.parcels):
+                raise ContractViolation(
+                    f"{attempt} repeated after a lost answer left {made} shipments at the shop for "
+                    f"{len(label.parcels)} parcel(s): the shop had made the first one. Without an idempotency key, "
+                    "look up what the shop holds under the parcel's reference (the order's shipments) before making "
+                    "a shipment."
+                )
+
+
+# events ---------------------------------------------------------------------------------------
+
+
+async def event_is_verified(subject: Subject, kind: str) -> None:
+    """A genuinely signed event is read into an ``EventMeaning`` (the same ``event_id`` each time it
+    comes); an unsigned, forged or stale one raises ``EventRejected`` (answered 401, nothing changes).
+
+    Checked when the connector implements ``receive_event``. The kit first connects with
+    ``context.events_url`` set, so that a connector that subscribes its shop there can; the
+    events then go to a context with the credentials that connect returned.
+    """
+    async with Bench(subject) as bench:
+        _require(bench, "receive_event", "its shop pushes no events")
+        method = "signed_event" if kind in ("genuine", "unsigned", "forged") else "stale_event"
+        _needs(bench, method, "receive_event is implemented: the kit hands it the shop's messages")
+        credentials = (await _connect_any(bench, EVENTS_URL)).credentials
+        posted = await _posted(bench, kind)
+        if kind != "genuine":
+            await _expect_error(
+                bench.receive_event(posted, credentials, EVENTS_URL),
+                EventRejected,
+                f"receive_event for {_EVENT_SAID[kind]}",
+                fix="Verify every message (signature over the raw body, its age) before reading it.",
+            )
+            return
+        meanings = []
+        for _ in range(2):
+            try:
+                meaning = await bench.receive_event(posted, credentials, EVENTS_URL)
+            except HubError as err:
+                raise ContractViolation(
+                    f"receive_event refused a genuinely signed message (Scenarios.signed_event): {_describe(err)}."
+                ) from err
+            _revalidate(EventMeaning, meaning, "receive_event's answer")
+            meanings.append(meaning)
+    if meanings[0].event_id != meanings[1].event_id:
+        raise ContractViolation(
+            f"The same message read twice gave the event ids {meanings[0].event_id!r} and {meanings[1].event_id!r}: "
+            "take the id from the message, so that core can ignore a second delivery."
         )
 
 
@@ -339,30 +560,56 @@ async def foreign_label_makes_no_call(subject: Subject) -> None:
 
 async def authorize_round_trip(subject: Subject) -> None:
     """``authorize`` sends the merchant to a consent URL carrying ``state`` and turns the callback into
-    working credentials. Checked when the scenarios implement ``consent``."""
-    if not subject.scenarios.supports_consent():
-        pytest.skip("Scenarios.consent is not implemented: the authorize round trip is not checked.")
+    working credentials. Checked for connect style ``consent``; needs ``Scenarios.consent``."""
+    manifest = _manifest(subject)
+    if manifest.connect.style != "consent":
+        pytest.skip(f"The connector connects with {manifest.connect.style} ([connect] style), not by consent.")
     async with Bench(subject) as bench:
+        _needs(bench, "consent", "the connector connects by consent: the kit plays the merchant on the consent page")
         authorization = await _connect(bench)
-        if not authorization.credentials:
-            raise ContractViolation("authorize returned no credentials to store from the callback.")
-        if bench.implements("check_connection"):
-            try:
-                await bench.runner.check_connection(bench.context(authorization.credentials))
-            except HubError as err:
-                raise ContractViolation(
-                    f"The credentials authorize returned do not pass check_connection: {_describe(err)}."
-                ) from err
+        await _credentials_work(bench, authorization, "the callback")
+
+
+async def credential_fields_connect(subject: Subject) -> None:
+    """Good pasted fields are checked with the shop and give an ``Authorization`` whose credentials
+    pass ``check_connection``. Checked for connect style ``credentials``; needs ``Scenarios.good_fields``."""
+    manifest = _credentials_style(subject)
+    async with Bench(subject) as bench:
+        fields = _fields(bench, manifest, "good_fields")
+        before = bench.calls()
+        authorization = await _grant(bench, fields)
+        if bench.calls() == before and _can_count(bench):
+            raise ContractViolation(
+                "authorize returned an Authorization for pasted credentials without asking the shop: check them with "
+                "the shop first, core stores whatever authorize returns."
+            )
+        await _credentials_work(bench, authorization, "the pasted fields")
+
+
+async def bad_credential_fields_fail(subject: Subject) -> None:
+    """Pasted credentials the shop refuses raise ``ConnectorAuthFailed`` and nothing else: nothing is
+    stored and the merchant stays on the form with the shop's reason. Checked for connect style
+    ``credentials``; needs ``Scenarios.bad_fields``."""
+    manifest = _credentials_style(subject)
+    async with Bench(subject) as bench:
+        fields = _fields(bench, manifest, "bad_fields")
+        step = AuthCredentials(fields={name: SecretStr(value) for name, value in fields.items()})
+        await _expect_error(
+            bench.runner.authorize(bench.context({}, bench.pending_connection()), step),
+            ConnectorAuthFailed,
+            "authorize with pasted credentials the shop refuses (Scenarios.bad_fields)",
+            fix="Check the fields with the shop before returning an Authorization: core stores whatever it returns.",
+        )
 
 
 # hygiene --------------------------------------------------------------------------------------
 
 
 async def leaves_no_sessions_or_tasks(subject: Subject) -> None:
-    """Registering, using and unloading the connector leaves no open ``ClientSession`` and no pending task.
+    """Opening, using, closing and unloading the connector leaves no open ``ClientSession`` and no pending task.
 
-    Connectors use the hub's session (``context.http``) and finish their work inside each hook
-    call: there is no hook at unload to clean up after them.
+    Connectors use the hub's session (``context.http``); what ``open_connector`` starts,
+    ``close_connector`` stops, and work started inside a hook call is finished before it returns.
     """
     with ResourceTracker() as tracker:
         async with Bench(subject) as bench:
@@ -373,19 +620,23 @@ async def leaves_no_sessions_or_tasks(subject: Subject) -> None:
     problems += [f"pending task {task.get_name()} running {task.get_coro()!r}" for task in tasks]
     if problems:
         raise ContractViolation(
-            f"After the connector was used and unloaded these were left: {'; '.join(problems)}. "
-            "Use context.http and finish or cancel every task before the hook returns."
+            f"After the connector was used, closed and unloaded these were left: {'; '.join(problems)}. "
+            "Use context.http, close in close_connector what open_connector opened, and finish or cancel every "
+            "task a hook starts before it returns."
         )
 
 
 async def no_secret_in_logs(subject: Subject, caplog: pytest.LogCaptureFixture) -> None:
-    """No credential, settings secret or scenario secret appears in any log record, even at DEBUG."""
+    """No credential, pasted secret field, settings secret or scenario secret appears in any log record, even at DEBUG."""
     formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
+    manifest = _manifest(subject)
+    secret_fields = set(manifest.connect.secret_fields)
     with caplog.at_level(logging.DEBUG):
         first = len(caplog.records)
         async with Bench(subject) as bench:
             issued = await exercise(bench)
             sources = [
+                {value: f"connect field {name}" for name, value in _pasted(bench) if name in secret_fields},
                 _secret_values("credentials", bench.scenarios.good_credentials()),
                 _secret_values("bad credentials", bench.scenarios.bad_credentials()),
                 _secret_values("settings", bench.scenarios.settings()),
@@ -411,66 +662,232 @@ async def no_secret_in_logs(subject: Subject, caplog: pytest.LogCaptureFixture) 
 async def exercise(bench: Bench) -> Mapping[str, SecretStr]:
     """Drive every hook the connector implements through ordinary and failing paths.
 
-    Errors the hub expects (``HubError``) are tolerated: the checks that use this workload look at
-    what is left behind, not at the answers. Returns the credentials ``authorize`` issued, if any.
+    Errors the hub expects (``HubError``) and the kit's own findings are tolerated: the checks that
+    use this workload look at what is left behind, not at the answers. Returns the credentials
+    ``authorize`` issued, if any.
     """
     scenarios = bench.scenarios
+    tolerated = (HubError, ContractViolation, NotImplementedError)
     issued: dict[str, SecretStr] = {}
     seeded = await scenarios.seed_orders(bench.subject.seed_count)
     if bench.implements("check_connection"):
         for credentials in (None, scenarios.bad_credentials()):
-            with suppress(HubError):
+            with suppress(*tolerated):
                 await bench.runner.check_connection(bench.context(credentials))
-    with suppress(HubError):
+    with suppress(*tolerated):
         await bench.run_import(Cursor(), scenarios.bad_credentials())
     run = ImportRun(start=Cursor())
-    with suppress(HubError):
+    with suppress(*tolerated):
         run = await bench.run_import(Cursor())
-    with suppress(HubError):
+    with suppress(*tolerated):
         await bench.run_import(Cursor(), pages=1)  # stopped after a page, as when the daemon shuts down
     if run.orders:
-        with suppress(HubError):
-            label = scenarios.label_for(run.orders[0])
-            await bench.push_label(run.orders[0], label)
-            await bench.push_label(run.orders[0], label)
-        with suppress(HubError):
-            bench.runner.register(BYSTANDER, Bystander())
-            await bench.push_label(run.orders[0], scenarios.label_for(run.orders[0]), bench.foreign_connection())
+        order = run.orders[0]
+        label = scenarios.label_for(order)
+        outcomes: list[ParcelOutcome] = []
+        with suppress(*tolerated):
+            outcomes = await bench.push_label(order, label)
+            outcomes = await bench.push_label(order, label)
+        accepted = [outcome for outcome in outcomes if outcome.state == "accepted" and outcome.shop_reference]
+        if accepted and bench.implements("check_parcels"):
+            parcels = [
+                AcceptedParcel(
+                    reference=outcome.reference, shop_reference=outcome.shop_reference or "",
+                    tracking_number=label.parcels[0].tracking_number, order_external_id=order.external_id,
+                    accepted_at=utc_now(),
+                )
+                for outcome in accepted
+            ]  # fmt: skip
+            with suppress(*tolerated):
+                await bench.check_parcels(parcels)
+                await scenarios.settle(parcels[0].shop_reference)
+                await bench.check_parcels(parcels)
+        if scenarios.implements("lose_next_answer") and len(run.orders) > 1:
+            other = run.orders[1]
+            with suppress(*tolerated):
+                await scenarios.lose_next_answer()
+                await bench.push_label(other, scenarios.label_for(other))
+            with suppress(*tolerated):
+                await bench.push_label(other, scenarios.label_for(other))
     if seeded:
-        with suppress(HubError):
+        with suppress(*tolerated):
             await scenarios.change_order(seeded[0])
             await bench.run_import(run.cursor)
     for fault in FAULTS:
-        with suppress(HubError):
+        with suppress(*tolerated):
             await scenarios.fail_next(fault, 1)
             await bench.run_import(run.cursor)
-    if scenarios.supports_consent():
-        with suppress(HubError, ContractViolation):
-            issued.update((await _connect(bench)).credentials)
-    with suppress(HubError):
-        await bench.runner.disconnect(bench.context())
+    with suppress(*tolerated):
+        issued.update((await _connect_any(bench, EVENTS_URL)).credentials)
+    if _manifest(bench.subject).connect.style == "credentials" and scenarios.implements("bad_fields"):
+        bad = AuthCredentials(fields={name: SecretStr(value) for name, value in scenarios.bad_fields().items()})
+        with suppress(*tolerated):
+            await bench.runner.authorize(bench.context({}, bench.pending_connection()), bad)
+    if bench.implements("receive_event") and issued:
+        for kind in EVENT_KINDS:
+            with suppress(*tolerated):
+                await bench.receive_event(await _posted(bench, kind), issued, EVENTS_URL)
+    with suppress(*tolerated):
+        await bench.runner.disconnect(bench.context(events_url=EVENTS_URL))
     return issued
 
 
 # helpers --------------------------------------------------------------------------------------
 
 
-def _require(bench: Bench, hook: str) -> None:
+def _require(bench: Bench, hook: str, meaning: str = "") -> None:
+    """Skip the check when the connector does not implement ``hook`` (an optional hook)."""
     if not bench.implements(hook):
-        pytest.skip(f"The connector does not implement {hook}.")
+        pytest.skip(f"The connector does not implement {hook}{f' ({meaning})' if meaning else ''}.")
 
 
-async def _expect_error(call: Any, expected: type[HubError], what: str) -> None:
+def _needs(bench: Bench, method: str, why: str) -> None:
+    """Fail (never skip) when a rule applies but the scenarios lack the move it needs."""
+    if not bench.scenarios.implements(method):
+        raise ContractViolation(
+            f"{type(bench.scenarios).__name__} does not implement Scenarios.{method}, and {why}. Implement it."
+        )
+
+
+def _manifest(subject: Subject) -> Manifest:
+    try:
+        return subject.load_manifest()
+    except PluginError as err:
+        raise ContractViolation(f"{err.message}") from err
+
+
+def _credentials_style(subject: Subject) -> Manifest:
+    manifest = _manifest(subject)
+    if manifest.connect.style != "credentials":
+        pytest.skip(f"The connector connects by {manifest.connect.style} ([connect] style), not with pasted credentials.")
+    return manifest
+
+
+def _fields(bench: Bench, manifest: Manifest, method: str) -> Mapping[str, str]:
+    """The scenarios' pasted fields, which must be the fields the manifest declares."""
+    _needs(bench, method, "the connector connects with pasted credentials")
+    fields = dict(getattr(bench.scenarios, method)())
+    declared = {field.name for field in manifest.connect.fields}
+    required = {field.name for field in manifest.connect.fields if field.required}
+    if not required <= set(fields) <= declared:
+        raise ContractViolation(
+            f"Scenarios.{method}() gives the fields {sorted(fields)}, but the manifest declares {sorted(declared)} "
+            f"(required {sorted(required)}): fill in the Connect form as core would."
+        )
+    return fields
+
+
+def _pasted(bench: Bench) -> list[tuple[str, str]]:
+    """Every (field name, value) the scenarios would paste into the Connect form, good and bad."""
+    pairs: list[tuple[str, str]] = []
+    for method in ("good_fields", "bad_fields"):
+        if bench.scenarios.implements(method):
+            pairs += getattr(bench.scenarios, method)().items()
+    return pairs
+
+
+def _can_count(bench: Bench) -> bool:
+    """Whether the bench can see shop calls: the scenarios count them, or the connector uses ``context.http``."""
+    return bench.scenarios.shop_calls() is not None or bench.requests > 0
+
+
+async def _grant(bench: Bench, fields: Mapping[str, str], events_url: str | None = None) -> Authorization:
+    """``authorize`` with pasted fields for a pending connection, as core's credentials connect does."""
+    step = AuthCredentials(fields={name: SecretStr(value) for name, value in fields.items()})
+    try:
+        return await bench.runner.authorize_grant(bench.context({}, bench.pending_connection(), events_url), step)
+    except HubError as err:
+        raise ContractViolation(
+            f"authorize refused the good pasted credentials (Scenarios.good_fields): {_describe(err)}."
+        ) from err
+
+
+async def _connect_any(bench: Bench, events_url: str | None = None) -> Authorization:
+    """Connect in the connector's style (consent round trip or pasted good fields), with ``events_url`` set."""
+    manifest = _manifest(bench.subject)
+    if manifest.connect.style == "credentials":
+        return await _grant(bench, _fields(bench, manifest, "good_fields"), events_url)
+    _needs(bench, "consent", "the connector connects by consent: the kit plays the merchant on the consent page")
+    return await _connect(bench, events_url)
+
+
+async def _credentials_work(bench: Bench, authorization: Authorization, source: str) -> None:
+    if not authorization.credentials:
+        raise ContractViolation(f"authorize returned no credentials to store from {source}.")
+    if bench.implements("check_connection"):
+        try:
+            await bench.runner.check_connection(bench.context(authorization.credentials))
+        except HubError as err:
+            raise ContractViolation(
+                f"The credentials authorize returned from {source} do not pass check_connection: {_describe(err)}."
+            ) from err
+
+
+async def _posted(bench: Bench, kind: str) -> PostedEvent:
+    scenarios = bench.scenarios
+    make = {
+        "genuine": scenarios.signed_event,
+        "unsigned": scenarios.unsigned_event,
+        "forged": scenarios.forged_event,
+        "stale": scenarios.stale_event,
+    }[kind]
+    try:
+        return await make(EVENTS_URL)
+    except NotImplementedError as err:
+        raise ContractViolation(
+            f"{type(scenarios).__name__} does not implement the scenario move for a {kind} event "
+            "(Scenarios.signed_event, Scenarios.stale_event): implement it."
+        ) from err
+
+
+async def _push(
+    bench: Bench, order: Order, label: Label, what: str, *, transient_ok: bool = False
+) -> list[ParcelOutcome]:
+    """Push through the HookRunner; what core refuses or a broken outcome becomes a violation naming the rule."""
+    try:
+        outcomes = await bench.push_label(order, label)
+    except PluginError as err:
+        raise ContractViolation(f"{what}: core refused the answer of on_label_created: {err.message}") from err
+    except ConnectorError as err:
+        if transient_ok and isinstance(err, TransientError):
+            raise
+        if isinstance(err.__cause__, ValidationError):
+            raise ContractViolation(
+                f"{what}: on_label_created built an invalid ParcelOutcome: {_first_error(err.__cause__)}. "
+                "An accepted outcome needs the shop_reference that check_parcels asks about later."
+            ) from err
+        raise ContractViolation(f"{what} raised {_describe(err)}.") from err
+    for outcome in outcomes:
+        _revalidate(ParcelOutcome, outcome, f"{what}'s answer")
+    return outcomes
+
+
+async def _check(bench: Bench, parcels: list[AcceptedParcel]) -> list[ParcelOutcome]:
+    """``check_parcels`` through the HookRunner; what core refuses becomes a violation."""
+    try:
+        outcomes = await bench.check_parcels(parcels)
+    except PluginError as err:
+        raise ContractViolation(f"core refused the answer of check_parcels: {err.message}") from err
+    except HubError as err:
+        if isinstance(err.__cause__, ValidationError):
+            raise ContractViolation(
+                f"check_parcels built an invalid ParcelOutcome: {_first_error(err.__cause__)}."
+            ) from err
+        raise ContractViolation(f"check_parcels raised {_describe(err)}.") from err
+    for outcome in outcomes:
+        _revalidate(ParcelOutcome, outcome, "check_parcels' answer")
+    return outcomes
+
+
+async def _expect_error(call: Any, expected: type[HubError], what: str, fix: str | None = None) -> None:
+    fix = fix or "Map it as core.errors.error_for_status does."
     try:
         await call
     except expected:
         return
     except HubError as err:
-        raise ContractViolation(
-            f"{what} raised {_describe(err)}; expected core.errors.{expected.__name__}. Map it as "
-            "core.errors.error_for_status does."
-        ) from err
-    raise ContractViolation(f"{what} succeeded; expected core.errors.{expected.__name__}.")
+        raise ContractViolation(f"{what} raised {_describe(err)}; expected core.errors.{expected.__name__}. {fix}") from err
+    raise ContractViolation(f"{what} succeeded; expected core.errors.{expected.__name__}. {fix}")
 
 
 async def _import_checking_cursor(bench: Bench, start: Cursor) -> ImportRun:
@@ -496,42 +913,49 @@ async def _import_checking_cursor(bench: Bench, start: Cursor) -> ImportRun:
     return run
 
 
-async def _connect(bench: Bench) -> Authorization:
-    """Both legs of authorize for a pending connection, the scenario playing the merchant."""
-    pending = bench.scenarios.connection(bench.connector).model_copy(
-        update={"state": ConnectionState.PENDING, "external_account_id": None}
-    )
+async def _connect(bench: Bench, events_url: str | None = None) -> Authorization:
+    """Both steps of a consent connect for a pending connection, the scenario playing the merchant."""
+    pending = bench.pending_connection()
     start = AuthStart(state=_STATE, redirect_uri=REDIRECT_URI)
-    redirect = await bench.runner.authorize(bench.context({}, pending), start)
-    assert isinstance(redirect, AuthRedirect)  # the HookRunner checks the type for each leg
+    redirect = await bench.runner.authorize_redirect(bench.context({}, pending, events_url), start)
     if _STATE not in redirect.url:
         raise ContractViolation(
             f"The consent URL {redirect.url} does not carry the state {_STATE!r}: the shop must send it back."
         )
     params = await bench.scenarios.consent(redirect, start)
     callback = AuthCallback(redirect_uri=REDIRECT_URI, params=dict(params))
-    authorization = await bench.runner.authorize(bench.context({}, pending), callback)
-    assert isinstance(authorization, Authorization)
-    return authorization
+    return await bench.runner.authorize_grant(bench.context({}, pending, events_url), callback)
+
+
+async def _imported_orders(bench: Bench, count: int) -> list[Order]:
+    await bench.scenarios.seed_orders(count)
+    run = await bench.run_import(Cursor())
+    if len(run.orders) < count:
+        raise ContractViolation(
+            f"The import of {count} seeded orders yielded {len(run.orders)} to put labels on; seed_orders must create "
+            "shippable orders."
+        )
+    return run.orders[:count]
 
 
 async def _imported_order_and_label(bench: Bench) -> tuple[Order, Label]:
-    await bench.scenarios.seed_orders(1)
-    run = await bench.run_import(Cursor())
-    if not run.orders:
-        raise ContractViolation("The import yielded no order to put a label on; seed_orders must create shippable orders.")
-    order = run.orders[0]
+    (order,) = await _imported_orders(bench, 1)
     return order, bench.scenarios.label_for(order)
 
 
-def _revalidate(model: type[BaseModel], item: BaseModel, page: int) -> None:
+def _revalidate(model: type[BaseModel], item: BaseModel, where: int | str) -> None:
     # Connectors may build models with model_construct(), which skips validation: validate again.
     try:
         model.model_validate(item.model_dump(warnings=False))
     except ValidationError as err:
-        raise ContractViolation(
-            f"Page {page} holds a {model.__name__} that does not validate: {err}"
-        ) from err
+        place = f"Page {where} holds" if isinstance(where, int) else f"{where[:1].upper()}{where[1:]} is"
+        raise ContractViolation(f"{place} a {model.__name__} that does not validate: {_first_error(err)}") from err
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{first['msg']}{f' ({where})' if where else ''}"
 
 
 def _repeated(ids: Iterable[str]) -> list[str]:
@@ -574,22 +998,31 @@ def _secret_values(where: str, source: object) -> dict[str, str]:
 
 
 __all__ = [
+    "EVENTS_URL",
+    "EVENT_KINDS",
     "FAULT_ERRORS",
+    "REDIRECT_URI",
+    "accepted_parcels_settle",
     "authorize_round_trip",
+    "bad_credential_fields_fail",
     "bad_credentials_fail",
+    "credential_fields_connect",
     "cursor_never_moves_backwards",
+    "event_is_verified",
     "exercise",
     "fault_is_mapped",
-    "foreign_label_makes_no_call",
     "future_cursor_yields_nothing",
     "good_credentials_pass",
+    "import_misses_no_change_during_a_run",
     "import_resumes_from_a_page_cursor",
     "incremental_import_repeats_nothing",
-    "label_confirms_each_parcel",
+    "label_outcome_per_parcel",
     "leaves_no_sessions_or_tasks",
     "manifest_is_valid",
     "manifest_lists_implemented_hooks",
     "no_secret_in_logs",
     "orders_validate",
     "registers_cleanly",
+    "repeated_push_after_lost_answer",
+    "state_is_per_runtime",
 ]

@@ -26,19 +26,40 @@ rule and the fix):
 
 - the manifest is valid, carries the connector's id, and lists exactly the implemented hooks;
 - the plugin registers cleanly (every hook ``async def``, names and arguments matching the specs),
-  beside another connector, and registers again after an unload;
-- ``check_connection`` passes with good credentials; bad credentials raise
-  ``ConnectorAuthFailed`` from ``check_connection`` and ``import_orders``;
+  beside another connector, and registers again after an unload; ``open_connector`` gives each
+  runtime its own state (no module globals);
+- connecting, in the connector's connect style (the manifest's ``[connect]``): the consent round
+  trip (consent URL with ``state``, callback to working credentials), or pasted credentials (good
+  fields are checked with the shop and give credentials that pass ``check_connection``; bad ones
+  raise ``ConnectorAuthFailed`` and nothing else);
+- ``check_connection`` passes with good stored credentials; bad ones raise ``ConnectorAuthFailed``
+  from ``check_connection`` and ``import_orders``;
 - a 5xx answer and a timeout raise ``ConnectorNotReady``, a 429 ``RateLimited``;
 - imported orders validate as core ``Order``s and their external ids are unique; an incremental
   import from the returned cursor repeats no unchanged order and finds the changed one; the cursor
   never moves backwards; a resumed import neither repeats nor loses orders; a cursor in the future
-  yields nothing;
-- a label gets one confirmed outcome per parcel, again on a repeat; a label for another
-  connector's connection makes no call and returns ``None``;
-- ``authorize`` round trip, when the scenarios implement ``consent``;
-- registering, using and unloading leaves no open ``aiohttp.ClientSession`` and no pending task;
-- no secret (credentials, settings secrets, issued tokens) appears in the logs, even at DEBUG.
+  yields nothing; an order added or changed while an import runs is not missed (it comes later in
+  that run or in the next one: what a full scan over a live list must get right);
+- a label gets one ``confirmed`` or ``accepted`` outcome per parcel, again on a repeat (and one
+  shipment per parcel at the shop, when the scenarios count them); an ``accepted`` outcome carries
+  ``shop_reference`` and ``check_parcels`` keeps it accepted until the shop settles it, then
+  answers ``confirmed`` or ``failed`` with the shop's message; a push repeated after the shop lost
+  its answer makes no second shipment (when the scenarios can lose an answer);
+- ``receive_event`` reads a genuinely signed event (the same ``event_id`` each time) and raises
+  ``EventRejected`` for an unsigned, a forged and a stale one;
+- opening, using, closing and unloading leaves no open ``aiohttp.ClientSession`` and no pending
+  task;
+- no secret (stored credentials, pasted secret fields, settings secrets, issued tokens) appears in
+  the logs, even at DEBUG.
+
+Every check runs through core's ``HookRunner``, with ``open_connector`` before and
+``close_connector`` after and the state in every context, as ``core.runtime`` does. Hooks are
+dispatched to their owner only, so the kit no longer checks what a connector does with another
+connector's label (hub API v1 broadcast it): core's runner guarantees it never gets one, and
+tests/core/test_hooks.py checks that. A check is skipped only when its rule does not apply: an
+optional hook the connector does not implement, a connect style it does not use, or the optional
+lost-answer moves of its scenarios; the skip reason says which. A rule that applies but needs a
+scenario move the ``Scenarios`` lack fails, naming the move.
 
 Every test is marked ``contract``: ``pytest -m contract`` runs the kit alone, ``-m "not contract"``
 everything else. The tests are ``async`` and marked for pytest-asyncio, so they also run under
@@ -60,6 +81,7 @@ from core.testing.bench import Subject
 from core.testing.scenario import Scenarios
 
 _HOOKS_WITH_FAULTS = ("check_connection", "import_orders")
+_REFUSED_EVENTS = tuple(kind for kind in checks.EVENT_KINDS if kind != "genuine")
 
 contract = pytest.mark.contract
 
@@ -154,7 +176,33 @@ class ConnectorContract:
         """Async hooks matching the specs; registers beside another connector and again after unload."""
         await checks.registers_cleanly(contract_subject)
 
-    # credentials and faults ---------------------------------------------------------------------
+    @contract
+    @pytest.mark.asyncio
+    async def test_open_connector_gives_each_runtime_its_own_state(self, contract_subject: Subject) -> None:
+        """Two runtimes get two states from open_connector (when implemented): no module globals."""
+        await checks.state_is_per_runtime(contract_subject)
+
+    # connecting ---------------------------------------------------------------------------------
+
+    @contract
+    @pytest.mark.asyncio
+    async def test_authorize_round_trip(self, contract_subject: Subject) -> None:
+        """Consent style: consent URL with state, callback to working credentials (needs Scenarios.consent)."""
+        await checks.authorize_round_trip(contract_subject)
+
+    @contract
+    @pytest.mark.asyncio
+    async def test_good_credential_fields_connect(self, contract_subject: Subject) -> None:
+        """Credentials style: good pasted fields are checked with the shop and give working credentials."""
+        await checks.credential_fields_connect(contract_subject)
+
+    @contract
+    @pytest.mark.asyncio
+    async def test_bad_credential_fields_raise_auth_failed(self, contract_subject: Subject) -> None:
+        """Credentials style: pasted fields the shop refuses raise ConnectorAuthFailed and nothing else."""
+        await checks.bad_credential_fields_fail(contract_subject)
+
+    # stored credentials and faults --------------------------------------------------------------
 
     @contract
     @pytest.mark.asyncio
@@ -221,38 +269,59 @@ class ConnectorContract:
         """A cursor after now yields no orders and is not moved back."""
         await checks.future_cursor_yields_nothing(contract_subject)
 
-    # labels and authorisation -------------------------------------------------------------------
+    @contract
+    @pytest.mark.asyncio
+    async def test_import_misses_no_order_changed_during_a_run(self, contract_subject: Subject) -> None:
+        """An order added or changed while an import runs comes later in that run or in the next one."""
+        await checks.import_misses_no_change_during_a_run(contract_subject)
+
+    # labels -------------------------------------------------------------------------------------
 
     @contract
     @pytest.mark.asyncio
-    async def test_label_confirms_each_parcel_idempotently(self, contract_subject: Subject) -> None:
-        """One confirmed outcome per parcel, and again when the same label is pushed twice."""
-        await checks.label_confirms_each_parcel(contract_subject)
+    async def test_label_gets_one_outcome_per_parcel_also_when_repeated(self, contract_subject: Subject) -> None:
+        """Confirmed or accepted, one per parcel, again when pushed twice; one shipment per parcel at the shop."""
+        await checks.label_outcome_per_parcel(contract_subject)
 
     @contract
     @pytest.mark.asyncio
-    async def test_foreign_label_makes_no_call(self, contract_subject: Subject) -> None:
-        """A label of another connector's connection: no shop call, None returned."""
-        await checks.foreign_label_makes_no_call(contract_subject)
+    async def test_accepted_parcels_settle_through_check_parcels(self, contract_subject: Subject) -> None:
+        """Accepted until the shop settles, then confirmed, or failed with the shop's message (needs Scenarios.settle)."""
+        await checks.accepted_parcels_settle(contract_subject)
 
     @contract
     @pytest.mark.asyncio
-    async def test_authorize_round_trip(self, contract_subject: Subject) -> None:
-        """Consent URL with state, callback to working credentials (needs Scenarios.consent)."""
-        await checks.authorize_round_trip(contract_subject)
+    async def test_repeated_push_after_lost_answer_makes_no_second_shipment(self, contract_subject: Subject) -> None:
+        """The shop made the shipment but its answer was lost: the repeat finds it (Scenarios.lose_next_answer)."""
+        await checks.repeated_push_after_lost_answer(contract_subject)
+
+    # events -------------------------------------------------------------------------------------
+
+    @contract
+    @pytest.mark.asyncio
+    async def test_genuine_event_is_read(self, contract_subject: Subject) -> None:
+        """A genuinely signed event gives an EventMeaning, with the same event_id each time (needs receive_event)."""
+        await checks.event_is_verified(contract_subject, "genuine")
+
+    @contract
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("kind", _REFUSED_EVENTS)
+    async def test_unverified_event_is_rejected(self, contract_subject: Subject, kind: str) -> None:
+        """An unsigned, forged or stale event raises EventRejected (answered 401, nothing changes)."""
+        await checks.event_is_verified(contract_subject, kind)
 
     # hygiene ------------------------------------------------------------------------------------
 
     @contract
     @pytest.mark.asyncio
     async def test_setup_and_unload_leave_no_sessions_or_tasks(self, contract_subject: Subject) -> None:
-        """No open aiohttp.ClientSession and no pending task after use and unload."""
+        """No open aiohttp.ClientSession and no pending task after use, close_connector and unload."""
         await checks.leaves_no_sessions_or_tasks(contract_subject)
 
     @contract
     @pytest.mark.asyncio
     async def test_no_secret_in_logs(self, contract_subject: Subject, caplog: pytest.LogCaptureFixture) -> None:
-        """No credential or secret setting in any log record, at DEBUG, on every path."""
+        """No credential, pasted secret field or secret setting in any log record, at DEBUG, on every path."""
         await checks.no_secret_in_logs(contract_subject, caplog)
 
 

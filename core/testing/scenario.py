@@ -28,14 +28,30 @@ moves by subclassing ``Scenarios``::
 The kit calls ``start()`` before every check and ``stop()`` after it, so each check begins with an
 empty shop; everything else is called between the two. The abstract methods are what every
 connector must supply; the others have defaults that suit most shops.
+
+Some moves only matter for some connectors, and the kit asks for them where they do (a check
+that needs one the scenarios lack fails and names it; it never skips for that):
+
+- connect style ``consent`` (the manifest's ``[connect]``): ``consent``, the merchant on the
+  shop's consent page;
+- connect style ``credentials``: ``good_fields`` and ``bad_fields``, what the merchant pastes;
+- a connector with ``check_parcels`` (the shop settles parcels later): ``settle``;
+- a connector with ``receive_event``: ``signed_event`` and ``stale_event`` (``unsigned_event``
+  and ``forged_event`` have defaults derived from a signed one).
+
+One pair is optional: ``lose_next_answer`` with ``shipments_at_shop`` lets the kit check that a
+push repeated after a lost answer makes no second shipment; without them that check is skipped
+and says so. ``connector_state`` lets a scenario adjust what ``open_connector`` returned (put it
+on the shop's clock, say).
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
@@ -55,6 +71,14 @@ from core.models import (
 #: The shop faults a connector must map: a 5xx answer, no answer in time, a 429 answer.
 Fault = Literal["5xx", "timeout", "429"]
 FAULTS: tuple[Fault, ...] = ("5xx", "timeout", "429")
+
+
+@dataclass(frozen=True)
+class PostedEvent:
+    """A message as the shop posts it to a connection's events URL: its headers and raw body."""
+
+    headers: Mapping[str, str]
+    body: bytes
 
 
 class Scenarios(abc.ABC):
@@ -163,18 +187,99 @@ class Scenarios(abc.ABC):
         tokens the shop issued during the check; asked for after the check has run."""
         return ()
 
+    def connector_state(self, opened: Any) -> Any:
+        """The per-process state the kit gives the hooks (``context.state``), from what ``open_connector`` returned.
+
+        By default unchanged. Override to adjust it for the shop under test, for instance to run
+        the connector's pacing on the simulator's clock.
+        """
+        return opened
+
+    # connecting --------------------------------------------------------------------------------
+
     async def consent(self, redirect: AuthRedirect, start: AuthStart) -> Mapping[str, str]:
         """Play the merchant on the shop's consent page and return the callback parameters.
 
-        Optional: when a connector implements it, the kit checks the ``authorize`` round trip
-        (consent URL, callback, credentials that work). Not implementing it skips that check.
+        Needed for connect style ``consent``: the kit checks the ``authorize`` round trip
+        (consent URL, callback, credentials that work).
         """
         raise NotImplementedError
 
+    def good_fields(self) -> Mapping[str, str]:
+        """The Connect form's fields as a merchant fills them in with credentials the shop accepts.
+
+        Needed for connect style ``credentials``: every field the manifest declares, by name.
+        """
+        raise NotImplementedError
+
+    def bad_fields(self) -> Mapping[str, str]:
+        """The Connect form's fields with credentials the shop refuses (a wrong secret).
+
+        Needed for connect style ``credentials``: ``authorize`` must raise ``ConnectorAuthFailed``.
+        """
+        raise NotImplementedError
+
+    # asynchronous confirmations --------------------------------------------------------------
+
+    async def settle(self, shop_reference: str, confirmed: bool = True) -> None:
+        """Make the shop settle what it accepted under ``shop_reference``: done, or refused with a reason.
+
+        Needed when the connector implements ``check_parcels``.
+        """
+        raise NotImplementedError
+
+    async def lose_next_answer(self) -> None:
+        """Make the shop do the next push's work (make the shipment) and then lose its answer (a timeout).
+
+        Optional, with ``shipments_at_shop``.
+        """
+        raise NotImplementedError
+
+    async def shipments_at_shop(self, order_external_id: str) -> int:
+        """How many shipments (confirmations) the shop holds for an order; refused ones do not count.
+
+        Optional, with ``lose_next_answer``; also used to check that a repeated push made no second one.
+        """
+        raise NotImplementedError
+
+    # events ------------------------------------------------------------------------------------
+
+    async def signed_event(self, events_url: str) -> PostedEvent:
+        """A message the shop posts to ``events_url``, genuinely signed, sent just now.
+
+        Needed when the connector implements ``receive_event``. The kit has connected first with
+        ``events_url`` in the context, so a subscription the connector made for it exists.
+        """
+        raise NotImplementedError
+
+    async def stale_event(self, events_url: str) -> PostedEvent:
+        """A genuinely signed message sent too long ago to be taken (a replay).
+
+        Needed when the connector implements ``receive_event``.
+        """
+        raise NotImplementedError
+
+    async def unsigned_event(self, events_url: str) -> PostedEvent:
+        """A message without a signature; by default a signed one with only its ``content-type`` header kept."""
+        signed = await self.signed_event(events_url)
+        return PostedEvent({k: v for k, v in signed.headers.items() if k.lower() == "content-type"}, signed.body)
+
+    async def forged_event(self, events_url: str) -> PostedEvent:
+        """A message whose signature does not fit it; by default a signed one with a space added to its body."""
+        signed = await self.signed_event(events_url)
+        return PostedEvent(signed.headers, signed.body[:1] + b" " + signed.body[1:])
+
+    # -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def implements(cls, method: str) -> bool:
+        """Whether this class overrides ``method`` of ``Scenarios`` (the defaults raise NotImplementedError)."""
+        return getattr(cls, method) is not getattr(Scenarios, method)
+
     @classmethod
     def supports_consent(cls) -> bool:
-        """Whether this class implements ``consent`` (and so the authorize round trip is checked)."""
-        return cls.consent is not Scenarios.consent
+        """Whether this class implements ``consent``."""
+        return cls.implements("consent")
 
 
-__all__ = ["FAULTS", "Fault", "Scenarios"]
+__all__ = ["FAULTS", "Fault", "PostedEvent", "Scenarios"]

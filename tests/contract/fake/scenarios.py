@@ -1,4 +1,8 @@
-"""FakeScenarios: how the contract kit drives a FakeShop (see core.testing.Scenarios)."""
+"""FakeScenarios: how the contract kit drives a FakeShop (see core.testing.Scenarios).
+
+The fake connects by consent and confirms at once: beside the moves every connector gives, it
+plays the merchant on the consent page and can lose a confirmation's answer.
+"""
 
 from __future__ import annotations
 
@@ -64,3 +68,9 @@ class FakeScenarios(Scenarios):
 
     async def consent(self, redirect: AuthRedirect, start: AuthStart) -> Mapping[str, str]:
         return self.shop.consent(redirect.url)
+
+    async def lose_next_answer(self) -> None:
+        self.shop.lose_next_answer()
+
+    async def shipments_at_shop(self, order_external_id: str) -> int:
+        return sum(1 for order_id, _ in self.shop.confirmations if order_id == order_external_id)

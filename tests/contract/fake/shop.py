@@ -9,6 +9,7 @@ says which one a connection uses::
     shop.update_order(order.id, city="Utrecht")     # restamped later: the next import yields it again
     shop.fail_next("5xx", 2)                        # the next two API calls answer 503
     shop.fail_next("429", after=1)                  # the call after the next answers 429
+    shop.lose_next_answer()                         # the next confirmation is made, its answer lost
     ... run an import through core ...
     shop.confirmations[("F-0001", "parcel-1")]      # what a label push left in the shop
     [call.operation for call in shop.calls]         # ["search_orders", "search_orders", ...]
@@ -129,6 +130,7 @@ class MemoryShop:
         self.calls: list[Call] = []
         self._faults: deque[FaultKind | None] = deque()
         self._ids = itertools.count(1)
+        self._lose = 0
 
     # the clock --------------------------------------------------------------------------------
 
@@ -199,6 +201,10 @@ class MemoryShop:
         """Drop the faults still queued."""
         self._faults.clear()
 
+    def lose_next_answer(self, n: int = 1) -> None:
+        """The next ``n`` calls that change something (a confirmation, a shipment) do their work, then time out."""
+        self._lose += n
+
     # ------------------------------------------------------------------------------------------
 
     def _refusal(self, credential: str) -> str | None:
@@ -224,6 +230,12 @@ class MemoryShop:
             raise ShopError(401, self._refusal("") or "Unauthorized")
         if refusal is not None:
             raise ShopError(401, refusal)
+
+    def _answer(self, operation: str) -> None:
+        """Lose the answer to a call that did its work, when told to (``lose_next_answer``)."""
+        if self._lose:
+            self._lose -= 1
+            raise ShopTimeout(f"{operation} timed out after the shop had done it")
 
 
 class FakeShop(MemoryShop):
@@ -276,6 +288,7 @@ class FakeShop(MemoryShop):
         self.confirmations[key] = Confirmation(
             order_id, reference, tracking_number, carrier, dict(items), edits=previous.edits + 1 if previous else 0
         )
+        self._answer("confirm_shipment")
 
     async def exchange_code(self, code: str, client_secret: str) -> str:
         """Trade a one-time consent code for an API key."""

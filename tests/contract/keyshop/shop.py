@@ -201,7 +201,6 @@ class KeyShop(MemoryShop):
         #: A PENDING process settles SUCCESS at this many status queries; ``None``: only when told.
         self.settle_after = settle_after
         self._outbox: list[_Pending] = []
-        self._lose = 0
         self._shipment_ids = itertools.count(1)
         self._event_ids = itertools.count(1)
 
@@ -250,10 +249,6 @@ class KeyShop(MemoryShop):
         return sorted(visible, key=lambda order: (order.created_at, order.id))
 
     # shipments and processes, as the shop settles them -----------------------------------------
-
-    def lose_next_answer(self, n: int = 1) -> None:
-        """The next ``n`` calls that change something (a shipment, a transport) do their work, then time out."""
-        self._lose += n
 
     def settle(self, process_id: str, status: ProcessState = "SUCCESS", message: str | None = None) -> None:
         """Settle a PENDING process; a refused shipment stops standing, a refused change restores the tracking."""
@@ -449,12 +444,6 @@ class KeyShop(MemoryShop):
         if held[1] <= self.now:
             return "Expired JWT: the access token has expired"
         return None
-
-    def _answer(self, operation: str) -> None:
-        """Lose the answer to a call that did its work, when told to."""
-        if self._lose:
-            self._lose -= 1
-            raise ShopTimeout(f"{operation} timed out after the shop had done it")
 
     def _process(self, event_type: Literal["CREATE_SHIPMENT", "CHANGE_TRANSPORT"], entity_id: str) -> Process:
         process = Process(id=str(uuid.uuid4()), event_type=event_type, entity_id=entity_id)
