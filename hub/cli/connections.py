@@ -1,19 +1,56 @@
-"""`hub connections`: connect shops, list, show, reconnect, disconnect, settings."""
+"""`hub connections`: connect shops, list, show, reconnect, disconnect, settings.
+
+Connect and reconnect follow the connector's declared connect style, never its name. Consent: the
+command prints the shop's consent URL. Credentials: the command asks for the connector's fields
+and connects once the shop accepts them. A non-secret field comes from ``--field NAME=VALUE``,
+``--fields-file``, ``HUB_CONNECT_<NAME>`` or a prompt; a secret one only from a hidden prompt,
+``--fields-file`` or ``HUB_CONNECT_<NAME>``, never from the command line (where shell history and
+the process list would keep it).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import click
 
 from core import authorization
-from core.errors import InvalidInput
+from core.errors import ConnectorAuthFailed, InvalidInput
 from core.lifecycle import ACTIONS
+from core.logs import MASK, register_secret
+from core.manifest import ConnectField, ConnectSpec
 from core.models import Connection
 from core.storage import connections as store
 from core.storage.accounts import get_account
 from core.storage.imports import last_run
 from hub.cli.base import ID, HubGroup, Runtime, echo_json, with_runtime
+
+#: Environment variables that give connect fields: ``HUB_CONNECT_CLIENT_SECRET`` for ``client_secret``.
+ENV_PREFIX = "HUB_CONNECT_"
+
+FIELD_OPTIONS = [
+    click.option(
+        "--field", "field_args", multiple=True, metavar="NAME=VALUE",
+        help="A connect field (repeat for more). Not for secrets: those are asked for hidden, or read from "
+        "--fields-file or HUB_CONNECT_<NAME>.",
+    ),
+    click.option(
+        "--fields-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="A JSON or TOML file with connect fields by name (secrets too; keep it private).",
+    ),
+]
+
+
+def field_options(function):  # type: ignore[no-untyped-def]
+    """Add ``--field`` and ``--fields-file`` to a command."""
+    for option in reversed(FIELD_OPTIONS):
+        function = option(function)
+    return function
 
 
 @click.group(cls=HubGroup)
@@ -21,16 +58,137 @@ def connections() -> None:
     """Shop connections of carrier accounts."""
 
 
+def _pairs(field_args: tuple[str, ...]) -> dict[str, str]:
+    given: dict[str, str] = {}
+    for arg in field_args:
+        name, sep, value = arg.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"Write --field as NAME=VALUE, not {name.strip()[:40]!r}.")
+        given[name.strip()] = value
+    return given
+
+
+def _read_fields_file(path: Path) -> dict[str, object]:
+    """Fields from a JSON or TOML file (by its suffix; else whichever parses); never quotes its content."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInput(f"Cannot read the fields file {path}: {type(err).__name__}.") from err
+    parsers = {".json": [json.loads], ".toml": [tomllib.loads]}.get(path.suffix.lower(), [json.loads, tomllib.loads])
+    for parse in parsers:
+        try:
+            data = parse(text)
+        except (ValueError, tomllib.TOMLDecodeError):
+            continue
+        if isinstance(data, dict):
+            return data
+    raise InvalidInput(f"The fields file {path} is not a JSON object or a TOML table of fields by name.")
+
+
+def _safe_ways(field: ConnectField) -> str:
+    return f"type it at the hidden prompt, or put it in --fields-file PATH or {ENV_PREFIX}{field.name.upper()}"
+
+
+def gather_fields(
+    spec: ConnectSpec,
+    field_args: tuple[str, ...],
+    fields_file: Path | None,
+    environ: Mapping[str, str] | None = None,
+    shorthand: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """The connect fields: ``--field``, then the file, then the environment, then a prompt (hidden for a secret).
+
+    A secret given with ``--field`` is refused before anything else happens. Names the connector
+    does not declare are passed on, so that core's check names them.
+    """
+    environ = os.environ if environ is None else environ
+    given: dict[str, object] = dict(_pairs(field_args))
+    for name in given:
+        field = spec.field(name)
+        if field is not None and field.secret:
+            raise InvalidInput(
+                f"{name} is a secret and the command line would keep it in your shell history: {_safe_ways(field)}."
+            )
+    for name, value in (shorthand or {}).items():
+        if name in given:
+            raise InvalidInput(f"Give {name} once: as --{name} or as --field {name}=..., not both.")
+        given[name] = value
+    from_file = _read_fields_file(fields_file) if fields_file else {}
+    values: dict[str, object] = {**from_file, **given}
+    for field in spec.fields:
+        if values.get(field.name) in (None, ""):
+            env_value = environ.get(ENV_PREFIX + field.name.upper())
+            if env_value:
+                values[field.name] = env_value
+    for field in spec.fields:
+        if values.get(field.name) in (None, "") and field.required:
+            values[field.name] = _prompt(field)
+    for field in spec.fields:
+        value = values.get(field.name)
+        if field.secret and isinstance(value, str):
+            register_secret(value)
+    return {name: value for name, value in values.items() if value not in (None, "")}
+
+
+def _prompt(field: ConnectField) -> str:
+    """Ask for one required field: hidden for a secret, a choice for a pick list."""
+    if field.help or field.link:
+        where = f" Find it at {field.link}" if field.link else ""
+        click.echo(f"{field.label.en}: {field.help.en if field.help else ''}{where}".rstrip(), err=True)
+    try:
+        if field.secret:
+            value = click.prompt(field.label.en, hide_input=True, err=True)
+        elif field.choices:
+            value = click.prompt(field.label.en, type=click.Choice(field.choices, case_sensitive=False), err=True)
+        else:
+            value = click.prompt(field.label.en, err=True)
+    except click.Abort as err:
+        how = _safe_ways(field) if field.secret else f"pass --field {field.name}=VALUE"
+        raise InvalidInput(f"No value for {field.name}: {how}.") from err
+    return str(value)
+
+
+def _without(message: str, values: Mapping[str, object]) -> str:
+    for value in values.values():
+        if isinstance(value, str) and value:
+            message = message.replace(value, MASK)
+    return message
+
+
+def _refused(err: ConnectorAuthFailed, values: Mapping[str, object], again: str) -> InvalidInput:
+    reason = _without(err.message, values).rstrip(". ")
+    return InvalidInput(f"The shop refused these credentials: {reason}. Check them and run {again} again.")
+
+
+def _connected_line(connection: Connection) -> str:
+    return (
+        f"Connection {connection.id} is {connection.state.value}: {connection.connector} account "
+        f"{connection.external_account_id}. Import with `hub import --connection {connection.id}`."
+    )
+
+
 @connections.command()
 @click.argument("connector")
 @click.option("--account", required=True, help="Account name or id.")
-@click.option("--marketplace", default=None, help="Marketplace country code, such as NL or DE.")
+@click.option("--marketplace", default=None, help="Shorthand for --field marketplace=CODE (such as NL or DE).")
+@field_options
 @with_runtime
-async def connect(rt: Runtime, connector: str, account: str, marketplace: str | None) -> None:
-    """Start connecting a shop: prints the URL to send the merchant to."""
+async def connect(
+    rt: Runtime, connector: str, account: str, marketplace: str | None, field_args: tuple[str, ...], fields_file: Path | None
+) -> None:
+    """Connect a shop: with its credentials (asked for), or by printing the consent URL to send the merchant to."""
     owner = await get_account(rt.db.pool, account)
-    options = {"marketplace": marketplace.upper()} if marketplace else {}
-    connection, url = await authorization.start_connect(rt, owner.id, connector, options)
+    spec = authorization.connect_spec(rt, connector)
+    shorthand = {"marketplace": marketplace.upper()} if marketplace else {}
+    values = gather_fields(spec, field_args, fields_file, shorthand=shorthand)
+    if spec.style == "credentials":
+        try:
+            connection = await authorization.connect_with_credentials(rt, owner.id, connector, values)
+        except ConnectorAuthFailed as err:
+            raise _refused(err, values, "`hub connections connect`") from err
+        click.echo(_connected_line(connection))
+        return
+    connection, url = await authorization.start_connect(rt, owner.id, connector, values)
     click.echo(f"Connection {connection.id} is waiting for authorisation. Open this URL and confirm:")
     click.echo(url)
     click.echo("Then finish with: hub connections complete 'URL-YOU-WERE-SENT-BACK-TO'")
@@ -60,7 +218,7 @@ async def list_(rt: Runtime, account: str | None, as_json: bool) -> None:
         echo_json([c.model_dump(mode="json") for c in found])
         return
     if not found:
-        click.echo("No connections yet: start one with `hub connections connect amazon --account NAME`.")
+        click.echo("No connections yet: start one with `hub connections connect CONNECTOR --account NAME` (see `hub connectors list`).")
     for c in found:
         click.echo(f"{c.id:>5}  {c.connector:<10} {c.state.value:<22} {c.external_account_id or '-':<16} {c.reason or ''}")
 
@@ -97,10 +255,25 @@ def _print(c: Connection) -> None:
 
 @connections.command()
 @click.argument("connection_id", type=ID)
+@field_options
 @with_runtime
-async def reconnect(rt: Runtime, connection_id: int) -> None:
-    """Authorise a connection again: prints the URL to send the merchant to."""
-    url = await authorization.start_reconnect(rt, None, connection_id)
+async def reconnect(rt: Runtime, connection_id: int, field_args: tuple[str, ...], fields_file: Path | None) -> None:
+    """Connect a connection again: new credentials for the same shop account (asked for), or the consent URL."""
+    connection = await store.get_connection(rt.db.pool, connection_id)
+    # A connector no longer installed goes the consent way, where core says what is wrong.
+    installed = rt.connectors.get(connection.connector)
+    spec = authorization.connect_spec(rt, connection.connector) if installed and installed.ok else ConnectSpec()
+    if spec.style == "credentials":
+        values = gather_fields(spec, field_args, fields_file)
+        try:
+            connection = await authorization.reconnect_with_credentials(rt, None, connection_id, values)
+        except ConnectorAuthFailed as err:
+            raise _refused(err, values, f"`hub connections reconnect {connection_id}`") from err
+        click.echo(_connected_line(connection))
+        return
+    given: dict[str, object] = {**(_read_fields_file(fields_file) if fields_file else {}), **_pairs(field_args)}
+    options = authorization.check_fields(spec, given, connection.connector) if given else None
+    url = await authorization.start_reconnect(rt, None, connection_id, options)
     click.echo(url)
 
 

@@ -7,9 +7,29 @@ import click
 from core.errors import Conflict, HubError, InvalidInput, TransientError
 from core.labels import NewLabel, NewParcel, push_label, retry_label
 from core.labels import create_label as record_label
-from core.models import ParcelItem
-from core.storage.labels import StoredLabel
+from core.models import ParcelItem, PushState
+from core.storage import labels as label_store
+from core.storage.labels import StoredLabel, StoredParcel
 from hub.cli.base import ID, HubGroup, Runtime, with_runtime
+
+#: What each push state means, after the state's name.
+PUSH_STATES = {
+    PushState.PENDING: "to send to the shop",
+    PushState.ACCEPTED: "accepted by the shop, waiting for its confirmation",
+    PushState.CONFIRMED: "confirmed by the shop",
+    PushState.FAILED: "not accepted by the shop",
+    PushState.SKIPPED: "not sent to the shop",
+}
+
+
+def parcel_line(parcel: StoredParcel) -> str:
+    """One parcel with its push state, the shop's reference while it is accepted, and the shop's message."""
+    line = f"  parcel {parcel.reference} {parcel.tracking_number}: {parcel.push_state.value} ({PUSH_STATES[parcel.push_state]})"
+    if parcel.shop_reference and parcel.push_state is PushState.ACCEPTED:
+        line += f", shop reference {parcel.shop_reference}"
+    if parcel.push_message:
+        line += f": {parcel.push_message}"
+    return line
 
 
 @click.group(cls=HubGroup)
@@ -60,6 +80,19 @@ async def create(
 @labels.command()
 @click.argument("label_id", type=ID)
 @with_runtime
+async def show(rt: Runtime, label_id: int) -> None:
+    """Show a label's parcels and where each one's tracking push stands."""
+    label = await label_store.get_label(rt.db.pool, label_id)
+    click.echo(f"label {label.id} ({label.external_id}) of order {label.order_id}, {label.carrier}, created {label.created_at:%Y-%m-%d %H:%M}")
+    for parcel in label.parcels:
+        click.echo(parcel_line(parcel))
+    if label.parcels_in(PushState.ACCEPTED):
+        click.echo("Accepted parcels are confirmed by the shop later; `hub serve` asks it until they are.")
+
+
+@labels.command()
+@click.argument("label_id", type=ID)
+@with_runtime
 async def push(rt: Runtime, label_id: int) -> None:
     """Send a label's pending parcels to the shop."""
     await _push(rt, label_id)
@@ -84,5 +117,6 @@ async def _push(rt: Runtime, label_id: int) -> None:
     except TransientError as err:
         raise HubError(f"{err} It is queued: `hub serve` pushes it, or run `hub labels push {label_id}`.") from err
     for parcel in label.parcels:
-        note = f" ({parcel.push_message})" if parcel.push_message else ""
-        click.echo(f"  parcel {parcel.reference} {parcel.tracking_number}: {parcel.push_state.value}{note}")
+        click.echo(parcel_line(parcel))
+    if label.parcels_in(PushState.ACCEPTED):
+        click.echo(f"The shop confirms accepted parcels later: `hub serve` asks it; see `hub labels show {label_id}`.")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
-from core.storage.orders import list_orders
+from core.models import PushState
+from core.storage import labels as label_store
+from core.storage.orders import get_order, list_orders
 from hub.cli.base import ID, HubGroup, Runtime, echo_json, with_runtime
+from hub.cli.labels import parcel_line
 
 
 @click.group(cls=HubGroup)
@@ -32,3 +35,54 @@ async def list_(rt: Runtime, connection_id: int | None, status: str | None, limi
         items = sum(i.quantity_ordered for i in o.items)
         place = o.recipient.country_code if o.recipient else "-"
         click.echo(f"{s.id:>6}  {o.external_id:<22} {o.status.value:<18} {items:>3} item(s)  {place}")
+    if found:
+        click.echo("Labels and tracking pushes (accepted, confirmed, ...) of one order: `hub orders show ID`.")
+
+
+@orders.command()
+@click.argument("order_id", type=ID)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (includes the recipient: personal data).")
+@with_runtime
+async def show(rt: Runtime, order_id: int, as_json: bool) -> None:
+    """Show one order: status, items, and its labels with each parcel's push state."""
+    stored = await get_order(rt.db.pool, rt.vault, order_id)
+    labels = [await label_store.get_label(rt.db.pool, lid) for lid in await label_store.labels_of_order(rt.db.pool, order_id)]
+    if as_json:
+        echo_json(
+            {
+                "id": stored.id,
+                "connection_id": stored.connection_id,
+                **stored.order.model_dump(mode="json"),
+                "labels": [
+                    {
+                        "id": label.id,
+                        "label_id": label.external_id,
+                        "carrier": label.carrier,
+                        "parcels": [
+                            {
+                                "reference": p.reference,
+                                "tracking_number": p.tracking_number,
+                                "push_state": p.push_state.value,
+                                "shop_reference": p.shop_reference,
+                                "push_message": p.push_message,
+                            }
+                            for p in label.parcels
+                        ],
+                    }
+                    for label in labels
+                ],
+            }
+        )
+        return
+    o = stored.order
+    click.echo(f"order {stored.id}: {o.external_id} ({o.status.value}), connection {stored.connection_id}")
+    for item in o.items:
+        click.echo(f"  {item.quantity_ordered} x {item.title or item.sku or item.external_id}")
+    if not labels:
+        click.echo("no label yet: create one with `hub labels create --order ID --tracking T`.")
+    for label in labels:
+        click.echo(f"label {label.id} ({label.external_id}), {label.carrier}:")
+        for parcel in label.parcels:
+            click.echo(parcel_line(parcel))
+    if any(label.parcels_in(PushState.ACCEPTED) for label in labels):
+        click.echo("Accepted parcels are confirmed by the shop later; `hub serve` asks it until they are.")
