@@ -34,7 +34,8 @@ from core.errors import (
     TransientError,
 )
 from core.hooks import HookRunner
-from core.manifest import REQUIRED_HOOKS, Manifest
+from core.hookspecs import REQUIRED_HOOKS
+from core.manifest import Manifest
 from core.models import (
     AcceptedParcel,
     AuthCallback,

@@ -523,6 +523,7 @@ __all__ = [
     "Account",
     "EventMessage",
     "FakeItem",
+    "FakeOrder",
     "KeyShop",
     "OrderList",
     "Process",
