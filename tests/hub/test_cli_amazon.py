@@ -92,5 +92,5 @@ def test_cli_refuses_a_forged_callback_and_an_unknown_connector(env: dict[str, s
     hub(env, "accounts", "create", "CLI merchant")
     result = CliRunner().invoke(main, ["connections", "complete", "http://127.0.0.1:8080/connect/callback?state=x.y&spapi_oauth_code=c"], env=env)
     assert result.exit_code == 1 and "start connecting again" in result.output
-    result = CliRunner().invoke(main, ["connections", "connect", "bol", "--account", "CLI merchant"], env=env)
-    assert result.exit_code == 1 and "installed are amazon" in result.output
+    result = CliRunner().invoke(main, ["connections", "connect", "nosuchshop", "--account", "CLI merchant"], env=env)
+    assert result.exit_code == 1 and "Unknown connector 'nosuchshop': installed are amazon" in result.output
