@@ -1,4 +1,4 @@
-"""Documentation stays complete: every hook argument and every setting is documented."""
+"""Documentation stays complete: every hook argument, manifest key and setting is documented."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from core import hookspecs
+from core.manifest import ConnectField, ConnectSpec, Manifest
 from core.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,24 @@ def test_hook_spec_has_a_section_in_docs_hooks(spec) -> None:  # noqa: ANN001
     assert section, f"docs/hooks.md has no section ## {spec.__name__}"
     for name in inspect.signature(spec).parameters:
         assert f"`{name}`" in section.group(1), f"docs/hooks.md ## {spec.__name__} does not explain `{name}`"
+
+
+def _hooks_md_section(title: str) -> str:
+    text = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
+    section = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert section, f"docs/hooks.md has no section ## {title}"
+    return section.group(1)
+
+
+def test_every_manifest_key_is_in_docs_hooks() -> None:
+    table = _hooks_md_section("The manifest")
+    for name in Manifest.model_fields:
+        assert f"| `{name}` |" in table, f"docs/hooks.md ## The manifest does not explain `{name}`"
+    connect = _hooks_md_section("Connect styles and the [connect] table")
+    for name in ConnectSpec.model_fields:
+        assert f"| `{name}` |" in connect, f"docs/hooks.md does not explain [connect] `{name}`"
+    for name in ConnectField.model_fields:
+        assert f"`fields[].{name}`" in connect, f"docs/hooks.md does not explain [[connect.fields]] `{name}`"
 
 
 def _fields(model: type[BaseModel], prefix: str = "") -> list[str]:
