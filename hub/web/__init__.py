@@ -1,5 +1,6 @@
-"""The merchant pages: sign-in, Settings > All integrations, Connect and its result, Integration
-details, Shipping > Import from shop and Shipments, in Dutch and English.
+"""The merchant pages: sign-in, Settings > All integrations, Connect and Reconnect (the form each
+connector declares) and their result, Integration details, Shipping > Import from shop and
+Shipments, in Dutch and English.
 
 Server-rendered with jinja2 (aiohttp-jinja2), one CSS file and one small script for live progress;
 no front-end build. ``setup(app)`` adds the templates, the static files, the routes and the
@@ -14,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hub.web import connect, integrations, shipping, signin
+from hub.web import connect, connect_form, integrations, shipping, signin
 from hub.web.pages import TEMPLATES, pages_middleware
 
 STATIC = Path(__file__).parent / "static"
@@ -30,6 +31,6 @@ def setup(app: web.Application) -> None:
         default_helpers=False,
     )
     app.middlewares.append(pages_middleware)
-    for module in (signin, integrations, connect, shipping):
+    for module in (signin, integrations, connect_form, connect, shipping):
         app.add_routes(module.routes)
     app.router.add_static("/static/", STATIC, name="static")

@@ -6,7 +6,9 @@ account's) and shows the result page in the merchant's language: connected, decl
 or the error with its fix. ``/connect/login/{connector}`` is the Login URI a shop opens to
 re-authorise (Amazon does so every 365 days): the connector's manifest names the parameter that
 carries the shop account, the hub finds that live connection and lets the connector send the
-browser back to the shop with a fresh ``state``.
+browser back to the shop with a fresh ``state``. ``/settings/integrations/{id}/connected`` is the same
+Connected page after a connect or reconnect with credentials (the form's POST redirects there, so
+no secret travels in a URL and a reload sends nothing again).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from aiohttp import web
 
 from core import authorization
 from core.errors import ConnectorAuthFailed, HubError, InvalidInput, NotFound
+from core.models import ConnectionState
 from core.storage import connections as connection_store
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
 from hub.web.i18n import N_
 from hub.web.integrations import connector_name
-from hub.web.pages import error_page, page, render, session_of
+from hub.web.pages import account_of, error_page, page, render, see_other, session_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -87,6 +90,19 @@ async def callback(request: web.Request) -> web.Response:
         200,
         connection_id=connection.id,
         connector_name=connector_name(rt, connection.connector),
+    )
+
+
+@routes.get(r"/settings/integrations/{id:\d{1,18}}/connected")
+@page()
+async def connected(request: web.Request) -> web.Response:
+    """The Connected page of one of the account's connections (after a connect or reconnect with credentials)."""
+    rt = request.app[RUNTIME]
+    connection = await connection_store.get_connection(rt.db.pool, int(request.match_info["id"]), account_of(request))
+    if connection.state is not ConnectionState.CONNECTED:
+        return see_other(f"/settings/integrations/{connection.id}")
+    return result_page(
+        request, "connected", 200, connection_id=connection.id, connector_name=connector_name(rt, connection.connector)
     )
 
 

@@ -56,6 +56,7 @@ RUN_STATES = {
 #: Tracking push states of a parcel.
 PUSH_STATES = {
     "pending": N_("Sending to the shop"),
+    "accepted": N_("Accepted by the shop, waiting for its confirmation"),
     "confirmed": N_("Confirmed by the shop"),
     "failed": N_("Not accepted by the shop"),
     "skipped": N_("Not sent to the shop"),
@@ -127,12 +128,20 @@ DUTCH: dict[str, str] = {
     "Disconnected. The orders imported before stay.": "Ontkoppeld. De eerder geïmporteerde bestellingen blijven bewaard.",
     # Connect
     "Connect {name}": "{name} koppelen",
-    "Marketplace": "Marktplaats",
-    "The marketplace whose orders you ship with us.": "De marktplaats waarvan u de bestellingen met ons verzendt.",
     "You will be sent to {name} to sign in and to allow the carrier access. Afterwards you come back here.":
         "U gaat naar {name} om in te loggen en de vervoerder toegang te geven. Daarna komt u hier terug.",
     "Continue to {name}": "Verder naar {name}",
-    "Choose one of the marketplaces in the list.": "Kies een van de marktplaatsen uit de lijst.",
+    "Reconnect {name}": "{name} opnieuw koppelen",
+    "optional": "optioneel",
+    "Where to find it": "Waar u dit vindt",
+    "New credentials for the same shop account: {account}.": "Nieuwe inloggegevens voor hetzelfde shopaccount: {account}.",
+    "{name} checks these details before anything is stored. Secret values are never shown again.":
+        "{name} controleert deze gegevens voordat er iets wordt bewaard. Geheime waarden worden nooit meer getoond.",
+    "{label}: fill this in.": "{label}: vul dit in.",
+    "{label}: choose one from the list.": "{label}: kies er een uit de lijst.",
+    "{label}: at most {max} characters, without line breaks or control characters.":
+        "{label}: hoogstens {max} tekens, zonder regeleinden of stuurtekens.",
+    "The shop did not accept these details:": "De shop accepteerde deze gegevens niet:",
     "Netherlands": "Nederland",
     "Germany": "Duitsland",
     "France": "Frankrijk",
@@ -238,6 +247,7 @@ DUTCH: dict[str, str] = {
     "The page link is broken: open Shipments again.": "De paginalink klopt niet: open Zendingen opnieuw.",
     "A tracking number has 1 to 64 letters, digits or dashes.": "Een trackingnummer heeft 1 tot 64 letters, cijfers of streepjes.",
     "Sending to the shop": "Wordt naar de shop gestuurd",
+    "Accepted by the shop, waiting for its confirmation": "Geaccepteerd door de shop, wacht op bevestiging",
     "Confirmed by the shop": "Bevestigd door de shop",
     "Not accepted by the shop": "Niet geaccepteerd door de shop",
     "Not sent to the shop": "Niet naar de shop gestuurd",
@@ -264,6 +274,8 @@ CORE_DUTCH: dict[str, str] = {
     "enabled by the merchant": "ingeschakeld door de handelaar",
     "an import succeeded again": "een import is weer gelukt",
     "check passed": "controle geslaagd",
+    "new credentials checked with the shop": "nieuwe inloggegevens gecontroleerd bij de shop",
+    "credentials checked with the shop": "inloggegevens gecontroleerd bij de shop",
     "updating the tracking code in the shop is off": "het updaten van de trackingcode in de shop staat uit",
 }
 

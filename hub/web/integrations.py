@@ -1,7 +1,8 @@
-"""Settings > All integrations, Connect (pick the marketplace), Integration details, Disconnect.
+"""Settings > All integrations, Integration details, Disable, Enable, Disconnect.
 
 The pages call core's use cases directly (core.authorization), scoped to the signed-in account:
-another account's connection answers 404 like one that does not exist.
+another account's connection answers 404 like one that does not exist. The Connect and Reconnect
+forms are in hub.web.connect_form.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from typing import Any
 from aiohttp import web
 
 from core import authorization
-from core.errors import HubError, InvalidInput
+from core.errors import InvalidInput
 from core.models import Connection, ConnectionState
 from core.plugins import LoadedConnector
 from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
-from hub.api.errors import status_of
 from hub.keys import RUNTIME
 from hub.web.i18n import N_, RUN_STATES, STATE_ACTIONS, STATE_NAMES
 from hub.web.pages import account_of, page, render, see_other
@@ -58,11 +58,12 @@ LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
 
 @dataclass
 class ConnectionView:
-    """A connection as a card lists it."""
+    """A connection as a card lists it, with its connector's connect style (how Reconnect works)."""
 
     id: int
     state: ConnectionState
     shop_name: str
+    style: str = "consent"
 
 
 @dataclass
@@ -73,6 +74,12 @@ class Card:
     name: str
     error: str | None
     connections: list[ConnectionView] = field(default_factory=list)
+
+
+def connect_style(rt: Runtime, connector_id: str) -> str:
+    """The connector's connect style, ``consent`` or ``credentials`` (consent when it is no longer installed)."""
+    loaded = rt.connectors.get(connector_id)
+    return loaded.manifest.connect.style if loaded and loaded.manifest else "consent"
 
 
 def connector_name(rt: Runtime, connector_id: str) -> str:
@@ -102,7 +109,9 @@ async def all_integrations(request: web.Request) -> web.Response:
         )
         for c in connections:
             if c.connector == connector.id and c.state in LIVE:
-                card.connections.append(ConnectionView(c.id, c.state, await shop_name(rt, c)))
+                card.connections.append(
+                    ConnectionView(c.id, c.state, await shop_name(rt, c), connect_style(rt, c.connector))
+                )
         cards.append(card)
     return render(
         request,
@@ -150,60 +159,6 @@ def _logo(connector: LoadedConnector) -> tuple[bytes, str]:
     return badge.encode(), "image/svg+xml"
 
 
-def _marketplaces(connector: LoadedConnector) -> list[dict[str, str]]:
-    codes = connector.manifest.marketplaces if connector.manifest else []
-    return [{"code": code, "country": COUNTRIES.get(code, code)} for code in codes]
-
-
-def _connect_page(
-    request: web.Request, connector: LoadedConnector, selected: str | None = None, error: str | None = None, status: int = 200
-) -> web.Response:
-    marketplaces = _marketplaces(connector)
-    codes = [m["code"] for m in marketplaces]
-    if selected not in codes:
-        selected = "NL" if "NL" in codes else (codes[0] if codes else None)
-    return render(
-        request,
-        "connect.html",
-        {
-            "section": "integrations",
-            "connector_id": connector.id,
-            "connector_name": connector.manifest.name if connector.manifest else connector.id,
-            "marketplaces": marketplaces,
-            "selected": selected,
-            "error": error,
-        },
-        status=status,
-    )
-
-
-@routes.get(f"/settings/integrations/{CONNECTOR}/connect")
-@page()
-async def connect_form(request: web.Request) -> web.Response:
-    """Connect: pick the marketplace."""
-    connector = request.app[RUNTIME].connector(request.match_info["connector"])
-    return _connect_page(request, connector, request.query.get("marketplace"))
-
-
-@routes.post(f"/settings/integrations/{CONNECTOR}/connect")
-@page()
-async def connect(request: web.Request) -> web.Response:
-    """Start connecting: a pending connection, then off to the shop's consent page."""
-    rt = request.app[RUNTIME]
-    connector = rt.connector(request.match_info["connector"])
-    form = await request.post()
-    chosen = form.get("marketplace")
-    offered = [m["code"] for m in _marketplaces(connector)]
-    if offered and chosen not in offered:
-        return _connect_page(request, connector, error=N_("Choose one of the marketplaces in the list."), status=400)
-    options = {"marketplace": str(chosen)} if offered else {}
-    try:
-        _, url = await authorization.start_connect(rt, account_of(request), connector.id, options)
-    except HubError as err:
-        return _connect_page(request, connector, str(chosen or ""), error=err.message, status=status_of(err))
-    return see_other(url)
-
-
 async def _details_page(
     request: web.Request, connection: Connection, error: str | None = None, status: int = 200
 ) -> web.Response:
@@ -216,6 +171,7 @@ async def _details_page(
             "section": "integrations",
             "connection": connection,
             "connector_name": connector_name(rt, connection.connector),
+            "style": connect_style(rt, connection.connector),
             "display_name": await connection_store.display_name(rt.db.pool, connection.id),
             "marketplaces": ", ".join(connection.settings.marketplaces),
             "last_run": await import_store.last_run(rt.db.pool, connection.id),
@@ -264,15 +220,6 @@ def _settings_from(form: Any) -> dict[str, Any]:
     if not isinstance(interval, str) or not interval.strip().isdigit() or not 1 <= int(interval) <= 1440:
         raise InvalidInput(N_("The import interval must be a whole number of minutes from 1 to 1440."))
     return {"update_tracking": tracking == "on", "import_interval_minutes": int(interval)}
-
-
-@routes.post(f"/settings/integrations/{CONNECTION}/reconnect")
-@page()
-async def reconnect(request: web.Request) -> web.Response:
-    """Reconnect: off to the shop's consent page for the same connection."""
-    connection = await _own(request)
-    url = await authorization.start_reconnect(request.app[RUNTIME], account_of(request), connection.id)
-    return see_other(url)
 
 
 @routes.post(f"/settings/integrations/{CONNECTION}/disable")

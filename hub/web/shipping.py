@@ -1,5 +1,8 @@
 """Shipping > Import from shop (start, live progress, result) and Shipments (labels, tracking pushes, Retry).
 
+A parcel the shop accepted and confirms later shows as such ("Accepted by the shop, waiting for its
+confirmation") until the hub learns the outcome; the page follows it like a pending push.
+
 Start import queues the same job the API and the scheduler queue (core.queue); the progress page
 follows the run through a small JSON endpoint, or a meta refresh without JavaScript. "Create label"
 stands in for the carrier platform's label creation: it records a one-parcel label through
@@ -303,6 +306,6 @@ async def label_state(request: web.Request) -> web.Response:
         elif p.push_message and p.push_state is PushState.SKIPPED:
             message = t(p.push_message)
         parcels.append({"id": p.id, "state": p.push_state.value, "state_text": t(PUSH_STATES[p.push_state.value]), "message": message})
-    return web.json_response(
-        {"id": label.id, "pending": bool(label.parcels_in(PushState.PENDING)), "retryable": _retryable(label), "parcels": parcels}
-    )
+    # "pending": the page keeps asking while a parcel is still to send or accepted and not yet confirmed.
+    waiting = bool(label.parcels_in(PushState.PENDING, PushState.ACCEPTED))
+    return web.json_response({"id": label.id, "pending": waiting, "retryable": _retryable(label), "parcels": parcels})

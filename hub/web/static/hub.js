@@ -35,8 +35,9 @@
   }
 
   document.querySelectorAll("[data-label-state]").forEach(function (list) {
-    if (!list.querySelector(".badge.pending")) { return; }
-    poll(list.getAttribute("data-label-state"), 500, function (label) {
+    // Pending: still to send. Accepted: the shop confirms it later, so ask less often.
+    if (!list.querySelector(".badge.pending, .badge.accepted")) { return; }
+    poll(list.getAttribute("data-label-state"), list.querySelector(".badge.pending") ? 500 : 1000, function (label) {
       label.parcels.forEach(function (parcel) {
         var badge = list.querySelector("[data-parcel='" + parcel.id + "']");
         if (badge) {
