@@ -47,8 +47,20 @@ class LoadedConnector:
 
 
 def installed_entry_points() -> list[EntryPoint]:
-    """The entry points of the ``hub.connectors`` group, sorted by name."""
-    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    """The entry points of the ``hub.connectors`` group, sorted by name, each name once.
+
+    Two installed distributions may declare the same connector id (an old copy left beside a
+    renamed one): the first found wins, and the others are named in a warning.
+    """
+    found: dict[str, EntryPoint] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        kept = found.setdefault(point.name, point)
+        if kept is not point and kept.value != point.value:
+            log.warning(
+                "connector %s is installed twice (%s and %s): using the first; uninstall the other",
+                point.name, kept.value, point.value,
+            )
+    return sorted(found.values(), key=lambda ep: ep.name)
 
 
 def enabled(connector_id: str, settings: HubSettings) -> bool:

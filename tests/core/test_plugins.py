@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint
 
+import pytest
 from click.testing import CliRunner
 
 from core.hooks import HookRunner
@@ -50,3 +51,11 @@ def test_cli_lists_connectors_as_json(monkeypatch) -> None:  # noqa: ANN001
     assert result.exit_code == 0, result.output
     assert '"id": "broken"' in result.output and "not installed" in result.output
     assert '"name": "Fake shop"' in result.output
+
+
+def test_a_connector_installed_twice_is_listed_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    old = EntryPoint(name="fake", value="tests.contract.fake", group=ENTRY_POINT_GROUP)
+    copy = EntryPoint(name="fake", value="old_copy.fake", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr("core.plugins.entry_points", lambda group: [old, copy])
+    assert installed_entry_points() == [old]
+    assert "installed twice" in caplog.text
