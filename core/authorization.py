@@ -162,6 +162,9 @@ async def connect_with_credentials(
                 _plain(result), result.display_name, settings, event_token,
             )
     except asyncpg.UniqueViolationError as err:
+        # The connector may have set something up at the shop for this new connection (an event
+        # subscription to its URL): let it undo that, as for a disconnect.
+        await rt.runner.disconnect(rt.context_with(draft, _plain(result), event_token))
         raise _already_connected(result) from err
     log.info("connection %s: connected with credentials", connection.id)
     return connection

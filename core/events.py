@@ -51,6 +51,10 @@ async def receive_event(rt: Runtime, event_token: str, headers: Mapping[str, str
     ):
         raise NotFound("No connection takes events at this address.")
     limit = rt.settings.events.per_minute
+    # Before anything costs the shop or the database: a flood of posts, forged ones included,
+    # must not make the connector fetch the shop's signature keys again and again.
+    if not rt.event_posts.admit(event_token, 2 * limit, rt.now().timestamp()):
+        raise RateLimited(f"Too many posts to this event address: send at most {limit} a minute.", retry_after=60)
     if await store.recent_count(rt.db.pool, connection.id) >= limit:
         raise RateLimited(f"More than {limit} events a minute for this connection: send it later.", retry_after=60)
     event = ShopEvent(

@@ -83,8 +83,9 @@ async def check_connection(context: ConnectorContext) -> None:
 
     Dispatched to: the connection's own connector only.
 
-    Core calls it after a connect, when the merchant asks for a check, and before resuming jobs of
-    a connection that was in ``error``.
+    Core calls it when the merchant asks for a check (Check on the Integration details page,
+    ``hub connections check``, the API); a connection in ``error`` or ``auth_required`` whose check
+    passes is connected again.
 
     :param context: the connection with its decrypted credentials.
     :returns: nothing when the credentials work.

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 from pydantic import Field
@@ -278,6 +279,7 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
         if not connection.state.working:
             return 0
         due = await store.due_accepted(db, connection_id, SETTLE_BATCH)
+        due = await _give_up_unsettled(rt, db, due)
         if not due:
             return 0
         context = await rt.context(connection, db=db)
@@ -314,6 +316,20 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
     settled = sum(1 for _, state, _, _ in results if state is not PushState.ACCEPTED)
     log.info("connection %s: asked about %s accepted parcels, %s settled", connection_id, len(due), settled)
     return len(due)
+
+
+async def _give_up_unsettled(
+    rt: Runtime, db: asyncpg.Connection, due: list[store.AcceptedRow]
+) -> list[store.AcceptedRow]:
+    """Fail the parcels the shop has left unsettled past ``jobs.settle_max_hours``; return the others."""
+    hours = rt.settings.jobs.settle_max_hours
+    oldest = rt.now() - timedelta(hours=hours)
+    stale = [row for row in due if row.accepted_at < oldest]
+    if stale:
+        message = f"The shop did not confirm this parcel within {hours:g} hours; Retry looks it up at the shop again."
+        await store.record_checks(db, [(row.id, PushState.FAILED, message, 0.0) for row in stale])
+        log.warning("%s accepted parcels were never settled by the shop; shown as failed", len(stale))
+    return [row for row in due if row.accepted_at >= oldest]
 
 
 async def retry_label(rt: Runtime, label_id: int, account_id: int | None = None) -> StoredLabel:

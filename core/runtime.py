@@ -46,6 +46,22 @@ class ConnectionLog(logging.LoggerAdapter[logging.Logger]):
 
 
 @dataclass
+class MinuteCounter:
+    """Counts per key in the current minute of this process (a cheap gate before costlier work)."""
+
+    minute: int = -1
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def admit(self, key: str, limit: int, now: float) -> bool:
+        """Count one more for ``key``; whether it stays within ``limit`` this minute."""
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute, self.counts = minute, {}
+        self.counts[key] = count = self.counts.get(key, 0) + 1
+        return count <= limit
+
+
+@dataclass
 class Runtime:
     """Everything the use cases need, opened once per process."""
 
@@ -58,6 +74,8 @@ class Runtime:
     now: Callable[[], datetime] = field(default=utc_now)
     #: What each connector's ``open_connector`` returned in this process, by connector id.
     connector_states: dict[str, Any] = field(default_factory=dict)
+    #: Posts to each event route this minute, verified or not (core.events).
+    event_posts: MinuteCounter = field(default_factory=MinuteCounter)
 
     def connector(self, connector_id: str) -> LoadedConnector:
         """A loaded connector by id; NotFound names the installed ones."""

@@ -87,6 +87,7 @@ class JobSettings(BaseModel):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=600.0, gt=0)
     settle_base_seconds: float = Field(default=5.0, gt=0)
+    settle_max_hours: float = Field(default=48.0, gt=0, le=24 * 30)
     heartbeat_seconds: float = Field(default=30.0, ge=2)
     shutdown_seconds: float = Field(default=20.0, gt=0, le=3600)
     retention_days: int = Field(default=30, ge=1, le=3650)

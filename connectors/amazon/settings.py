@@ -28,7 +28,7 @@ from core.hubapi import ConfigError, ConnectorContext
 
 def _hub_version() -> str:
     try:
-        return version("hub")
+        return version("parcel-hub")
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "0"
 

@@ -130,6 +130,9 @@ async def test_the_same_shop_account_connects_once_per_carrier_account(rt: Runti
             rt, first.account_id, "keyshop", {"client_id": client_id, "client_secret": secret}
         )
     assert [c.id for c in await list_connections(rt.db.pool)] == [first.id]
+    # The refused connect's subscription at the shop was undone; the first one's stays.
+    token = await rt.db.pool.fetchval("select event_token from connections where id = $1", first.id)
+    assert list(keyshop.subscriptions) == [rt.events_url(token)]
 
 
 async def test_reconnect_takes_new_credentials_for_the_same_shop_account(rt: Runtime, keyshop: KeyShop) -> None:
@@ -315,3 +318,34 @@ async def test_events_beyond_the_limit_per_minute_are_refused(rt: Runtime, keysh
     with pytest.raises(RateLimited):
         await receive_event(rt, token, third.headers, third.body)
     assert await rt.db.pool.fetchval("select count(*) from shop_events") == 2
+
+
+async def test_a_parcel_the_shop_never_settles_is_failed_after_the_limit(rt: Runtime, keyshop: KeyShop) -> None:
+    connection = await connected(rt)
+    label_id, _ = await labelled(rt, keyshop, connection)
+    await push_label(rt, label_id)
+    hours = rt.settings.jobs.settle_max_hours
+    await rt.db.pool.execute(
+        "update parcels set check_after = now(), accepted_at = now() - make_interval(hours => $1)", int(hours) + 1
+    )
+    calls = len(keyshop.calls)
+    assert await settle_parcels(rt, connection.id) == 0
+    [parcel] = (await get_label(rt.db.pool, label_id)).parcels
+    assert parcel.push_state is PushState.FAILED
+    assert "did not confirm" in (parcel.push_message or "")
+    assert len(keyshop.calls) == calls  # failed without asking the shop
+
+
+async def test_a_flood_of_forged_events_is_cut_off_before_the_connector_verifies(rt: Runtime, keyshop: KeyShop) -> None:
+    rt.settings = rt.settings.model_copy(update={"events": rt.settings.events.model_copy(update={"per_minute": 2})})
+    connection = await connected(rt)
+    token = await event_token(rt, connection)
+    forged = keyshop.message(rt.events_url(token), "ORDER", "ORDER_CREATED", "K-1", secret="not-the-secret")
+    rejected = 0
+    with pytest.raises(RateLimited):
+        for _ in range(10):
+            try:
+                await receive_event(rt, token, forged.headers, forged.body)
+            except EventRejected:
+                rejected += 1
+    assert rejected == 4  # twice the limit reach the connector in a minute, then none
