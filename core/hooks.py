@@ -252,6 +252,11 @@ def _outcomes(
             "of ParcelOutcome."
         )
     outcomes = [_expect(item, ParcelOutcome, hook, context) for item in value]
+    if by_shop_reference and any(not outcome.shop_reference for outcome in outcomes):
+        raise PluginError(
+            f"Connector {context.connection.connector} answered {hook} with an outcome without shop_reference: "
+            "name the shop reference each outcome is about.",
+        )
     seen = [outcome.shop_reference or "" if by_shop_reference else outcome.reference for outcome in outcomes]
     unknown = set(seen) - references
     partial = by_shop_reference

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
+from core.storage import jobqueue
 from core.storage.migrate import is_current
 from hub.keys import QUEUE_WORKER, RUNTIME
 
