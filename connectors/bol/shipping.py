@@ -1,0 +1,262 @@
+"""The tracking push: one bol.com shipment per parcel, created exactly once, settled later.
+
+``POST /retailer/shipments`` takes the parcel's order items and quantities, the GLS track and trace
+and a ``shipmentReference`` that is stable per parcel (the order id and the parcel's reference), and
+answers 202 with a process status that settles later (``accepted``; ``check_parcels`` asks). bol.com
+takes no idempotency key, so any push may repeat one whose answer was lost, or one a crash cut
+short. Before creating anything a push therefore finds out what happened to the parcel:
+
+1. the ``CREATE_SHIPMENT`` process statuses of the parcel's items: one still PENDING that this push
+   did not start may be the lost one, so the parcel waits (``retry``) until it settles;
+2. the order at bol.com: a cancellation request, an item bol.com ships itself, or fewer units
+   left than the parcel carries stops the parcel (``failed``, with the reason);
+3. when bol.com shows units of the parcel's items shipped, the order's shipments: one with the
+   parcel's ``shipmentReference`` is the parcel's (``confirmed``; a changed track and trace goes
+   to its transport with ``PUT /retailer/transports/{id}``, ``accepted`` until that settles).
+
+Only then is the shipment created; a POST whose answer is lost is never repeated blindly (the
+client does not repeat it, the parcel is ``retry``, and the next push starts at step 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.bol.client import BolApi
+from connectors.bol.const import (
+    BOL,
+    CREATE_SHIPMENT,
+    FAILURE,
+    FBB,
+    MAX_BULK_PROCESS_STATUSES,
+    PENDING,
+    SUCCESS,
+    TIMEOUT,
+)
+from connectors.bol.errors import BolRejected
+from connectors.bol.settings import BolSettings
+from core.hubapi import AcceptedParcel, Label, Order, Parcel, ParcelOutcome, TransientError
+
+#: bol.com settles a process within minutes, at most about three hours; one it no longer knows
+#: after that, with no shipment to show for it, did not happen.
+SETTLED_WITHIN = timedelta(hours=3)
+MAX_REFERENCE = 90
+
+
+def shipment_reference(order_id: str, parcel_reference: str) -> str:
+    """The parcel's ``shipmentReference`` at bol.com: stable, and unique per retailer (at most 90 characters)."""
+    reference = f"{order_id}-{parcel_reference}"
+    if len(reference) <= MAX_REFERENCE:
+        return reference
+    return "hub-" + hashlib.blake2b(reference.encode(), digest_size=20).hexdigest()
+
+
+def shipment_request(settings: BolSettings, reference: str, parcel: Parcel) -> dict[str, Any]:
+    """The ``ShipmentRequest`` of one parcel."""
+    return {
+        "orderItems": [{"orderItemId": item.item_external_id, "quantity": item.quantity} for item in parcel.items],
+        "shipmentReference": reference,
+        "transport": {"transporterCode": settings.transporter_code, "trackAndTrace": parcel.tracking_number},
+    }
+
+
+class _Push:
+    """One push of a label: what it learnt from bol.com, and what it started there."""
+
+    def __init__(self, settings: BolSettings, api: BolApi, order: Order) -> None:
+        self.settings, self.api, self.order = settings, api, order
+        self._detail: dict[str, Any] | None = None
+        self._shipments: list[dict[str, Any]] | None = None
+        #: Units of each item this push has sent, and the process statuses it started.
+        self.sent: dict[str, int] = defaultdict(int)
+        self.started: set[str] = set()
+
+    async def detail(self) -> dict[str, Any] | None:
+        if self._detail is None:
+            self._detail = await self.api.order(self.order.external_id)
+        return self._detail
+
+    async def shipments(self) -> list[dict[str, Any]]:
+        if self._shipments is None:
+            self._shipments = await self.api.shipments_of(self.order.external_id)
+        return self._shipments
+
+    async def parcel(self, parcel: Parcel) -> ParcelOutcome:
+        """Find out what happened to the parcel, then do only what bol.com does not have yet."""
+        reference = shipment_reference(self.order.external_id, parcel.reference)
+        for item in parcel.items:
+            statuses = await self.api.process_statuses_of(item.item_external_id, CREATE_SHIPMENT)
+            if any(s.get("status") == PENDING and s.get("processStatusId") not in self.started for s in statuses):
+                return ParcelOutcome(
+                    reference=parcel.reference,
+                    state="retry",
+                    message="A shipment of these items is still being processed at bol.com; the hub looks again shortly.",
+                    retry_after=self.settings.settle_retry_seconds,
+                )
+        detail = await self.detail()
+        if detail is None:
+            return _failed(parcel, f"bol.com does not know order {self.order.external_id}; it cannot be confirmed there.")
+        items = {str(item.get("orderItemId")): item for item in detail.get("orderItems") or [] if isinstance(item, dict)}
+        if any(_count(items.get(i.item_external_id, {}), "quantityShipped") for i in parcel.items):
+            existing = next((s for s in await self.shipments() if s.get("shipmentReference") == reference), None)
+            if existing is not None:
+                return await self._existing(parcel, existing)
+        problem = self._unsendable(parcel, items)
+        if problem:
+            return _failed(parcel, problem)
+        try:
+            status = await self.api.create_shipment(shipment_request(self.settings, reference, parcel))
+        except BolRejected as err:
+            return _failed(parcel, f"bol.com rejected the shipment: {err.problem.text()}")
+        for item in parcel.items:
+            self.sent[item.item_external_id] += item.quantity
+        return self._settling(parcel, status, "shipment")
+
+    def _unsendable(self, parcel: Parcel, items: dict[str, dict[str, Any]]) -> str | None:
+        """Why bol.com's order stops the parcel (a cancellation request, not the merchant's item, too few units)."""
+        for line in parcel.items:
+            item = items.get(line.item_external_id)
+            if item is None:
+                return f"bol.com's order {self.order.external_id} has no item {line.item_external_id}."
+            fulfilment = item.get("fulfilment") if isinstance(item.get("fulfilment"), dict) else {}
+            if fulfilment.get("method") == FBB or fulfilment.get("distributionParty") == BOL:
+                return f"Item {line.item_external_id} is shipped by bol.com or with a bol.com label, not with this carrier."
+            if item.get("cancellationRequest") is True:
+                return (
+                    f"The customer asked bol.com to cancel item {line.item_external_id}: the shipment was not "
+                    "confirmed. Handle the request in the bol.com Seller Dashboard."
+                )
+            shipped, cancelled = _count(item, "quantityShipped"), _count(item, "quantityCancelled")
+            left = _count(item, "quantity") - shipped - cancelled - self.sent[line.item_external_id]
+            if line.quantity > left:
+                return (
+                    f"bol.com has {max(left, 0)} unit(s) of item {line.item_external_id} left to ship ({shipped} shipped, "
+                    f"{cancelled} cancelled there), not {line.quantity}: it was shipped or cancelled in the Seller Dashboard."
+                )
+        return None
+
+    async def _existing(self, parcel: Parcel, shipment: dict[str, Any]) -> ParcelOutcome:
+        """The parcel's shipment exists at bol.com: confirmed, or its transport gets the new track and trace."""
+        shipment_id = str(shipment.get("shipmentId") or "")
+        full = await self.api.shipment(shipment_id) if shipment_id else None
+        transport = (full or shipment).get("transport") or {}
+        if transport.get("trackAndTrace") == parcel.tracking_number:
+            return ParcelOutcome(reference=parcel.reference, state="confirmed")
+        transport_id = transport.get("transportId") or (shipment.get("transport") or {}).get("transportId")
+        if not transport_id:
+            return _failed(parcel, f"bol.com's shipment {shipment_id} of this parcel has no transport to give the new track and trace.")
+        request = {"transporterCode": self.settings.transporter_code, "trackAndTrace": parcel.tracking_number}
+        try:
+            status = await self.api.change_transport(str(transport_id), request)
+        except BolRejected as err:
+            return _failed(parcel, f"bol.com rejected the new track and trace: {err.problem.text()}")
+        return self._settling(parcel, status, "track and trace")
+
+    def _settling(self, parcel: Parcel, status: dict[str, Any], what: str) -> ParcelOutcome:
+        """The outcome of a 202: accepted until its process status settles (at once, if it already has)."""
+        process_id = status.get("processStatusId")
+        if isinstance(process_id, str) and process_id:
+            self.started.add(process_id)
+        outcome = outcome_of(parcel.reference, status, what)
+        if outcome.state == "retry":
+            return outcome.model_copy(update={"retry_after": self.settings.settle_retry_seconds})
+        return outcome
+
+
+async def push_label(settings: BolSettings, api: BolApi, order: Order, label: Label) -> list[ParcelOutcome]:
+    """Create a shipment per parcel at bol.com (see the module docstring); one outcome per parcel.
+
+    Once bol.com fails transiently, the parcels left are not sent but marked ``retry`` too.
+    ``ConnectorAuthFailed`` is raised, for core to ask for a reconnect.
+    """
+    push = _Push(settings, api, order)
+    outcomes: list[ParcelOutcome] = []
+    transient: TransientError | None = None
+    for parcel in label.parcels:
+        if transient is None:
+            try:
+                outcomes.append(await push.parcel(parcel))
+                continue
+            except TransientError as err:
+                transient = err
+        outcomes.append(
+            ParcelOutcome(reference=parcel.reference, state="retry", message=str(transient), retry_after=transient.retry_after)
+        )
+    return outcomes
+
+
+async def check_parcels(api: BolApi, parcels: list[AcceptedParcel], now: datetime) -> list[ParcelOutcome]:
+    """Ask bol.com in bulk how the parcels' process statuses settled; outcomes keyed by ``shop_reference``."""
+    ids = list(dict.fromkeys(parcel.shop_reference for parcel in parcels))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), MAX_BULK_PROCESS_STATUSES):
+        for status in await api.process_statuses(ids[start:start + MAX_BULK_PROCESS_STATUSES]):
+            if isinstance(status.get("processStatusId"), str):
+                found[status["processStatusId"]] = status
+    outcomes: list[ParcelOutcome] = []
+    gone: list[AcceptedParcel] = []
+    for parcel in {p.shop_reference: p for p in parcels}.values():
+        status = found.get(parcel.shop_reference)
+        if status is None:
+            gone.append(parcel)
+        else:
+            outcomes.append(outcome_of(parcel.reference, status, "shipment", parcel.shop_reference))
+    outcomes += await _forgotten(api, gone, now)
+    return outcomes
+
+
+async def _forgotten(api: BolApi, parcels: list[AcceptedParcel], now: datetime) -> list[ParcelOutcome]:
+    """Parcels whose process status bol.com no longer keeps: its shipment shows whether it happened."""
+    by_order: dict[str, list[AcceptedParcel]] = defaultdict(list)
+    for parcel in parcels:
+        by_order[parcel.order_external_id].append(parcel)
+    outcomes = []
+    for order_id, waiting in by_order.items():
+        references = {s.get("shipmentReference") for s in await api.shipments_of(order_id)}
+        for parcel in waiting:
+            if shipment_reference(order_id, parcel.reference) in references:
+                outcomes.append(ParcelOutcome(reference=parcel.reference, state="confirmed", shop_reference=parcel.shop_reference))
+            elif now - parcel.accepted_at > SETTLED_WITHIN:
+                outcomes.append(
+                    ParcelOutcome(
+                        reference=parcel.reference,
+                        state="failed",
+                        shop_reference=parcel.shop_reference,
+                        message="bol.com no longer knows this shipment request and shows no shipment for the parcel: "
+                        "push it again.",
+                    )
+                )
+    return outcomes
+
+
+def outcome_of(reference: str, status: dict[str, Any], what: str, shop_reference: str | None = None) -> ParcelOutcome:
+    """A parcel outcome from a ``ProcessStatus``: SUCCESS confirmed, FAILURE/TIMEOUT failed, PENDING accepted."""
+    process_id = status.get("processStatusId")
+    shop_reference = shop_reference or (process_id if isinstance(process_id, str) and process_id else None)
+    state = status.get("status")
+    if state == SUCCESS:
+        return ParcelOutcome(reference=reference, state="confirmed", shop_reference=shop_reference)
+    if state in (FAILURE, TIMEOUT):
+        reason = status.get("errorMessage") or ("bol.com gave up processing it" if state == TIMEOUT else "no reason given")
+        return ParcelOutcome(
+            reference=reference,
+            state="failed",
+            shop_reference=shop_reference,
+            message=f"bol.com did not accept the {what} ({str(state).lower()}): {reason}",
+        )
+    if shop_reference is None:
+        # Nothing to ask about later: the next push finds the shipment (or its process) itself.
+        return ParcelOutcome(reference=reference, state="retry", message=f"bol.com is processing the {what}.")
+    return ParcelOutcome(reference=reference, state="accepted", shop_reference=shop_reference)
+
+
+def _failed(parcel: Parcel, message: str) -> ParcelOutcome:
+    return ParcelOutcome(reference=parcel.reference, state="failed", message=message)
+
+
+def _count(item: dict[str, Any], key: str) -> int:
+    value = item.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -1,0 +1,84 @@
+"""The connection's webhook subscription at bol.com: made on connect, kept enabled, removed on disconnect.
+
+bol.com posts ``ORDER`` and ``PROCESS_STATUS`` events to the connection's events URL, which must be
+https (``BolSettings.webhook_url``; the simulator also takes http://127.0.0.1). bol.com disables a
+subscription whose deliveries keep failing; imports notice that (every
+``subscription_check_minutes``) and enable it again. The subscription is found by its URL, so no
+id needs storing. Webhooks only make the hub look sooner: a failure here is logged, never fatal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.bol.client import BolApi, BolState
+from connectors.bol.const import RESOURCE_PROCESS_STATUS, SUBSCRIBED_RESOURCES, WEBHOOK
+from connectors.bol.errors import BolRejected
+from connectors.bol.settings import BolSettings
+from core.hubapi import ConnectorAuthFailed, ConnectorContext, ConnectorError
+
+
+def request(url: str, resources: tuple[str, ...] = SUBSCRIBED_RESOURCES) -> dict[str, Any]:
+    """The ``SubscriptionRequest`` for the hub's events URL."""
+    return {"resources": list(resources), "url": url, "subscriptionType": WEBHOOK, "enabled": True}
+
+
+async def ensure(context: ConnectorContext, settings: BolSettings, api: BolApi) -> str:
+    """Make sure bol.com posts the hub's events to ``context.events_url``; say what was done (for the log).
+
+    ``ConnectorAuthFailed`` is raised; other failures are logged and reported as not done.
+    """
+    url = settings.webhook_url(context.events_url)
+    if url is None:
+        return "polling only (no https events URL)"
+    try:
+        return await _ensure(api, url)
+    except ConnectorAuthFailed:
+        raise
+    except ConnectorError as err:
+        context.log.warning("bol.com event subscription not made sure of: %s (%s)", err, err.detail)
+        return "not made sure of"
+
+
+async def _ensure(api: BolApi, url: str) -> str:
+    ours = [s for s in await api.subscriptions() if s.get("url") == url and s.get("subscriptionType") == WEBHOOK]
+    if ours:
+        current = ours[0]
+        resources = set(current.get("resources") or [])
+        if current.get("enabled") is not False and resources >= set(SUBSCRIBED_RESOURCES):
+            return "subscribed"
+        wanted = tuple(dict.fromkeys([*SUBSCRIBED_RESOURCES, *sorted(r for r in resources if r != "TEST")]))
+        await api.update_subscription(str(current.get("id")), request(url, wanted))
+        return "subscription enabled again"
+    try:
+        await api.create_subscription(request(url))
+    except BolRejected:
+        # Which resources a webhook may carry is not documented for ORDER: settle for process statuses.
+        await api.create_subscription(request(url, (RESOURCE_PROCESS_STATUS,)))
+        return "subscribed to process statuses only"
+    return "subscribed"
+
+
+async def ensure_now_and_then(context: ConnectorContext, settings: BolSettings, state: BolState, api: BolApi) -> None:
+    """``ensure`` once per ``subscription_check_minutes`` per connection and process (imports call it)."""
+    if settings.webhook_url(context.events_url) is None:
+        return
+    now = state.clock.monotonic()
+    last = state.subscriptions_checked.get(context.connection.id)
+    if last is not None and now - last < settings.subscription_check_minutes * 60:
+        return
+    state.subscriptions_checked[context.connection.id] = now
+    done = await ensure(context, settings, api)
+    context.log.info("bol.com events: %s", done)
+
+
+async def remove(context: ConnectorContext, api: BolApi) -> int:
+    """Delete the subscriptions that post to the connection's events URL; return how many."""
+    if not context.events_url:
+        return 0
+    removed = 0
+    for subscription in await api.subscriptions():
+        if subscription.get("url") == context.events_url and subscription.get("id") is not None:
+            await api.delete_subscription(str(subscription["id"]))
+            removed += 1
+    return removed

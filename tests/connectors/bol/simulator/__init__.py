@@ -1,0 +1,1 @@
+"""Tests of the bol.com simulator."""

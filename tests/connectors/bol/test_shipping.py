@@ -1,0 +1,221 @@
+"""The tracking push against aioresponses: what a push finds out first, what it sends, how parcels settle.
+
+The simulator tests (test_end_to_end.py) prove exactly one shipment per parcel under lost answers
+and crashes; these pin down each branch of the push with bol.com's answers spelt out.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from aioresponses import aioresponses
+
+from connectors.bol.client import BolApi
+from connectors.bol.shipping import check_parcels, push_label, shipment_reference
+from core.hubapi import AcceptedParcel, Label, Order, OrderItem, OrderStatus, Parcel, ParcelItem
+from tests.connectors.bol.fakes import (
+    BULK_STATUS_URL,
+    ENDPOINT,
+    NOW,
+    SHIPMENTS_OF_URL,
+    SHIPMENTS_URL,
+    STATUS_OF_URL,
+    TOKEN_URL,
+    bol_settings,
+    order_detail,
+    order_item,
+    order_url,
+    process_status,
+    requests_to,
+    token_answer,
+)
+from tests.connectors.bol.sent import check_all, from_mock
+
+ORDER_ID, ITEM = "1042831430", "6107331383"
+TRACKING = "GLS00001234567"
+
+
+def hub_order(quantity: int = 1) -> Order:
+    return Order(
+        external_id=ORDER_ID, status=OrderStatus.OPEN, created_at=NOW, updated_at=NOW,
+        items=[OrderItem(external_id=ITEM, quantity_ordered=quantity, quantity_unshipped=quantity)],
+    )
+
+
+def label(*parcels: tuple[str, int, str]) -> Label:
+    return Label(
+        external_id="label-1", ship_date=NOW,
+        parcels=[
+            Parcel(reference=reference, tracking_number=tracking, items=[ParcelItem(item_external_id=ITEM, quantity=quantity)])
+            for reference, quantity, tracking in parcels or (("1", 1, TRACKING),)
+        ],
+    )
+
+
+def shipment_list(reference: str, shipment_id: str = "541757635", transport_id: str = "312778947") -> dict[str, Any]:
+    return {"shipments": [{
+        "shipmentId": shipment_id, "shipmentDateTime": "2026-03-02T13:05:00+01:00", "shipmentReference": reference,
+        "order": {"orderId": ORDER_ID}, "shipmentItems": [{"orderItemId": ITEM, "ean": "8712626055143"}],
+        "transport": {"transportId": transport_id},
+    }]}
+
+
+def shipment_detail(reference: str, tracking: str, shipment_id: str = "541757635") -> dict[str, Any]:
+    return {
+        "shipmentId": shipment_id, "shipmentReference": reference, "order": {"orderId": ORDER_ID},
+        "shipmentItems": [{"orderItemId": ITEM, "quantity": 1, "unitPrice": 12.99}],
+        "transport": {"transportId": "312778947", "transporterCode": "GLS", "trackAndTrace": tracking},
+    }
+
+
+def posted(mocked: aioresponses) -> list[dict[str, Any]]:
+    return [orjson.loads(call["data"]) for _, call in requests_to(mocked, "POST", SHIPMENTS_URL)]
+
+
+async def test_a_first_push_creates_the_shipment_and_is_accepted_until_it_settles(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=3)))
+    mocked.post(SHIPMENTS_URL, status=202, payload=process_status("019d4d55-0001", entity=ITEM))
+
+    (outcome,) = await push_label(bol_settings(), api, hub_order(3), label(("1", 2, TRACKING)))
+
+    assert (outcome.state, outcome.shop_reference) == ("accepted", "019d4d55-0001")
+    assert posted(mocked) == [{
+        "orderItems": [{"orderItemId": ITEM, "quantity": 2}],
+        "shipmentReference": f"{ORDER_ID}-1",
+        "transport": {"transporterCode": "GLS", "trackAndTrace": TRACKING},
+    }]
+    assert not requests_to(mocked, "GET", SHIPMENTS_OF_URL)  # nothing shipped yet: no shipment to look for
+    check_all(from_mock(mocked))
+
+
+async def test_a_repeat_while_a_shipment_of_the_items_is_processing_waits_and_sends_nothing(
+    mocked: aioresponses, api: BolApi
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("lost-answer", entity=ITEM)]})
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
+    assert outcome.state == "retry"
+    assert outcome.retry_after == 10
+    assert posted(mocked) == []
+
+
+async def test_a_repeat_after_the_shipment_was_made_confirms_it_without_a_second(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("done", "SUCCESS", entity=ITEM)]})
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, shipped=1)))
+    mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-1"))
+    mocked.get(f"{ENDPOINT}/retailer/shipments/541757635", payload=shipment_detail(f"{ORDER_ID}-1", TRACKING))
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
+    assert outcome.state == "confirmed"
+    assert posted(mocked) == []
+    check_all(from_mock(mocked))
+
+
+async def test_a_changed_tracking_code_goes_to_the_existing_transport(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, shipped=1)))
+    mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-1"))
+    mocked.get(f"{ENDPOINT}/retailer/shipments/541757635", payload=shipment_detail(f"{ORDER_ID}-1", "GLS-OLD"))
+    transport = f"{ENDPOINT}/retailer/transports/312778947"
+    mocked.put(transport, status=202, payload=process_status("change-1", entity="312778947", event="CHANGE_TRANSPORT"))
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
+    assert (outcome.state, outcome.shop_reference) == ("accepted", "change-1")
+    ((_, call),) = requests_to(mocked, "PUT", transport)
+    assert orjson.loads(call["data"]) == {"transporterCode": "GLS", "trackAndTrace": TRACKING}
+    assert posted(mocked) == []
+    check_all(from_mock(mocked))
+
+
+async def test_a_cancellation_request_stops_the_shipment(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, cancellation_request=True)))
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
+    assert outcome.state == "failed"
+    assert outcome.message is not None and "asked bol.com to cancel" in outcome.message
+    assert posted(mocked) == []
+
+
+async def test_units_shipped_elsewhere_are_not_shipped_again(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=1, shipped=1)))
+    mocked.get(SHIPMENTS_OF_URL, payload=shipment_list("by-hand-in-the-seller-dashboard"))
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
+    assert outcome.state == "failed"
+    assert outcome.message is not None and "0 unit(s) of item 6107331383 left to ship (1 shipped" in outcome.message
+    assert posted(mocked) == []
+
+
+async def test_two_parcels_of_one_item_make_two_shipments(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("p-1", entity=ITEM)]})  # our own, in flight
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2)))
+    mocked.post(SHIPMENTS_URL, status=202, payload=process_status("p-1", entity=ITEM))
+    mocked.post(SHIPMENTS_URL, status=202, payload=process_status("p-2", entity=ITEM))
+    outcomes = await push_label(bol_settings(), api, hub_order(2), label(("1", 1, "GLS-A"), ("2", 1, "GLS-B")))
+    assert [(o.reference, o.state, o.shop_reference) for o in outcomes] == [("1", "accepted", "p-1"), ("2", "accepted", "p-2")]
+    assert [body["shipmentReference"] for body in posted(mocked)] == [f"{ORDER_ID}-1", f"{ORDER_ID}-2"]
+
+
+async def test_a_lost_answer_is_not_sent_again_and_the_rest_wait(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2)))
+    mocked.post(SHIPMENTS_URL, status=504, payload={"title": "Gateway Timeout", "status": 504})
+    outcomes = await push_label(bol_settings(), api, hub_order(2), label(("1", 1, "GLS-A"), ("2", 1, "GLS-B")))
+    assert [o.state for o in outcomes] == ["retry", "retry"]
+    assert len(posted(mocked)) == 1
+
+
+async def test_a_rejected_shipment_fails_with_bols_reason(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM)))
+    problem = {"type": "https://api.bol.com/problems", "title": "Error validating request", "status": 400,
+               "detail": "Bad request", "violations": [{"name": "transport.trackAndTrace", "reason": "Invalid value."}]}
+    mocked.post(SHIPMENTS_URL, status=400, payload=problem)
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
+    assert outcome.state == "failed"
+    assert outcome.message == "bol.com rejected the shipment: Bad request (transport.trackAndTrace: Invalid value.)"
+
+
+def accepted(reference: str, shop_reference: str, *, hours: float = 0) -> AcceptedParcel:
+    return AcceptedParcel(
+        reference=reference, shop_reference=shop_reference, tracking_number=TRACKING, order_external_id=ORDER_ID,
+        accepted_at=NOW - timedelta(hours=hours),
+    )
+
+
+async def test_check_parcels_asks_in_bulk_and_reads_every_state(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.post(BULK_STATUS_URL, payload={"processStatuses": [
+        process_status("s", "SUCCESS"), process_status("f", "FAILURE", error="Order item 6107331383 is cancelled."),
+        process_status("t", "TIMEOUT"), process_status("p", "PENDING"),
+    ]})
+    mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-5"))
+    parcels = [accepted("1", "s"), accepted("2", "f"), accepted("3", "t"), accepted("4", "p"),
+               accepted("5", "expired-found"), accepted("6", "expired-old", hours=4), accepted("7", "expired-young")]
+
+    outcomes = {o.shop_reference: o for o in await check_parcels(api, parcels, NOW)}
+
+    assert len(requests_to(mocked, "POST", BULK_STATUS_URL)) == 1
+    assert {ref: o.state for ref, o in outcomes.items()} == {
+        "s": "confirmed", "f": "failed", "t": "failed", "p": "accepted", "expired-found": "confirmed", "expired-old": "failed",
+    }
+    assert outcomes["f"].message == "bol.com did not accept the shipment (failure): Order item 6107331383 is cancelled."
+    ((_, call),) = requests_to(mocked, "POST", BULK_STATUS_URL)
+    assert [q["processStatusId"] for q in orjson.loads(call["data"])["processStatusQueries"]] == [p.shop_reference for p in parcels]
+    check_all(from_mock(mocked))
+
+
+def test_the_shipment_reference_is_stable_unique_per_order_and_short_enough() -> None:
+    assert shipment_reference("A2K8290LP8", "3") == "A2K8290LP8-3"
+    long = shipment_reference("X" * 100, "1")
+    assert len(long) <= 90 and long == shipment_reference("X" * 100, "1") != shipment_reference("X" * 100, "2")
