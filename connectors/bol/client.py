@@ -32,6 +32,8 @@ import aiohttp
 import orjson
 
 from connectors.bol.const import (
+    CLIENT_ID,
+    CLIENT_SECRET,
     DEFAULT_RATE_LIMIT,
     DELETE_SUBSCRIPTION,
     EPOCH_THRESHOLD,
@@ -53,8 +55,6 @@ from connectors.bol.const import (
     PUT_TRANSPORT,
     RATE_LIMITS,
     TOKEN_REFRESH_MARGIN,
-    CLIENT_ID,
-    CLIENT_SECRET,
     Operation,
     RateLimit,
 )

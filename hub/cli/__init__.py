@@ -15,7 +15,7 @@ import click
 
 from core import __version__, plugins
 from core.errors import HubError
-from core.logs import SecretFilter
+from core.logs import SecretFilter, quiet_libraries
 from core.manifest import load_attribute, read_manifest
 from hub.cli.accounts import accounts
 from hub.cli.base import HubGroup
@@ -100,8 +100,10 @@ class MainGroup(HubGroup):
 def main(config: str | None, verbose: bool) -> None:
     """The hub command."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_libraries(logging.getLogger().level)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, SecretFilter) for f in handler.filters):
             handler.addFilter(SecretFilter())

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import logging
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -51,6 +52,23 @@ def settings_of(ctx: click.Context) -> HubSettings:
     return root.meta["hub.settings"]
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse, in one line and before any work, a port another process listens on."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the server will bind: a port left in TIME_WAIT by a stopped hub is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise click.ClickException(
+                f"Port {port} on {host} is taken ({err.strerror or err}): stop what listens there, "
+                "or choose another port with --port (or server.port in hub.toml)."
+            ) from None
+
+
 def with_runtime(function: Callable[..., Awaitable[T]]) -> Callable[..., T]:
     """Make an ``async def command(rt, ...)`` a click callback that opens the runtime around it."""
 
@@ -87,4 +105,4 @@ def end_status_line() -> None:
         click.echo("", err=True)
 
 
-__all__ = ["ID", "HubGroup", "Runtime", "echo_json", "settings_of", "with_runtime", "status_line", "end_status_line"]
+__all__ = ["ID", "HubGroup", "Runtime", "echo_json", "ensure_port_free", "settings_of", "with_runtime", "status_line", "end_status_line"]

@@ -11,6 +11,7 @@ running for a person to click through. This module names no connector.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from core.storage.accounts import create_account, list_accounts
 from core.storage.connections import list_connections
 from core.storage.orders import PageCounts, StoredOrder, list_orders
 from core.storage.tokens import create_token
-from hub.cli.base import end_status_line, settings_of, status_line
+from hub.cli.base import end_status_line, ensure_port_free, settings_of, status_line
 
 DEMO_PREFIX = "Demo merchant "
 
@@ -78,7 +79,10 @@ class DemoConnector:
 @click.pass_context
 def demo(ctx: click.Context, orders: int, labels: int, serve: bool, port: int) -> None:
     """Run the whole journey against the connectors' built-in shop simulators on 127.0.0.1."""
-    asyncio.run(_demo(settings_of(ctx), orders, labels, serve, port))
+    settings = settings_of(ctx)
+    if serve:
+        ensure_port_free(settings.server.host, port)
+    asyncio.run(_demo(settings, orders, labels, serve, port))
 
 
 def demo_connectors(settings: HubSettings, orders: int) -> list[DemoConnector]:
@@ -238,7 +242,16 @@ async def _serve(settings: HubSettings, show: Demo, token: str, shops: list[Demo
     click.secho(f"\nThe hub runs at {settings.server.public_url} ({where}).", bold=True)
     click.echo(f"Sign in with the API token: {token}")
     click.echo("Press Ctrl-C to stop.")
+    # Our own handlers: a shell starts background jobs with SIGINT ignored, and SIGTERM must stop
+    # the demo as cleanly as Ctrl-C does, so that the embedded PostgreSQL is stopped too.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        click.echo("Stopping the hub, the simulators and the database.")
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         await runner.cleanup()

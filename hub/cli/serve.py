@@ -9,7 +9,7 @@ from aiohttp import web
 
 from core.logs import setup_logging
 from hub.app import create_app
-from hub.cli.base import settings_of
+from hub.cli.base import ensure_port_free, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, no_jobs: bool)
     settings = settings_of(ctx)
     if no_jobs:
         settings = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"enabled": False})})
+    host = host or settings.server.host
+    port = port if port is not None else settings.server.port
+    ensure_port_free(host, port)
     setup_logging(settings.log)
     web.run_app(
         create_app(settings),
-        host=host or settings.server.host,
-        port=port if port is not None else settings.server.port,
+        host=host,
+        port=port,
         shutdown_timeout=30,
         print=_announce,
     )
