@@ -17,7 +17,13 @@ from connectors.bol.client import BolApi, BolState, connection_api
 from connectors.bol.const import CLIENT_ID, CLIENT_SECRET
 from connectors.bol.errors import WHERE
 from connectors.bol.settings import BolSettings
-from core.hubapi import AuthCredentials, Authorization, ConnectorAuthFailed, ConnectorContext, InvalidInput
+from core.hubapi import (
+    AuthCredentials,
+    Authorization,
+    ConnectorAuthFailed,
+    ConnectorContext,
+    InvalidInput,
+)
 
 
 async def connect(

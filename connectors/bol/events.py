@@ -28,11 +28,21 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from connectors.bol.client import BolApi, BolState
-from connectors.bol.const import RESOURCE_ORDER, RESOURCE_PROCESS_STATUS, SIGNATURE_HEADER
+from connectors.bol.const import (
+    RESOURCE_ORDER,
+    RESOURCE_PROCESS_STATUS,
+    SIGNATURE_HEADER,
+)
 from connectors.bol.errors import parse_json
 from connectors.bol.mapping import parse_time
 from connectors.bol.settings import BolSettings
-from core.hubapi import ConnectorContext, EventMeaning, EventRejected, InvalidInput, ShopEvent
+from core.hubapi import (
+    ConnectorContext,
+    EventMeaning,
+    EventRejected,
+    InvalidInput,
+    ShopEvent,
+)
 
 _PARAMETER = re.compile(r'\s*([A-Za-z]+)\s*=\s*("([^"]*)"|[^,\s]*)\s*(?:,|$)')
 

@@ -49,9 +49,24 @@ import orjson
 
 from connectors.bol.client import BolApi
 from connectors.bol.const import LIST_PAGE_SIZE, MAX_CHANGE_INTERVAL_MINUTES
-from connectors.bol.mapping import SKIP_DONE, SKIP_FBB, fbb_only, fingerprint, handled, map_order, parse_time
+from connectors.bol.mapping import (
+    SKIP_DONE,
+    SKIP_FBB,
+    fbb_only,
+    fingerprint,
+    handled,
+    map_order,
+    parse_time,
+)
 from connectors.bol.settings import BolSettings
-from core.hubapi import ConnectorContext, Cursor, ImportPage, Order, OrderStatus, SkippedOrder
+from core.hubapi import (
+    ConnectorContext,
+    Cursor,
+    ImportPage,
+    Order,
+    OrderStatus,
+    SkippedOrder,
+)
 
 #: Run modes in the page token.
 FULL, QUICK, GONE, DONE = "full", "quick", "gone", "done"

@@ -26,7 +26,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from connectors.bol.const import BOL, FBB, FBR
-from core.hubapi import Address, Money, Order, OrderItem, OrderStatus, SkippedOrder, TimeWindow
+from core.hubapi import (
+    Address,
+    Money,
+    Order,
+    OrderItem,
+    OrderStatus,
+    SkippedOrder,
+    TimeWindow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +88,7 @@ def map_order(raw: Any, now: datetime) -> Order | SkippedOrder:
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "order"
         return SkippedOrder(external_id=external_id, reason=f"malformed order from bol.com: {where}: {first['msg']}")
-    except Exception as err:  # noqa: BLE001 - mapping must never stop an import
+    except Exception as err:
         log.warning("unexpected %s mapping bol.com order %s", type(err).__name__, external_id)
         return SkippedOrder(external_id=external_id, reason=f"malformed order from bol.com ({type(err).__name__})")
 

@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.bol.const import API_URL, LIST_PAGE_SIZE, TOKEN_PATH, TOKEN_URL, TRANSPORTER_GLS
+from connectors.bol.const import (
+    API_URL,
+    LIST_PAGE_SIZE,
+    TOKEN_PATH,
+    TOKEN_URL,
+    TRANSPORTER_GLS,
+)
 from core.hubapi import ConfigError, ConnectorContext
 
 #: Hosts an ``http://`` events URL may point at when ``webhooks_allow_loopback`` is on.

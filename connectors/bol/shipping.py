@@ -38,7 +38,14 @@ from connectors.bol.const import (
 )
 from connectors.bol.errors import BolRejected
 from connectors.bol.settings import BolSettings
-from core.hubapi import AcceptedParcel, Label, Order, Parcel, ParcelOutcome, TransientError
+from core.hubapi import (
+    AcceptedParcel,
+    Label,
+    Order,
+    Parcel,
+    ParcelOutcome,
+    TransientError,
+)
 
 #: bol.com settles a process within minutes, at most about three hours; one it no longer knows
 #: after that, with no shipment to show for it, did not happen.

@@ -14,8 +14,20 @@ from pydantic import SecretStr
 
 from connectors.bol.client import BolApi, BolState, connection_api
 from connectors.bol.settings import BolSettings
-from core.hubapi import Connection, ConnectionSettings, ConnectionState, ConnectorContext
-from tests.connectors.bol.fakes import CLIENT_ID, CLIENT_SECRET, NOW, RETAILER_ID, FakeClock, bol_settings
+from core.hubapi import (
+    Connection,
+    ConnectionSettings,
+    ConnectionState,
+    ConnectorContext,
+)
+from tests.connectors.bol.fakes import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    NOW,
+    RETAILER_ID,
+    FakeClock,
+    bol_settings,
+)
 
 
 @pytest.fixture

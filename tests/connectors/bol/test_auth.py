@@ -7,7 +7,7 @@ import pytest
 from aioresponses import aioresponses
 from pydantic import SecretStr, ValidationError
 
-import connectors.bol as bol
+from connectors import bol
 from connectors.bol.settings import BolSettings
 from core.hubapi import AuthCredentials, AuthStart, ConnectorAuthFailed, InvalidInput
 from tests.connectors.bol.conftest import MakeContext

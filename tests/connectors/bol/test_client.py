@@ -13,7 +13,12 @@ from multidict import CIMultiDict
 from connectors.bol.client import BolApi, BolState, Bucket, connection_api
 from connectors.bol.const import GET_ORDERS, MEDIA_TYPE, RATE_LIMITS
 from connectors.bol.errors import BolRejected
-from core.hubapi import ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected, RateLimited
+from core.hubapi import (
+    ConnectorAuthFailed,
+    ConnectorNotReady,
+    ConnectorRejected,
+    RateLimited,
+)
 from tests.connectors.bol.conftest import MakeContext
 from tests.connectors.bol.fakes import (
     ACCESS_TOKEN,
@@ -150,7 +155,7 @@ async def test_a_shipment_post_is_never_repeated_after_a_5xx_or_a_timeout(mocked
     mocked.post(SHIPMENTS_URL, status=503, payload=SERVER)
     with pytest.raises(ConnectorNotReady):
         await api.create_shipment({"orderItems": [{"orderItemId": "1"}]})
-    mocked.post(SHIPMENTS_URL, exception=asyncio.TimeoutError())
+    mocked.post(SHIPMENTS_URL, exception=TimeoutError())
     with pytest.raises(ConnectorNotReady):
         await api.create_shipment({"orderItems": [{"orderItemId": "1"}]})
     assert len(requests_to(mocked, "POST", SHIPMENTS_URL)) == 2

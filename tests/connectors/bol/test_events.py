@@ -15,7 +15,15 @@ from connectors.bol import events
 from connectors.bol.client import BolState, connection_api
 from core.hubapi import EventRejected, InvalidInput, ShopEvent
 from tests.connectors.bol.conftest import MakeContext
-from tests.connectors.bol.fakes import KEYS_URL, RETAILER_ID, TOKEN_URL, FakeClock, bol_settings, requests_to, token_answer
+from tests.connectors.bol.fakes import (
+    KEYS_URL,
+    RETAILER_ID,
+    TOKEN_URL,
+    FakeClock,
+    bol_settings,
+    requests_to,
+    token_answer,
+)
 
 RECEIVED = datetime(2026, 3, 2, 12, 0, 30, tzinfo=timezone.utc)
 
@@ -68,18 +76,18 @@ def signed(body: bytes, key: rsa.RSAPrivateKey, key_id: str = "1") -> ShopEvent:
 
 
 @pytest.fixture
-def receive(make_context: MakeContext, state: BolState):  # noqa: ANN201
+def receive(make_context: MakeContext, state: BolState):
     context = make_context(settings=bol_settings(signature_key_refresh_seconds=60))
     api = connection_api(context, context.settings, state)  # type: ignore[arg-type]
 
-    async def call(event: ShopEvent):  # noqa: ANN202
+    async def call(event: ShopEvent):
         return await events.receive(context, context.settings, state, api, event)  # type: ignore[arg-type]
 
     return call
 
 
 async def test_a_signed_process_status_message_names_the_settled_process(
-    mocked: aioresponses, receive, keys: dict[str, rsa.RSAPrivateKey]  # noqa: ANN001
+    mocked: aioresponses, receive, keys: dict[str, rsa.RSAPrivateKey]
 ) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(KEYS_URL, payload=published(("1", keys["1"])))
@@ -91,25 +99,25 @@ async def test_a_signed_process_status_message_names_the_settled_process(
     assert len(requests_to(mocked, "GET", KEYS_URL)) == 1  # the keys are cached
 
 
-async def test_an_order_message_asks_for_an_import(mocked: aioresponses, receive, keys) -> None:  # noqa: ANN001
+async def test_an_order_message_asks_for_an_import(mocked: aioresponses, receive, keys) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(KEYS_URL, payload=published(("1", keys["1"])))
     meaning = await receive(signed(message("ORDER", "1043946570", spelling="timestamp"), keys["1"]))
     assert meaning.import_orders and meaning.settled == []
 
 
-async def test_an_unsigned_message_is_refused(receive) -> None:  # noqa: ANN001
+async def test_an_unsigned_message_is_refused(receive) -> None:
     with pytest.raises(EventRejected, match="no bol.com signature"):
         await receive(ShopEvent(headers={}, body=message(), received_at=RECEIVED))
 
 
 @pytest.mark.parametrize("header", ["keyId=1", "keyId=1, algorithm=\"rsa-sha256\", signature=not*base64", "garbage"])
-async def test_a_malformed_signature_is_refused(receive, header: str) -> None:  # noqa: ANN001
+async def test_a_malformed_signature_is_refused(receive, header: str) -> None:
     with pytest.raises(EventRejected, match="malformed"):
         await receive(ShopEvent(headers={"signature": header}, body=message(), received_at=RECEIVED))
 
 
-async def test_a_forged_or_altered_message_is_refused(mocked: aioresponses, receive, keys) -> None:  # noqa: ANN001
+async def test_a_forged_or_altered_message_is_refused(mocked: aioresponses, receive, keys) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(KEYS_URL, payload=published(("1", keys["1"])))
     forged = signed(message(), keys["2"], key_id="1")  # signed with a key bol.com does not hold
@@ -122,7 +130,7 @@ async def test_a_forged_or_altered_message_is_refused(mocked: aioresponses, rece
 
 
 async def test_an_unknown_key_id_fetches_the_keys_again_once(
-    mocked: aioresponses, receive, keys, clock: FakeClock  # noqa: ANN001
+    mocked: aioresponses, receive, keys, clock: FakeClock
 ) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(KEYS_URL, payload=published(("1", keys["1"])))
@@ -137,7 +145,7 @@ async def test_an_unknown_key_id_fetches_the_keys_again_once(
     assert len(requests_to(mocked, "GET", KEYS_URL)) == 2
 
 
-async def test_a_replayed_old_message_is_refused(mocked: aioresponses, receive, keys) -> None:  # noqa: ANN001
+async def test_a_replayed_old_message_is_refused(mocked: aioresponses, receive, keys) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(KEYS_URL, payload=published(("1", keys["1"])))
     with pytest.raises(EventRejected, match="too old"):
@@ -147,14 +155,14 @@ async def test_a_replayed_old_message_is_refused(mocked: aioresponses, receive, 
         await receive(signed(body, keys["1"]))
 
 
-async def test_a_message_for_another_retailer_is_refused(mocked: aioresponses, receive, keys) -> None:  # noqa: ANN001
+async def test_a_message_for_another_retailer_is_refused(mocked: aioresponses, receive, keys) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(KEYS_URL, payload=published(("1", keys["1"])))
     with pytest.raises(EventRejected, match="another bol.com retailer"):
         await receive(signed(message(retailer=1659925), keys["1"]))
 
 
-async def test_a_signed_message_without_an_event_is_bad_input(mocked: aioresponses, receive, keys) -> None:  # noqa: ANN001
+async def test_a_signed_message_without_an_event_is_bad_input(mocked: aioresponses, receive, keys) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(KEYS_URL, payload=published(("1", keys["1"])))
     with pytest.raises(InvalidInput):

@@ -19,7 +19,13 @@ from connectors.bol.mapping import (
     map_order,
 )
 from core.hubapi import Order, OrderStatus, SkippedOrder
-from tests.connectors.bol.fakes import NOW, order_detail, order_item, reduced_item, reduced_order
+from tests.connectors.bol.fakes import (
+    NOW,
+    order_detail,
+    order_item,
+    reduced_item,
+    reduced_order,
+)
 
 
 def mapped(raw: object) -> Order:

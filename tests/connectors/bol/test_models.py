@@ -18,7 +18,12 @@ from connectors.bol.const import CREATE_SHIPMENT, MEDIA_TYPE
 from connectors.bol.shipping import shipment_request
 from connectors.bol.subscription import request as subscription_request
 from core.hubapi import Parcel, ParcelItem
-from tests.bol_models import RETAILER_API, SHARED_API, ModelValidationError, validate_response
+from tests.bol_models import (
+    RETAILER_API,
+    SHARED_API,
+    ModelValidationError,
+    validate_response,
+)
 from tests.connectors.bol.fakes import (
     BULK_STATUS_URL,
     ENDPOINT,

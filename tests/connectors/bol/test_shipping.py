@@ -14,7 +14,15 @@ from aioresponses import aioresponses
 
 from connectors.bol.client import BolApi
 from connectors.bol.shipping import check_parcels, push_label, shipment_reference
-from core.hubapi import AcceptedParcel, Label, Order, OrderItem, OrderStatus, Parcel, ParcelItem
+from core.hubapi import (
+    AcceptedParcel,
+    Label,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Parcel,
+    ParcelItem,
+)
 from tests.connectors.bol.fakes import (
     BULK_STATUS_URL,
     ENDPOINT,
