@@ -2,7 +2,8 @@
 
 Each bad-input case makes one request and compares database snapshots, so the cases share a world
 (two accounts with connections, orders, a cancelled order, a label, a pending and a disconnected
-connection) instead of paying for a database and an app each. The job workers are off, so nothing
+connection, and a key shop connection connected with credentials, whose event route takes signed
+events) instead of paying for a database and an app each. The job workers are off, so nothing
 changes the database behind a case's back.
 """
 
@@ -12,7 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -27,7 +28,12 @@ from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.conftest import FAKE, TEMPLATE, _create_database, _drop, _with_database
 from tests.contract.fake.shop import FakeShop, close_shop, open_shop
-from tests.hub.api.conftest import Api, new_api
+from tests.contract.keyshop import shop as keyshops
+from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
+from tests.hub.api.conftest import KEYSHOP, Api, new_api
+
+#: What the owner pasted to connect the key shop.
+KEYSHOP_CREDENTIALS = {"client_id": GOOD_CLIENT_ID, "client_secret": GOOD_CLIENT_SECRET}
 
 
 @dataclass
@@ -53,6 +59,9 @@ class FakeWorld:
     other_label_id: int
     revoked_token: str  # the owner's, revoked
     used_callback: dict[str, str]  # the parameters of the owner's completed connect (state and code used)
+    keyshop: KeyShop  # the key shop (credentials style, signed events)
+    keyshop_connection_id: int  # api's, connected with KEYSHOP_CREDENTIALS
+    event_path: str  # the path where the key shop posts the owner's connection's events
     owner_values: list[str] = field(default_factory=list)  # strings only the owner's data holds
 
     @property
@@ -102,7 +111,8 @@ async def fake_world(pg_admin_url: str, template_url: str, tmp_path_factory: pyt
         jobs={"enabled": False},
     )
     shop = open_shop("default")
-    app = create_app(settings, connectors=[load_connector(FAKE, settings)])
+    keyshop = keyshops.open_shop("default")
+    app = create_app(settings, connectors=[load_connector(FAKE, settings), load_connector(KEYSHOP, settings)])
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         rt = client.server.app[RUNTIME]
         api, other = await new_api(client, "Merchant One"), await new_api(client, "Merchant Two")
@@ -133,6 +143,12 @@ async def fake_world(pg_admin_url: str, template_url: str, tmp_path_factory: pyt
         assert status == 201, gone
         await rt.db.pool.execute("update connections set state = 'disconnected' where id = $1", gone["connection"]["id"])
 
+        status, keyshop_connection = await api.call(
+            "POST", "/api/v1/connections", json={"connector": "keyshop", "fields": KEYSHOP_CREDENTIALS}
+        )
+        assert status == 201, keyshop_connection
+        (events_url,) = keyshop.subscriptions
+
         revoked = await create_token(rt.db.pool, api.account_id, "revoked")
         await rt.db.pool.execute("update api_tokens set revoked_at = now() where digest = $1", digest(revoked))
 
@@ -156,10 +172,15 @@ async def fake_world(pg_admin_url: str, template_url: str, tmp_path_factory: pyt
             other_label_id=other_label["id"],
             revoked_token=revoked,
             used_callback=callback,
+            keyshop=keyshop,
+            keyshop_connection_id=keyshop_connection["connection"]["id"],
+            event_path=urlsplit(events_url).path,
             owner_values=[
                 "Merchant One", "F-OWN-", "Owen Ownerbuyer", "Geheimstraat", "Owncity", "OWNER-LABEL-1", "GLSOWNER1", api.token,
+                GOOD_CLIENT_SECRET,
             ],
         )
         yield world
     close_shop("default")
+    keyshops.close_shop("default")
     await _drop(pg_admin_url, name)

@@ -3,19 +3,22 @@ database (every row of every hub and pgqueuer table) is the same before and afte
 
 Cases: no token, wrong tokens, malformed and non-object JSON, oversized and deeply nested bodies,
 wrong types, control characters, huge numbers, unicode oddities, unknown connector, labels for an
-unknown, another account's or a cancelled order, and bad path and query parameters.
+unknown, another account's or a cancelled order, and bad path and query parameters; connect and
+reconnect with bad, wrong or already connected credentials; and the shops' event route (public:
+no token) with unknown addresses, forged or unsigned messages and bodies over the limit.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Any
 
 import pytest
 
 from tests.reliability.cases import NO_BODY, Ref, Request, path, resolve
-from tests.reliability.conftest import FakeWorld
+from tests.reliability.conftest import KEYSHOP_CREDENTIALS, FakeWorld
 from tests.reliability.snapshot import changes, snapshot
 
 PARCEL = [{"tracking_number": "GLS1"}]
@@ -34,6 +37,22 @@ POST, GET, PATCH, DELETE = "POST", "GET", "PATCH", "DELETE"
 JSON = {"Content-Type": "application/json"}
 CONNECTIONS, IMPORTS, LABELS, ORDERS = "/api/v1/connections", "/api/v1/imports", "/api/v1/labels", "/api/v1/orders"
 CONNECTION = "/api/v1/connections/{connection_id}"
+KEYSHOP_RECONNECT = "/api/v1/connections/{keyshop_connection_id}/reconnect"
+SECRET = KEYSHOP_CREDENTIALS["client_secret"]
+
+
+def keyshop(**fields: object) -> dict[str, object]:
+    """A key shop connect body with ``fields`` changed (None removes one)."""
+    merged = {**KEYSHOP_CREDENTIALS, **fields}
+    return {"connector": "keyshop", "fields": {k: v for k, v in merged.items() if v is not None}}
+
+
+def event(signature: str = "sha256=" + "0" * 64, body: str = '{"id": "evt-1", "event": {"resource": "ORDER", "type": "ORDER_CREATED", "resourceId": "K-1"}}') -> dict[str, object]:
+    """An event request's data and headers: a made-up signature unless told otherwise."""
+    return {
+        "data": body,
+        "headers": {"content-type": "application/json", "x-keyshop-timestamp": str(int(time.time())), "x-keyshop-signature": signature},
+    }
 
 CASES = [
     # -- no token, wrong tokens
@@ -127,6 +146,48 @@ CASES = [
     case("settings-nothing-to-change", Request(PATCH, CONNECTION, json={}), 400, "invalid_input"),
     case("retry-unknown-label", Request(POST, "/api/v1/labels/999999/retry"), 404, "not_found"),
     case("disconnect-unknown", Request(DELETE, "/api/v1/connections/999999"), 404, "not_found"),
+    # -- connect and reconnect with credentials (key shop): nothing stored, no secret echoed
+    case("credentials-secret-missing", Request(POST, CONNECTIONS, json=keyshop(client_secret=None)), 400, "invalid_input"),
+    case("credentials-id-empty", Request(POST, CONNECTIONS, json=keyshop(client_id="")), 400, "invalid_input"),
+    case("credentials-wrong-secret", Request(POST, CONNECTIONS, json=keyshop(client_secret="keyshop-secret-wrong")), 422, "credentials_refused"),
+    case("credentials-unknown-client", Request(POST, CONNECTIONS, json=keyshop(client_id="keyshop-client-99")), 422, "credentials_refused"),
+    case("credentials-connected-already", Request(POST, CONNECTIONS, json=keyshop()), 409, "conflict"),
+    case("credentials-unknown-field", Request(POST, CONNECTIONS, json=keyshop(api_key="k")), 400, "invalid_input"),
+    case("credentials-secret-not-text", Request(POST, CONNECTIONS, json=keyshop(client_secret=12345678)), 400, "invalid_input"),
+    case("credentials-secret-null", Request(POST, CONNECTIONS, data='{"connector": "keyshop", "fields": {"client_id": "a", "client_secret": null}}', headers=JSON), 400, "invalid_input"),
+    case("credentials-fields-a-list", Request(POST, CONNECTIONS, json={"connector": "keyshop", "fields": [SECRET]}), 400, "invalid_input"),
+    case("credentials-field-name-upper", Request(POST, CONNECTIONS, json={"connector": "keyshop", "fields": {"CLIENT_ID": "a"}}), 400, "invalid_input"),
+    case("credentials-21-fields", Request(POST, CONNECTIONS, json={"connector": "keyshop", "fields": {f"f{n}": "x" for n in range(21)}}), 400, "invalid_input"),
+    case("credentials-id-too-long", Request(POST, CONNECTIONS, json=keyshop(client_id="x" * 501)), 400, "invalid_input"),
+    case("credentials-value-huge", Request(POST, CONNECTIONS, json=keyshop(client_id="x" * 10_001)), 400, "invalid_input"),
+    case("credentials-secret-nul", Request(POST, CONNECTIONS, json=keyshop(client_secret="keyshop\u0000secret")), 400, "invalid_input"),
+    case("credentials-secret-newline", Request(POST, CONNECTIONS, json=keyshop(client_secret=SECRET + "\n" + SECRET)), 400, "invalid_input"),
+    case("credentials-marketplace-too", Request(POST, CONNECTIONS, json={**keyshop(), "marketplace": "NL"}), 400, "invalid_input"),
+    case("consent-marketplace-twice", Request(POST, CONNECTIONS, json={"connector": "fake", "marketplace": "NL", "fields": {"marketplace": "DE"}}), 400, "invalid_input"),
+    case("reconnect-credentials-without-body", Request(POST, KEYSHOP_RECONNECT), 400, "invalid_input"),
+    case("reconnect-credentials-wrong-secret", Request(POST, KEYSHOP_RECONNECT, json={"fields": {**KEYSHOP_CREDENTIALS, "client_secret": "keyshop-secret-wrong"}}), 422, "credentials_refused"),
+    case("reconnect-credentials-fields-a-string", Request(POST, KEYSHOP_RECONNECT, json={"fields": SECRET}), 400, "invalid_input"),
+    case("reconnect-credentials-unknown-member", Request(POST, KEYSHOP_RECONNECT, json={"fields": KEYSHOP_CREDENTIALS, "connector": "keyshop"}), 400, "invalid_input"),
+    case("reconnect-consent-unknown-option", Request(POST, "/api/v1/connections/{connection_id}/reconnect", json={"fields": {"client_secret": SECRET}}), 400, "invalid_input"),
+    case("reconnect-not-json", Request(POST, KEYSHOP_RECONNECT, data="client_secret=" + SECRET), 400, "invalid_input"),
+    # -- the shops' event route: public, so no token; a refused message changes nothing
+    case("event-unknown-token", Request(POST, "/events/" + "0" * 64, token=None, **event()), 404, "not_found"),
+    case("event-token-bad-characters", Request(POST, "/events/%00abc", token=None, **event()), 404, "http_error"),
+    case("event-token-missing", Request(POST, "/events/", token=None, **event()), 404, "http_error"),
+    case("event-forged-signature", Request(POST, "{event_path}", token=None, **event()), 401, "event_rejected"),
+    case("event-unsigned", Request(POST, "{event_path}", token=None, data="{}", headers=JSON), 401, "event_rejected"),
+    pytest.param(
+        Request(POST, "{event_path}", token=None, **event(signature="sha256=ä")), 401, "event_rejected",
+        id="event-signature-not-ascii",
+        # The key shop connector (tests/contract/keyshop) compares the header as str with
+        # hmac.compare_digest, which raises TypeError on non-ASCII text: the hub answers 502.
+        marks=pytest.mark.xfail(strict=True, reason="key shop connector: non-ASCII signature raises TypeError"),
+    ),
+    case("event-empty-body", Request(POST, "{event_path}", token=None, **event(body="")), 401, "event_rejected"),
+    case("event-with-api-token-still-forged", Request(POST, "{event_path}", **event()), 401, "event_rejected"),
+    case("event-too-large", Request(POST, "{event_path}", token=None, data="x" * (256 * 1024 + 1)), 413, "too_large"),
+    case("event-too-large-unknown-token", Request(POST, "/events/unknown", token=None, data="x" * (256 * 1024 + 1)), 413, "too_large"),
+    case("event-get", Request(GET, "{event_path}", token=None), 405, "http_error"),
     # -- path and query parameters
     case("limit-zero", Request(GET, ORDERS, params={"limit": "0"}), 400, "invalid_input"),
     case("limit-huge", Request(GET, ORDERS, params={"limit": "100000"}), 400, "invalid_input"),
@@ -175,7 +236,7 @@ async def test_bad_api_request_gets_a_clear_4xx_and_changes_nothing(
     text = await response.text()
     assert (response.status, response.content_type) == (status, "application/json"), text[:500]
     body = json.loads(text)
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert set(body) == {"error"} and set(body["error"]) - {"field"} == {"code", "message"}, body
     assert body["error"]["code"] == code and body["error"]["message"], body
-    assert "Traceback" not in text and "asyncpg" not in text
+    assert "Traceback" not in text and "asyncpg" not in text and SECRET not in text
     assert changes(before, await snapshot(pool)) == []

@@ -9,14 +9,18 @@ one ``Error:`` line (exit 2). Commands run in a worker thread (each opens its ow
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from core import plugins
 from hub.cli import main
+from tests.conftest import FAKE
+from tests.hub.api.conftest import KEYSHOP
 from tests.reliability.cases import path
-from tests.reliability.conftest import FakeWorld
+from tests.reliability.conftest import KEYSHOP_CREDENTIALS, FakeWorld
 from tests.reliability.snapshot import changes, snapshot
 
 USAGE, HUB_ERROR = 2, 1
@@ -65,6 +69,20 @@ CASES = [
     ("token-unknown-account", ["accounts", "token", "nobody"], HUB_ERROR, "hub accounts create"),
     ("token-empty-name", ["accounts", "token", "Merchant One", "--name", ""], HUB_ERROR, "1 to 100 characters"),
     ("missing-config-file", ["--config", "/nonexistent/hub.toml", "accounts", "list"], HUB_ERROR, "not found"),
+    # connecting with credentials (the key shop): secrets never from the command line, refusals store nothing
+    ("connect-secret-on-command-line", ["connections", "connect", "keyshop", "--account", "Merchant One", "--field", "client_secret=keyshop-secret-5b1f0c2e9d"], HUB_ERROR, "shell history"),
+    ("connect-credentials-wrong-secret", ["connections", "connect", "keyshop", "--account", "Merchant One", "--fields-file", "{wrong_fields}"], HUB_ERROR, "refused these credentials"),
+    ("connect-credentials-connected-already", ["connections", "connect", "keyshop", "--account", "Merchant One", "--fields-file", "{good_fields}"], HUB_ERROR, "connected already"),
+    ("connect-credentials-unknown-field", ["connections", "connect", "keyshop", "--account", "Merchant One", "--fields-file", "{good_fields}", "--field", "api_key=1"], HUB_ERROR, "no connect field"),
+    ("connect-field-without-value", ["connections", "connect", "keyshop", "--account", "Merchant One", "--field", "client_id"], HUB_ERROR, "NAME=VALUE"),
+    ("connect-fields-file-missing", ["connections", "connect", "keyshop", "--account", "Merchant One", "--fields-file", "/nonexistent/fields.json"], HUB_ERROR, "Cannot read"),
+    ("connect-fields-file-a-list", ["connections", "connect", "keyshop", "--account", "Merchant One", "--fields-file", "{list_fields}"], HUB_ERROR, "not a JSON object"),
+    ("connect-marketplace-twice", ["connections", "connect", "fake", "--account", "Merchant One", "--marketplace", "NL", "--field", "marketplace=DE"], HUB_ERROR, "once"),
+    ("reconnect-credentials-wrong-secret", ["connections", "reconnect", "{keyshop_connection_id}", "--fields-file", "{wrong_fields}"], HUB_ERROR, "refused these credentials"),
+    ("reconnect-secret-on-command-line", ["connections", "reconnect", "{keyshop_connection_id}", "--field", "client_secret=x"], HUB_ERROR, "shell history"),
+    ("reconnect-consent-unknown-option", ["connections", "reconnect", "{connection_id}", "--field", "nope=1"], HUB_ERROR, "no connect field"),
+    ("labels-show-unknown", ["labels", "show", "999999"], HUB_ERROR, "No label"),
+    ("orders-show-unknown", ["orders", "show", "999999"], HUB_ERROR, "No order"),
 ]
 
 
@@ -73,18 +91,47 @@ def env(fake_world: FakeWorld, tmp_path_factory: pytest.TempPathFactory) -> dict
     return fake_world.cli_env(Path(tmp_path_factory.mktemp("cli")))
 
 
+@pytest.fixture(scope="module")
+def fields_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Fields files the cases name: ``{good_fields}`` (the owner's credentials), ``{wrong_fields}``, ``{list_fields}``."""
+    folder = Path(tmp_path_factory.mktemp("fields"))
+    contents = {
+        "good_fields": KEYSHOP_CREDENTIALS,
+        "wrong_fields": {**KEYSHOP_CREDENTIALS, "client_secret": "keyshop-secret-wrong-0000"},
+        "list_fields": list(KEYSHOP_CREDENTIALS.values()),
+    }
+    files = {}
+    for name, content in contents.items():
+        files[name] = str(folder / f"{name}.json")
+        Path(files[name]).write_text(json.dumps(content), encoding="utf-8")
+    return files
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The world's connectors as the CLI loads them (by entry points): the fake and the key shop too."""
+    before = plugins.installed_entry_points
+    monkeypatch.setattr(plugins, "installed_entry_points", lambda: [*before(), FAKE, KEYSHOP])
+
+
 @pytest.mark.parametrize(("args", "exit_code", "says"), [pytest.param(a, e, s, id=i) for i, a, e, s in CASES])
 async def test_bad_cli_arguments_give_one_error_line_and_change_nothing(
-    fake_world: FakeWorld, env: dict[str, str], args: list[str], exit_code: int, says: str
+    fake_world: FakeWorld, env: dict[str, str], fields_files: dict[str, str], installed: None,
+    args: list[str], exit_code: int, says: str,
 ) -> None:
     used = "http://127.0.0.1/connect/callback?" + "&".join(f"{k}={v}" for k, v in fake_world.used_callback.items())
-    argv = [path(arg.replace("{used_callback_url}", used), fake_world) for arg in args]
+    argv = []
+    for arg in args:
+        for name, file in {"used_callback_url": used, **fields_files}.items():
+            arg = arg.replace("{" + name + "}", file)
+        argv.append(path(arg, fake_world))
     pool = fake_world.rt.db.pool
     before = await snapshot(pool)
     result: Result = await asyncio.to_thread(CliRunner().invoke, main, argv, env=env)
     assert result.exit_code == exit_code, result.output
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output and "Unexpected" not in result.output, result.output
+    assert KEYSHOP_CREDENTIALS["client_secret"] not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and says.lower() in errors[0].lower(), result.output
     if exit_code == HUB_ERROR:

@@ -14,7 +14,7 @@ import pytest
 
 from hub.api.routes import PREFIX
 from tests.reliability.cases import NO_BODY, Ref, path, resolve
-from tests.reliability.conftest import FakeWorld
+from tests.reliability.conftest import KEYSHOP_CREDENTIALS, FakeWorld
 from tests.reliability.snapshot import changes, snapshot
 
 #: (method, route as the router names it, path with the owner's ids, body): each must answer 404.
@@ -23,6 +23,10 @@ FOREIGN_IDS: list[tuple[str, str, str, Any]] = [
     ("PATCH", "/api/v1/connections/{id}", "/api/v1/connections/{connection_id}", {"update_tracking": False}),
     ("DELETE", "/api/v1/connections/{id}", "/api/v1/connections/{connection_id}", NO_BODY),
     ("POST", "/api/v1/connections/{id}/reconnect", "/api/v1/connections/{connection_id}/reconnect", NO_BODY),
+    # The owner's credentials connection, with good credentials of the same shop account.
+    ("POST", "/api/v1/connections/{id}/reconnect", "/api/v1/connections/{keyshop_connection_id}/reconnect", {"fields": KEYSHOP_CREDENTIALS}),
+    ("GET", "/api/v1/connections/{id}", "/api/v1/connections/{keyshop_connection_id}", NO_BODY),
+    ("DELETE", "/api/v1/connections/{id}", "/api/v1/connections/{keyshop_connection_id}", NO_BODY),
     ("POST", "/api/v1/connections/{id}/disable", "/api/v1/connections/{connection_id}/disable", NO_BODY),
     ("POST", "/api/v1/connections/{id}/enable", "/api/v1/connections/{connection_id}/enable", NO_BODY),
     ("POST", "/api/v1/imports", "/api/v1/imports", {"connection_id": Ref("connection_id")}),
@@ -65,7 +69,7 @@ def test_every_api_route_has_an_isolation_case(fake_world: FakeWorld) -> None:
     assert api_routes(fake_world) == covered
 
 
-@pytest.mark.parametrize(("method", "route", "template", "body"), FOREIGN_IDS, ids=[f"{m} {r}" for m, r, _, _ in FOREIGN_IDS])
+@pytest.mark.parametrize(("method", "route", "template", "body"), FOREIGN_IDS, ids=[f"{m} {t}" for m, _, t, _ in FOREIGN_IDS])
 async def test_another_accounts_id_answers_404_and_leaks_nothing(
     fake_world: FakeWorld, method: str, route: str, template: str, body: Any
 ) -> None:
@@ -92,10 +96,29 @@ async def test_lists_show_another_account_only_its_own(
     assert shown <= own and (shown == own or "connection_id" in query)
 
 
+async def test_another_accounts_connect_of_the_same_shop_account_touches_not_the_owners(fake_world: FakeWorld) -> None:
+    # Connections belong to carrier accounts: the other account may connect the same shop account
+    # (its own connection), and the owner's connection stays exactly as it was.
+    pool = fake_world.rt.db.pool
+    owner = await pool.fetchrow("select * from connections where id = $1", fake_world.keyshop_connection_id)
+    status, body = await fake_world.other.call("POST", "/api/v1/connections", json={"connector": "keyshop", "fields": KEYSHOP_CREDENTIALS})
+    try:
+        assert status == 201, body
+        assert body["connection"]["id"] != fake_world.keyshop_connection_id
+        assert leaks(fake_world, json.dumps(body, ensure_ascii=False)) == []
+        assert await pool.fetchrow("select * from connections where id = $1", fake_world.keyshop_connection_id) == owner
+    finally:  # the shared world stays as the other tests expect it
+        if status == 201:
+            await pool.execute("delete from connection_events where connection_id = $1", body["connection"]["id"])
+            await pool.execute("delete from connections where id = $1", body["connection"]["id"])
+
+
 async def test_the_owner_still_sees_its_data_unchanged(fake_world: FakeWorld) -> None:
     # The checks above would pass on an empty world: the owner's data must be there to steal.
     status, connection = await fake_world.api.call("GET", f"/api/v1/connections/{fake_world.connection_id}")
     assert status == 200 and connection["state"] == "connected"
+    status, connection = await fake_world.api.call("GET", f"/api/v1/connections/{fake_world.keyshop_connection_id}")
+    assert status == 200 and connection["state"] == "connected" and connection["external_account_id"] == "keyshop-default"
     status, order = await fake_world.api.call("GET", f"/api/v1/orders/{fake_world.labelled_order_id}")
     assert status == 200 and order["recipient"]["name"].startswith("Owen Ownerbuyer")
     assert [label["label_id"] for label in order["labels"]] == ["OWNER-LABEL-1"]

@@ -1,23 +1,30 @@
-"""A running hub app (API, callback routes, job workers) with the fake connector."""
+"""A running hub app (API, callback routes, job workers) with the fake connector (consent) and the key shop connector (credentials)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from importlib.metadata import EntryPoint
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from core.plugins import load_connector
+from core.plugins import ENTRY_POINT_GROUP, load_connector
 from core.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.contract.fake.shop import FakeShop
+from tests.contract.keyshop import shop as keyshops
+from tests.contract.keyshop.shop import EventMessage, KeyShop
 from tests.conftest import FAKE
+
+#: The key shop connector's entry point (it is never installed as one).
+KEYSHOP = EntryPoint(name="keyshop", value="tests.contract.keyshop", group=ENTRY_POINT_GROUP)
 
 T = TypeVar("T")
 
@@ -55,10 +62,25 @@ async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 20) -> 
 
 
 @pytest.fixture
-async def client(settings: HubSettings, shop: FakeShop) -> AsyncIterator[TestClient]:
+def keyshop() -> Iterator[KeyShop]:
+    """A fresh key shop under the default name (the key shop connector's default)."""
+    shop = keyshops.open_shop("default")
+    yield shop
+    keyshops.close_shop("default")
+
+
+async def post_event(client: TestClient, message: EventMessage) -> tuple[int, Any]:
+    """Post a shop's event message to the hub as the shop would (no API token), by its URL's path."""
+    response = await client.post(urlsplit(message.url).path, data=message.body, headers=message.headers)
+    body = await response.json() if response.content_type == "application/json" else await response.text()
+    return response.status, body
+
+
+@pytest.fixture
+async def client(settings: HubSettings, shop: FakeShop, keyshop: KeyShop) -> AsyncIterator[TestClient]:
     """The app on a test server, workers running, ticking fast."""
     fast = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05})})
-    app = create_app(fast, connectors=[load_connector(FAKE, fast)])
+    app = create_app(fast, connectors=[load_connector(FAKE, fast), load_connector(KEYSHOP, fast)])
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client
 

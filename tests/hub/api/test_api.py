@@ -69,7 +69,7 @@ async def test_readyz_is_503_while_the_job_worker_waits_to_reconnect(api: Api) -
 
 async def test_connectors_lists_all_integrations(api: Api) -> None:
     status, body = await api.call("GET", "/api/v1/connectors")
-    assert status == 200 and [c["id"] for c in body["connectors"]] == ["fake"]
+    assert status == 200 and [c["id"] for c in body["connectors"]] == ["fake", "keyshop"]
 
 
 async def test_connect_flow_through_the_callback_route(api: Api, shop: FakeShop) -> None:

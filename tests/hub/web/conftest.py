@@ -1,4 +1,4 @@
-"""The hub app with Amazon, the fake connector and the workers, and merchants with their own cookie jars."""
+"""The hub app with Amazon, the fake and the key shop connectors and the workers, and merchants with their own cookie jars."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
+from tests.contract.keyshop.shop import KeyShop
+from tests.hub.api.conftest import KEYSHOP, keyshop
+
+__all__ = ["keyshop"]  # the key shop fixture, for the pages' tests too
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -79,15 +83,15 @@ AMAZON_APP = {
 
 
 @pytest.fixture
-async def client(settings: HubSettings, shop: FakeShop) -> AsyncIterator[TestClient]:
-    """The hub on a test server with Amazon and the fake connector, workers running and ticking fast."""
+async def client(settings: HubSettings, shop: FakeShop, keyshop: KeyShop) -> AsyncIterator[TestClient]:
+    """The hub on a test server with Amazon, the fake and the key shop connectors, workers running and ticking fast."""
     fast = settings.model_copy(
         update={
             "jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05}),
             "connectors": {"amazon": AMAZON_APP},
         }
     )
-    app = create_app(fast, connectors=[load_connector(AMAZON, fast), load_connector(FAKE, fast)])
+    app = create_app(fast, connectors=[load_connector(AMAZON, fast), load_connector(FAKE, fast), load_connector(KEYSHOP, fast)])
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client
 

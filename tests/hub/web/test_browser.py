@@ -25,17 +25,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from core.plugins import load_connector
 from core.settings import HubSettings
 from core.storage import orders as order_store
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from hub.app import create_app
 from hub.keys import RUNTIME
+from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
+from tests.hub.api.conftest import KEYSHOP
 
 #: Set by .ci/run, which installs Chromium and Playwright: there a missing one fails the tests.
 REQUIRE_BROWSER = os.environ.get("HUB_REQUIRE_BROWSER", "") not in ("", "0")
@@ -321,5 +325,157 @@ async def test_the_merchant_journey_in_a_browser(browser: Any, hub: Hub, words: 
         assert at_amazon.status == "SHIPPED"
         (confirmation,) = hub.sim.state.confirmations_of(order_id=stored.order.external_id)
         assert "GLS0012345678" in json.dumps(confirmation.payload) and confirmation.action == "created"
+    finally:
+        await context.close()
+
+
+# A credentials connector: the key shop (a bol.com-like shop in memory).
+
+
+@dataclass
+class KeyshopHub:
+    """The hub serving on 127.0.0.1 with the key shop connector, its shop, and a merchant's token."""
+
+    url: str
+    app: web.Application
+    shop: KeyShop
+    token: str
+
+
+@pytest.fixture
+async def keyshop_hub(settings: HubSettings, keyshop: KeyShop) -> AsyncIterator[KeyshopHub]:
+    """The hub with its job workers and the key shop connector; the shop posts its events to the hub's public URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    served = settings.model_copy(
+        update={
+            "server": settings.server.model_copy(update={"public_url": url}),
+            "jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05}),
+        }
+    )
+    app = create_app(served, connectors=[load_connector(KEYSHOP, served)])
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        rt = app[RUNTIME]
+        account = await create_account(rt.db.pool, "Sleutelwinkel")
+        yield KeyshopHub(url, app, keyshop, await create_token(rt.db.pool, account.id))
+    finally:
+        await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class KeyWords:
+    """What the pages say in one language, for the credentials journey."""
+
+    locale: str
+    token: str
+    connect: str
+    heading: str
+    refused: str
+    connected: str
+    details: str
+    update_tracking: str
+    save: str
+    saved: str
+    import_from_shop: str
+    start_import: str
+    result: str
+    see_shipments: str
+    tracking_number: str
+    create_label: str
+    accepted: str
+    confirmed: str
+
+
+KEY_ENGLISH = KeyWords(
+    locale="en-GB", token="API token", connect="Connect", heading="Connect Key shop",
+    refused="The shop did not accept these details:", connected="Connected", details="Integration details",
+    update_tracking="Update the tracking code in the shop", save="Save", saved="Settings saved.",
+    import_from_shop="Import from shop", start_import="Start import", result="Result: Finished",
+    see_shipments="See the shipments", tracking_number="Tracking number", create_label="Create label",
+    accepted="Accepted by the shop, waiting for its confirmation", confirmed="Confirmed by the shop",
+)
+KEY_DUTCH = KeyWords(
+    locale="nl-NL", token="API-token", connect="Koppelen", heading="Key shop koppelen",
+    refused="De shop accepteerde deze gegevens niet:", connected="Gekoppeld", details="Integratie details",
+    update_tracking="Update de trackingcode in de shop", save="Opslaan", saved="Instellingen opgeslagen.",
+    import_from_shop="Importeer uit Shop", start_import="Import starten", result="Resultaat: Klaar",
+    see_shipments="Naar de zendingen", tracking_number="Trackingnummer", create_label="Label aanmaken",
+    accepted="Geaccepteerd door de shop, wacht op bevestiging", confirmed="Bevestigd door de shop",
+)
+
+
+@pytest.mark.parametrize("words", [KEY_ENGLISH, KEY_DUTCH], ids=["english", "dutch"])
+async def test_a_merchant_connects_a_shop_by_pasting_its_credentials(browser: Any, keyshop_hub: KeyshopHub, words: KeyWords) -> None:
+    hub, shop = keyshop_hub, keyshop_hub.shop
+    shop.add_order("K-0001", name="Kees Keyzer", street="Sleutelstraat 2", postal_code="3511 AA", city="Utrecht")
+    context = await browser.new_context(locale=words.locale, viewport={"width": 1100, "height": 760})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    camera = Camera(page, f"keyshop-{words.locale[:2]}")
+    wrong = "keyshop-secret-mistyped-0000"
+    try:
+        await page.goto(hub.url + "/")
+        await page.get_by_label(words.token).fill(hub.token)
+        await page.keyboard.press("Enter")
+
+        # All integrations: the key shop's card, Connect.
+        card = page.locator("#integration-keyshop")
+        await card.get_by_role("link", name=words.connect, exact=True).click()
+
+        # The connector's form: the client ID as text, the secret as a password; a mistyped secret first.
+        await expect(page.get_by_role("heading", name=words.heading)).to_be_visible()
+        secret = page.get_by_label("Client secret")
+        assert await secret.get_attribute("type") == "password" and await secret.get_attribute("autocomplete") == "off"
+        await page.get_by_label("Client ID").fill(GOOD_CLIENT_ID)
+        await secret.fill(wrong)
+        await camera.shot("connect-form")
+        await page.get_by_role("button", name=words.connect, exact=True).click()
+
+        # Still on the form, with the shop's reason; the ID kept, the secret not.
+        await expect(page.get_by_role("alert")).to_contain_text(words.refused)
+        await expect(page.get_by_role("alert")).to_contain_text("Key shop refused this client ID and secret")
+        await expect(page.get_by_label("Client ID")).to_have_value(GOOD_CLIENT_ID)
+        await expect(page.get_by_label("Client secret")).to_have_value("")
+        assert wrong not in await page.content() and wrong not in page.url
+        await camera.shot("connect-refused")
+        await page.get_by_label("Client secret").fill(GOOD_CLIENT_SECRET)
+        await page.get_by_role("button", name=words.connect, exact=True).click()
+
+        # Connected: no secret in the address, the connection keyed by the shop's account.
+        await expect(page.get_by_role("heading", name=words.connected, exact=True)).to_be_visible()
+        assert GOOD_CLIENT_SECRET not in page.url and GOOD_CLIENT_SECRET not in await page.content()
+        await camera.shot("connected")
+        await page.get_by_role("link", name=words.details).click()
+        await page.get_by_label(words.update_tracking).check()
+        await page.get_by_role("button", name=words.save).click()
+        await expect(page.get_by_role("status").filter(has_text=words.saved)).to_be_visible()
+
+        # Import from shop.
+        await page.get_by_role("link", name=words.import_from_shop).click()
+        await page.get_by_role("button", name=words.start_import).click()
+        # (The scheduler may have imported the order a moment before: the run then finds it unchanged.)
+        await expect(page.get_by_role("heading", name=words.result)).to_be_visible()
+        await page.get_by_role("link", name=words.see_shipments).click()
+
+        # Shipments: a label; the shop accepts the parcel and confirms it later.
+        order = page.locator("article.order").filter(has_text="#K-0001")
+        await order.get_by_label(words.tracking_number).fill("GLSKEY0001")
+        await order.get_by_role("button", name=words.create_label).click()
+        labelled = page.locator("article.order").filter(has_text="GLSKEY0001")
+        await expect(labelled.get_by_text(words.accepted)).to_be_visible()
+        await camera.shot("accepted")
+        (process_id,) = shop.pending_processes()
+        shop.settle(process_id, "SUCCESS")
+        # The shop tells the hub at once through its signed event (polling would find it too).
+        async with aiohttp.ClientSession() as session:
+            answers = await shop.deliver(session)
+        assert answers and all(status in (200, 204) for _, status in answers), answers
+        await expect(labelled.get_by_text(words.confirmed)).to_be_visible()  # updated live by the page's poll
+        await camera.shot("confirmed")
+        assert shop.shipment_count("K-0001") == 1
     finally:
         await context.close()

@@ -76,6 +76,8 @@ def test_language_choice(cookie: str | None, header: str | None, chosen: str) ->
 
 
 def test_amazon_offers_known_marketplaces_with_country_names() -> None:
-    offered = read_manifest(connectors.amazon).marketplaces
+    marketplace = read_manifest(connectors.amazon).connect.field("marketplace")
+    assert marketplace is not None
+    offered = marketplace.choices
     assert offered[0] == "NL" and {"NL", "DE", "FR", "IT", "ES", "UK", "BE", "PL", "SE"} <= set(offered)
     assert set(offered) <= set(MARKETPLACES) and set(offered) <= set(COUNTRIES)

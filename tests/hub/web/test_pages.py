@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from html.parser import HTMLParser
 from importlib import resources
@@ -12,12 +13,14 @@ from aiohttp.test_utils import TestClient
 
 from core import lifecycle
 from core.models import ConnectionState
+from core.runtime import EVENTS_PATH
 from core.storage import connections as connection_store
 from core.storage import labels as label_store
 from core.storage import orders as order_store
 from hub.web import pages
 from hub.web.session import COOKIE
 from tests.contract.fake.shop import FakeShop
+from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
 from tests.hub.api.conftest import eventually
 from tests.hub.web.conftest import Merchant, connect_fake, new_merchant, query_of
 
@@ -168,10 +171,11 @@ async def test_every_form_route_checks_the_csrf_token(client: TestClient, mercha
         path = re.sub(r"\{connector[^}]*\}", "fake", path)
         status, text, _ = await merchant.post(path, {}, csrf=FORGED)
         assert status == 403 and "Form refused" in text, path
+    # The shops' event route is no browser form: the connector verifies each message instead.
     unmarked = [
         route.resource.canonical
         for route in client.server.app.router.routes()
-        if route.method == "POST" and not route.resource.canonical.startswith("/api/")
+        if route.method == "POST" and not route.resource.canonical.startswith(("/api/", EVENTS_PATH))
         and getattr(route.handler, "hub_page", None) is None
     ]
     assert unmarked == []
@@ -240,7 +244,7 @@ async def test_unknown_marketplace_is_refused_and_creates_no_connection(merchant
     status, text = await merchant.get("/settings/integrations/amazon/connect")
     assert status == 200 and '<option value="NL" selected>NL – Netherlands</option>' in text
     status, text, _ = await merchant.post("/settings/integrations/amazon/connect", {"marketplace": "XX"})
-    assert status == 400 and "Choose one of the marketplaces" in text
+    assert status == 400 and "Marketplace: choose one from the list." in text
     assert await connection_store.list_connections(merchant.rt.db.pool, merchant.account_id) == []
     status, _, location = await merchant.post("/settings/integrations/amazon/connect", {"marketplace": "DE"}, follow=False)
     assert status == 303 and location.startswith("http://127.0.0.1:9/apps/authorize/consent?")
@@ -360,7 +364,7 @@ async def test_logos_come_from_the_connector_packages(merchant: Merchant) -> Non
     async with merchant.http.get(merchant.url("/settings/integrations/nope/logo")) as response:
         assert response.status == 404
     _, text = await merchant.get("/settings/integrations")
-    assert text.count('class="card"') == 2 and "Amazon" in text and "Fake shop" in text
+    assert text.count('class="card"') == 3 and "Amazon" in text and "Fake shop" in text and "Key shop" in text
 
 
 # languages
@@ -506,12 +510,16 @@ class Controls(HTMLParser):
             self._button = None
 
 
-async def test_every_page_has_labelled_controls_one_heading_and_a_language(merchant: Merchant, shop: FakeShop) -> None:
+async def test_every_page_has_labelled_controls_one_heading_and_a_language(merchant: Merchant, shop: FakeShop, keyshop: KeyShop) -> None:
     connection_id = await imported(merchant, shop, orders=1)
+    keyshop_id = await connect_keyshop(merchant)
     run_id = await merchant.rt.db.pool.fetchval("select max(id) from import_runs")
     for path in (
         "/settings/integrations",
         "/settings/integrations/amazon/connect",
+        KEYSHOP_CONNECT,
+        f"/settings/integrations/{keyshop_id}/reconnect",
+        f"/settings/integrations/{keyshop_id}/connected",
         f"/settings/integrations/{connection_id}",
         "/shipping/import",
         f"/shipping/import/{run_id}",
@@ -527,3 +535,229 @@ async def test_every_page_has_labelled_controls_one_heading_and_a_language(merch
             for control in page.controls:
                 assert control.get("id") in page.labels, (path, control)
             assert all(page.buttons), path
+
+
+# connecting with credentials (the key shop) and parcels the shop accepts
+
+
+WRONG_SECRET = "keyshop-secret-wrong-9d1e"
+KEYSHOP_CONNECT = "/settings/integrations/keyshop/connect"
+
+
+async def connect_keyshop(m: Merchant, client_id: str = GOOD_CLIENT_ID, secret: str = GOOD_CLIENT_SECRET) -> int:
+    """Connect the key shop through its form; the connection id."""
+    await m.get(KEYSHOP_CONNECT)
+    status, _, location = await m.post(KEYSHOP_CONNECT, {"client_id": client_id, "client_secret": secret}, follow=False)
+    assert status == 303, location
+    found = re.search(r"/settings/integrations/(\d+)/connected$", location)
+    assert found and secret not in location, location
+    return int(found.group(1))
+
+
+async def test_all_integrations_shows_each_connector(merchant: Merchant) -> None:
+    _, text = await merchant.get("/settings/integrations")
+    for connector in ("amazon", "fake", "keyshop"):
+        assert f'id="integration-{connector}"' in text and f'href="/settings/integrations/{connector}/connect"' in text
+
+
+async def test_the_credentials_form_is_the_connectors_declared_form(merchant: Merchant) -> None:
+    status, text = await merchant.get(KEYSHOP_CONNECT)
+    assert status == 200 and "<h1>Connect Key shop</h1>" in text
+    assert re.search(r'<input type="text" id="field-client_id" name="client_id" value="" autocomplete="off"', text)
+    assert re.search(r'<input type="password" id="field-client_secret" name="client_secret" autocomplete="off"', text)
+    assert '<label for="field-client_secret">Client secret' in text
+    assert "Create them in the shop&#39;s settings under API access." in text
+    assert 'href="https://keyshop.invalid/settings/api" target="_blank" rel="noopener noreferrer">Where to find it</a>' in text
+    assert "Continue to" not in text  # no consent page to go to
+    _, dutch = await merchant.get(KEYSHOP_CONNECT, headers={"Accept-Language": "nl"})
+    assert "Key shop koppelen" in dutch and "Maak ze aan in de instellingen van de shop onder API-toegang." in dutch
+    assert "Waar u dit vindt" in dutch and "Geheime waarden worden nooit meer getoond." in dutch
+
+
+async def test_connect_with_credentials_lands_on_the_connected_page(
+    merchant: Merchant, keyshop: KeyShop, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    connection_id = await connect_keyshop(merchant)
+    status, text = await merchant.get(f"/settings/integrations/{connection_id}/connected")
+    assert status == 200 and "<h1>Connected</h1>" in text and "Key shop is connected" in text
+    connection = await connection_store.get_connection(merchant.rt.db.pool, connection_id)
+    assert (connection.state.value, connection.external_account_id) == ("connected", "keyshop-default")
+    _, text = await merchant.get("/settings/integrations")
+    assert "Key shop keyshop-default" in text or "Key shop default" in text
+    assert GOOD_CLIENT_SECRET not in text and GOOD_CLIENT_SECRET not in caplog.text
+
+
+async def test_a_wrong_secret_keeps_the_merchant_on_the_form_with_the_shops_reason(
+    merchant: Merchant, keyshop: KeyShop, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await merchant.get(KEYSHOP_CONNECT)
+    status, text, _ = await merchant.post(KEYSHOP_CONNECT, {"client_id": GOOD_CLIENT_ID, "client_secret": WRONG_SECRET})
+    assert status == 400 and "<h1>Connect Key shop</h1>" in text
+    assert "The shop did not accept these details: Key shop refused this client ID and secret" in text
+    assert f'name="client_id" value="{GOOD_CLIENT_ID}"' in text  # the id stays filled in
+    assert WRONG_SECRET not in text and WRONG_SECRET not in caplog.text  # the secret never comes back
+    assert await connection_store.list_connections(merchant.rt.db.pool, merchant.account_id) == []
+    # The merchant corrects the secret on the same form and is connected.
+    assert await connect_keyshop(merchant) > 0
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "says"),
+    [
+        ({"client_id": GOOD_CLIENT_ID, "client_secret": ""}, "client_secret", "Client secret: fill this in."),
+        ({"client_id": "  ", "client_secret": GOOD_CLIENT_SECRET}, "client_id", "Client ID: fill this in."),
+        ({"client_id": "x" * 501, "client_secret": GOOD_CLIENT_SECRET}, "client_id", "at most 500 characters"),
+        ({"client_id": "a\tb", "client_secret": GOOD_CLIENT_SECRET}, "client_id", "without line breaks or control characters"),
+        ({"client_id": GOOD_CLIENT_ID}, "client_secret", "Client secret: fill this in."),
+    ],
+    ids=["secret-empty", "id-blank", "id-too-long", "id-control-char", "secret-missing"],
+)
+async def test_a_field_at_fault_shows_its_message_beside_it(
+    merchant: Merchant, keyshop: KeyShop, data: dict[str, str], field: str, says: str
+) -> None:
+    await merchant.get(KEYSHOP_CONNECT)
+    status, text, _ = await merchant.post(KEYSHOP_CONNECT, data)
+    assert status == 400
+    error = re.search(rf'<p class="error" role="alert" id="field-{field}-error">([^<]*)</p>', text)
+    assert error and says in error.group(1), text
+    assert re.search(rf'id="field-{field}"[^>]*aria-describedby="[^"]*field-{field}-error"[^>]*aria-invalid="true"', text)
+    assert GOOD_CLIENT_SECRET not in text
+    assert keyshop.token_requests() == 0
+    assert await connection_store.list_connections(merchant.rt.db.pool, merchant.account_id) == []
+
+
+async def test_field_messages_in_dutch(merchant: Merchant, keyshop: KeyShop) -> None:
+    await merchant.post("/language", {"lang": "nl", "next": "/"})
+    await merchant.get(KEYSHOP_CONNECT)
+    status, text, _ = await merchant.post(KEYSHOP_CONNECT, {"client_id": GOOD_CLIENT_ID, "client_secret": ""})
+    assert status == 400 and "Client secret: vul dit in." in text
+    status, text, _ = await merchant.post(KEYSHOP_CONNECT, {"client_id": GOOD_CLIENT_ID, "client_secret": WRONG_SECRET})
+    assert status == 400 and "De shop accepteerde deze gegevens niet:" in text
+
+
+async def test_the_same_shop_account_twice_stays_on_the_form(merchant: Merchant, keyshop: KeyShop) -> None:
+    await connect_keyshop(merchant)
+    await merchant.get(KEYSHOP_CONNECT)
+    status, text, _ = await merchant.post(KEYSHOP_CONNECT, {"client_id": GOOD_CLIENT_ID, "client_secret": GOOD_CLIENT_SECRET})
+    assert status == 409 and "connected already" in text and "<h1>Connect Key shop</h1>" in text
+    assert GOOD_CLIENT_SECRET not in text
+    assert len(await connection_store.list_connections(merchant.rt.db.pool, merchant.account_id)) == 1
+
+
+async def test_the_consent_form_renders_the_declared_pick_list(merchant: Merchant) -> None:
+    status, text = await merchant.get("/settings/integrations/amazon/connect?marketplace=DE")
+    assert status == 200 and '<option value="DE" selected>DE – Germany</option>' in text
+    assert 'type="password"' not in text and "Continue to Amazon" in text
+    _, text = await merchant.get("/settings/integrations/amazon/connect?marketplace=XX")
+    assert '<option value="NL" selected>' in text  # an unknown preset is ignored
+
+
+async def test_reconnect_with_new_credentials_for_the_same_shop_account(merchant: Merchant, keyshop: KeyShop) -> None:
+    connection_id = await connect_keyshop(merchant)
+    keyshop.revoke_client(GOOD_CLIENT_ID)
+    async with merchant.rt.db.pool.acquire() as db, db.transaction():
+        await lifecycle.transition(db, connection_id, ConnectionState.AUTH_REQUIRED, "the shop refused the stored credentials")
+    _, text = await merchant.get("/settings/integrations")
+    # Reconnect of a credentials connection opens its form (no POST needed to see it).
+    assert f'<a class="button primary" href="/settings/integrations/{connection_id}/reconnect"' in text
+    status, text = await merchant.get(f"/settings/integrations/{connection_id}/reconnect")
+    assert status == 200 and "<h1>Reconnect Key shop</h1>" in text and "same shop account" in text
+    status, text, _ = await merchant.post(
+        f"/settings/integrations/{connection_id}/reconnect", {"client_id": GOOD_CLIENT_ID, "client_secret": GOOD_CLIENT_SECRET}
+    )
+    assert status == 400 and "Key shop refused this client ID and secret" in text and GOOD_CLIENT_SECRET not in text
+    assert (await connection_store.get_connection(merchant.rt.db.pool, connection_id)).state is ConnectionState.AUTH_REQUIRED
+    client_id, secret = keyshop.add_client()
+    status, _, location = await merchant.post(
+        f"/settings/integrations/{connection_id}/reconnect", {"client_id": client_id, "client_secret": secret}, follow=False
+    )
+    assert status == 303 and location.endswith(f"/settings/integrations/{connection_id}/connected")
+    assert (await connection_store.get_connection(merchant.rt.db.pool, connection_id)).state is ConnectionState.CONNECTED
+    # A Reconnect button's POST (no fields) shows the form instead of sending anything to the shop.
+    requests = keyshop.token_requests()
+    status, _, location = await merchant.post(f"/settings/integrations/{connection_id}/reconnect", {}, follow=False)
+    assert status == 303 and location.endswith(f"/settings/integrations/{connection_id}/reconnect")
+    assert keyshop.token_requests() == requests
+
+
+async def test_another_account_cannot_see_or_use_the_reconnect_form(merchant: Merchant, other: Merchant, keyshop: KeyShop) -> None:
+    connection_id = await connect_keyshop(merchant)
+    status, _ = await other.get(f"/settings/integrations/{connection_id}/reconnect")
+    assert status == 404
+    status, _ = await other.get(f"/settings/integrations/{connection_id}/connected")
+    assert status == 404
+    requests = keyshop.token_requests()
+    status, _, _ = await other.post(
+        f"/settings/integrations/{connection_id}/reconnect", {"client_id": GOOD_CLIENT_ID, "client_secret": GOOD_CLIENT_SECRET}
+    )
+    assert status == 404 and keyshop.token_requests() == requests
+
+
+async def test_forged_csrf_on_the_credentials_forms_changes_nothing(merchant: Merchant, other: Merchant, keyshop: KeyShop) -> None:
+    connection_id = await connect_keyshop(merchant)
+    await other.get("/settings/integrations")
+    requests = keyshop.token_requests()
+    before = await connection_store.get_connection(merchant.rt.db.pool, connection_id)
+    client_id, secret = keyshop.add_client()
+    forms = [
+        (KEYSHOP_CONNECT, {"client_id": GOOD_CLIENT_ID, "client_secret": GOOD_CLIENT_SECRET}),
+        (f"/settings/integrations/{connection_id}/reconnect", {"client_id": client_id, "client_secret": secret}),
+    ]
+    for path, data in forms:
+        for token in (FORGED, "", other.csrf):
+            status, text, _ = await merchant.post(path, data, csrf=token)
+            assert status == 403 and "nothing was changed" in text, (path, token)
+            assert data["client_secret"] not in text
+    assert keyshop.token_requests() == requests  # the shop was never asked
+    assert await connection_store.get_connection(merchant.rt.db.pool, connection_id) == before
+    assert len(await connection_store.list_connections(merchant.rt.db.pool, merchant.account_id)) == 1
+
+
+async def keyshop_label(m: Merchant, keyshop: KeyShop) -> int:
+    """Connect the key shop, tracking on, import one order, create a label on Shipments; the order id."""
+    connection_id = await connect_keyshop(m)
+    await tracking_on(m, connection_id)
+    keyshop.add_order(name="Kees Keyzer", street="Sleutelstraat 2", postal_code="3511 AA", city="Utrecht", country="NL")
+    await m.get("/shipping/import")
+    status, _, location = await m.post("/shipping/import", {"connection_id": str(connection_id)}, follow=False)
+    assert status == 303
+
+    async def imported() -> int | None:
+        orders = await order_store.list_orders(m.rt.db.pool, m.rt.vault, account_id=m.account_id)
+        return orders[0].id if orders else None
+
+    order_id = await eventually(imported)
+    await m.get("/shipping/shipments")
+    status, _, _ = await m.post(f"/shipping/shipments/{order_id}/label", {"tracking_number": "GLSKEY42"}, follow=False)
+    assert status == 303
+    return order_id
+
+
+async def test_shipments_show_a_parcel_accepted_then_confirmed(merchant: Merchant, keyshop: KeyShop) -> None:
+    order_id = await keyshop_label(merchant, keyshop)
+    (label_id,) = await label_store.labels_of_order(merchant.rt.db.pool, order_id)
+
+    async def state() -> dict:
+        async with merchant.http.get(merchant.url(f"/shipping/labels/{label_id}/state")) as response:
+            return await response.json()
+
+    accepted = await eventually(lambda: _when(state, lambda s: s["parcels"][0]["state"] == "accepted"))
+    assert accepted["pending"] is True  # the page keeps following it
+    assert accepted["parcels"][0]["state_text"] == "Accepted by the shop, waiting for its confirmation"
+    _, text = await merchant.get("/shipping/shipments")
+    assert "Accepted by the shop, waiting for its confirmation" in text and 'class="badge accepted"' in text
+    _, dutch = await merchant.get("/shipping/shipments", headers={"Accept-Language": "nl"})
+    assert "Geaccepteerd door de shop, wacht op bevestiging" in dutch
+    (process_id,) = keyshop.pending_processes()
+    keyshop.settle(process_id, "SUCCESS")
+    confirmed = await eventually(lambda: _when(state, lambda s: s["parcels"][0]["state"] == "confirmed"))
+    assert confirmed["pending"] is False and confirmed["parcels"][0]["state_text"] == "Confirmed by the shop"
+    _, text = await merchant.get("/shipping/shipments")
+    assert "Confirmed by the shop" in text and "Accepted by the shop" not in text
+
+
+async def _when(read, holds):  # noqa: ANN001, ANN202
+    value = await read()
+    return value if holds(value) else None
