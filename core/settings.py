@@ -13,11 +13,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -33,6 +34,16 @@ class DatabaseSettings(BaseModel):
 
     url: SecretStr | None = None
     pool_min: int = Field(default=1, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not url.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "it must be a PostgreSQL URL, postgresql://user:password@host:5432/database "
+                "(or leave it out for the embedded PostgreSQL)"
+            )
+        return url
     pool_max: int = Field(default=10, ge=1)
     connect_timeout: float = Field(default=10.0, gt=0)
 
@@ -168,21 +179,43 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def load_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> HubSettings:
-    """Read settings from file and environment; ``overrides`` win over both."""
-    token = _config_file.set(config_path(config))
+    """Read settings from file and environment; ``overrides`` win over both.
+
+    A ``ConfigError`` names the setting, where its value came from (the variable or the file) and
+    what is allowed; it never repeats the value (it may be a secret).
+    """
+    path = config_path(config)
+    token = _config_file.set(path)
     try:
         return HubSettings(**overrides)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ConfigError(
-            f"Invalid setting {where}: {first['msg']}. Fix it in hub.toml or the HUB_ environment.",
-            detail=str(err),
+            f"Invalid setting {where} ({_source(first['loc'], path)}): {first['msg'].removeprefix('Value error, ')}.",
+        ) from err
+    except SettingsError as err:  # a value the environment source cannot parse (a list that is not JSON)
+        names = sorted(name for name in os.environ if name.upper().startswith("HUB_"))
+        field = str(err).split('"')[1] if '"' in str(err) else ""
+        culprits = [name for name in names if name.upper().startswith(f"HUB_{field.upper()}")] or names
+        raise ConfigError(
+            f"Cannot read the environment variable {', '.join(culprits) or 'HUB_...'}: lists and tables are "
+            'written as JSON there, for example HUB_SECURITY__ENCRYPTION_KEYS=\'["<key>"]\'.'
         ) from err
     except ValueError as err:  # malformed TOML
-        raise ConfigError(f"Cannot read the config file: {err}. Fix the TOML syntax.") from err
+        raise ConfigError(f"Cannot read the config file {path}: {err}. Fix the TOML syntax.") from err
     finally:
         _config_file.reset(token)
+
+
+def _source(loc: tuple[int | str, ...], path: Path | None) -> str:
+    """Where a setting's value came from: its environment variable, else the file, else the defaults."""
+    parts = [str(part) for part in loc if isinstance(part, str)]
+    for depth in range(len(parts), 0, -1):
+        name = "HUB_" + "__".join(parts[:depth]).upper()
+        if any(key.upper() == name for key in os.environ):
+            return f"from the environment variable {name}"
+    return f"from {path}" if path is not None else "from the defaults"
 
 
 def connector_settings(settings: HubSettings, connector_id: str, model: type[BaseModel]) -> BaseModel:
@@ -219,9 +252,16 @@ def secret_values(settings: HubSettings) -> list[str]:
     return [value for value in found if value]
 
 
-def masked(settings: HubSettings) -> dict[str, Any]:
-    """The settings as plain data with every secret masked, for `hub config show`."""
-    masked_settings: dict[str, Any] = _mask(settings.model_dump(mode="python"))
+def masked(settings: HubSettings, connector_settings: dict[str, BaseModel] | None = None) -> dict[str, Any]:
+    """The settings as plain data with every secret masked, for `hub config show`.
+
+    ``connector_settings``: each connector's validated table (defaults included) to show instead
+    of the raw one.
+    """
+    data = settings.model_dump(mode="python")
+    for connector_id, model in (connector_settings or {}).items():
+        data["connectors"][connector_id] = model.model_dump(mode="python")
+    masked_settings: dict[str, Any] = _mask(data)
     return masked_settings
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from core.crypto import new_key
+from core.plugins import load_connectors
 from core.settings import masked
 from core.storage.rekey import reencrypt
 from hub.cli.base import HubGroup, Runtime, echo_json, settings_of, with_runtime
@@ -19,12 +20,21 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML-like lines.")
 @click.pass_context
 def show(ctx: click.Context, as_json: bool) -> None:
-    """Show the settings from hub.toml and the environment, secrets masked."""
-    values = masked(settings_of(ctx))
+    """Show the settings from hub.toml and the environment, defaults included, secrets masked.
+
+    Each connector's table is shown as its settings model reads it; an invalid one is named in
+    the error and the command exits non-zero.
+    """
+    settings = settings_of(ctx)
+    loaded = load_connectors(settings)
+    values = masked(settings, {c.id: c.settings for c in loaded if c.ok and c.settings is not None})
     if as_json:
         echo_json(values)
-        return
-    _print_table(values, [])
+    else:
+        _print_table(values, [])
+    failed = [c for c in loaded if not c.ok]
+    if failed:
+        raise click.ClickException("; ".join(f"connector {c.id}: {c.error}" for c in failed))
 
 
 def _print_table(values: dict, path: list[str]) -> None:

@@ -34,11 +34,13 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     ]
     if as_json:
         echo_json(rows)
-        return
-    if not rows:
+    elif not rows:
         click.echo("No connectors installed.")
-    for row in rows:
+    for row in rows if not as_json else []:
         if row["error"]:
             click.echo(f"{row['id']:<12} FAILED  {row['error']}")
         else:
             click.echo(f"{row['id']:<12} {row['name']} {row['version']}  hooks: {', '.join(row['hooks'])}")
+    failed = [row["id"] for row in rows if row["error"]]
+    if failed:
+        raise click.ClickException(f"{', '.join(failed)} failed to load: fix what the line says, then run this again.")
