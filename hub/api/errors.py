@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 from aiohttp import web
@@ -29,6 +30,7 @@ from core.logs import mask
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+B = TypeVar("B", bound=BaseModel)
 
 
 class CredentialsRefused(HubError):
@@ -91,7 +93,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(500, "internal", "Something went wrong in the hub; it was logged.")
 
 
-async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+async def read_body(request: web.Request, model: type[B]) -> B:
     """Parse and validate a JSON body; refuse anything else with a 400 naming the problem."""
     if request.content_type != "application/json":
         raise InvalidInput("Send the body as JSON with Content-Type: application/json.")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import click
@@ -46,7 +47,10 @@ FIELD_OPTIONS = [
 ]
 
 
-def field_options(function):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def field_options(function: F) -> F:
     """Add ``--field`` and ``--fields-file`` to a command."""
     for option in reversed(FIELD_OPTIONS):
         function = option(function)
@@ -74,8 +78,8 @@ def _read_fields_file(path: Path) -> dict[str, object]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise InvalidInput(f"Cannot read the fields file {path}: {type(err).__name__}.") from err
-    parsers = {".json": [json.loads], ".toml": [tomllib.loads]}.get(path.suffix.lower(), [json.loads, tomllib.loads])
-    for parse in parsers:
+    by_suffix: dict[str, list[Callable[[str], object]]] = {".json": [json.loads], ".toml": [tomllib.loads]}
+    for parse in by_suffix.get(path.suffix.lower(), [json.loads, tomllib.loads]):
         try:
             data = parse(text)
         except (ValueError, tomllib.TOMLDecodeError):
@@ -109,10 +113,10 @@ def gather_fields(
             raise InvalidInput(
                 f"{name} is a secret and the command line would keep it in your shell history: {_safe_ways(field)}."
             )
-    for name, value in (shorthand or {}).items():
+    for name, short in (shorthand or {}).items():
         if name in given:
             raise InvalidInput(f"Give {name} once: as --{name} or as --field {name}=..., not both.")
-        given[name] = value
+        given[name] = short
     from_file = _read_fields_file(fields_file) if fields_file else {}
     values: dict[str, object] = {**from_file, **given}
     for field in spec.fields:

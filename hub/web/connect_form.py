@@ -175,7 +175,7 @@ async def connect_form(request: web.Request) -> web.Response:
     connector = request.app[RUNTIME].connector(request.match_info["connector"])
     spec = _spec_of(connector)
     # A link may pre-select an option (?marketplace=DE); never a secret.
-    preset = {f.name: request.query[f.name] for f in spec.fields if not f.secret and f.name in request.query}
+    preset: dict[str, object] = {f.name: request.query[f.name] for f in spec.fields if not f.secret and f.name in request.query}
     if any(f.choices and preset.get(f.name) not in f.choices for f in spec.fields if f.name in preset):
         preset = {}
     return _render_form(request, _connect_view(request, connector), spec, preset)

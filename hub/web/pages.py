@@ -68,7 +68,8 @@ def page(*, public: bool = False, json: bool = False) -> Callable[[F], F]:
 
 def session_of(request: web.Request) -> Session:
     """The request's session."""
-    return request[SESSION]
+    session: Session = request[SESSION]
+    return session
 
 
 def account_of(request: web.Request) -> int:
