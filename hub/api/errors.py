@@ -26,6 +26,7 @@ from core.errors import (
     TransientError,
 )
 from core.logs import mask
+from core.runtime import EVENTS_PATH
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,11 @@ def error_response(
     return web.json_response({"error": detail}, status=status, headers=headers)
 
 
+def where(request: web.Request) -> str:
+    """The request's path for a log line; a shop event's path without its token (the connection's events address)."""
+    return EVENTS_PATH + "{token}" if request.path.startswith(EVENTS_PATH) else request.path
+
+
 def status_of(err: HubError) -> int:
     """The HTTP status for a hub error."""
     return next(status for kind, status in STATUS if isinstance(err, kind))
@@ -79,17 +85,17 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except HubError as err:
         status = status_of(err)
         if status >= 500:
-            log.warning("%s %s failed: %s (%s)", request.method, request.path, err, err.detail)
+            log.warning("%s %s failed: %s (%s)", request.method, where(request), err, err.detail)
         return error_response(status, err.code, err.message, getattr(err, "field", None))
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError):
-        log.warning("%s %s: the database is unavailable", request.method, request.path)
+        log.warning("%s %s: the database is unavailable", request.method, where(request))
         return error_response(503, "unavailable", "The database is unavailable; retry shortly.")
     except web.HTTPException as err:
         if err.status >= 400 and err.content_type != "application/json":
             return error_response(err.status, "http_error", err.reason or "error")
         raise
     except Exception:  # noqa: BLE001 - answer 500 with no internals, log the rest
-        log.exception("%s %s crashed", request.method, request.path)
+        log.exception("%s %s crashed", request.method, where(request))
         return error_response(500, "internal", "Something went wrong in the hub; it was logged.")
 
 

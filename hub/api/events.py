@@ -19,6 +19,7 @@ from aiohttp import web
 
 from core import events
 from core.errors import ConnectorError, EventRejected, NotFound, RateLimited, TransientError
+from core.logs import register_secret
 from core.runtime import EVENTS_PATH
 from hub.api.errors import error_response
 from hub.keys import RUNTIME
@@ -57,25 +58,39 @@ async def receive(request: web.Request) -> web.Response:
         body = await read_limited(request, limit)
     except BodyTooLarge:
         return error_response(413, "too_large", f"An event body may be at most {limit} bytes.")
+    token = request.match_info["token"]
     try:
-        receipt = await events.receive_event(rt, request.match_info["token"], dict(request.headers), body)
+        receipt = await events.receive_event(rt, token, dict(request.headers), body)
     except NotFound as err:
         return error_response(404, err.code, err.message)
     except EventRejected as err:
+        _mask(token)
         log.info("a shop event was refused: %s", err)
         return error_response(401, err.code, err.message)
     except RateLimited as err:
+        _mask(token)
         return error_response(429, err.code, err.message, headers=_retry_after(err))
     except TransientError as err:
+        _mask(token)
         log.warning("a shop event could not be verified now: %s (%s)", err, err.detail)
         return error_response(503, err.code, err.message, headers=_retry_after(err))
     except ConnectorError as err:
         # The connector failed in another way: the shop may send it again; nothing was stored.
+        _mask(token)
         log.warning("a shop event could not be read: %s (%s)", err, err.detail)
         return error_response(502, err.code, err.message)
+    _mask(token)
     if receipt.duplicate:
         return web.json_response({"duplicate": True}, status=200)
     return web.Response(status=204)
+
+
+def _mask(token: str) -> None:
+    """Mask a known connection's token (its events address) in every log line from now on, the access log's too.
+
+    Only tokens a connection has (the lookup passed), so that made-up ones cannot grow the list.
+    """
+    register_secret(token)
 
 
 def _retry_after(err: TransientError) -> dict[str, str]:

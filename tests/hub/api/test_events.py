@@ -7,11 +7,13 @@ refused message changes nothing at all.
 
 from __future__ import annotations
 
+import logging
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
+from core.logs import SecretFilter, mask
 from core.runtime import EVENTS_PATH
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
 from tests.hub.api.conftest import Api, eventually, post_event
@@ -157,3 +159,32 @@ async def test_the_event_route_needs_no_token_and_ignores_one(api: Api, keyshop:
         urlsplit(url).path, data=message.body, headers={**message.headers, "Authorization": "Bearer hub_not-a-token"}
     )
     assert response.status == 204
+
+
+async def test_a_connections_events_address_is_masked_in_log_lines(api: Api, keyshop: KeyShop) -> None:
+    _, url = await connected(api, keyshop)
+    token = urlsplit(url).path.removeprefix(EVENTS_PATH)
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep(logging.DEBUG)
+    handler.addFilter(SecretFilter())  # as `hub serve` logs
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        keyshop.add_order()
+        (message,) = keyshop.events_for(url)
+        assert (await post_event(api.client, message))[0] == 204
+        forged = keyshop.message(url, "ORDER", "ORDER_CREATED", "K-0001", secret="forged")
+        assert (await post_event(api.client, forged))[0] == 401
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert lines and not [line for line in lines if token in line]
+    # Any line that quotes the address (the access log of `hub serve`) has the token masked.
+    assert token not in mask(f'127.0.0.1 "POST {urlsplit(url).path} HTTP/1.1" 204')
