@@ -4,7 +4,7 @@
 single-use ``state`` says which account and connection; a signed-in browser must be that
 account's) and shows the result page in the merchant's language: connected, declined, expired,
 or the error with its fix. ``/connect/login/{connector}`` is the Login URI a shop opens to
-re-authorise (Amazon does so every 365 days): the connector's manifest names the parameter that
+re-authorise (some shops ask for it every year): the connector's manifest names the parameter that
 carries the shop account, the hub finds that live connection and lets the connector send the
 browser back to the shop with a fresh ``state``. ``/settings/integrations/{id}/connected`` is the same
 Connected page after a connect or reconnect with credentials (the form's POST redirects there, so
