@@ -127,8 +127,6 @@ from .process_status import render_process_status
 from .records import (
     BOL,
     FBB,
-    FBR,
-    RETAILER,
     SETTLED,
     TRANSPORT_EVENT_CODES,
     Delivery,
@@ -195,8 +193,8 @@ class ItemCreate(_Strict):
     title: str | None = None
     quantity: int = Field(default=1, ge=1)
     unitPrice: float | None = Field(default=None, ge=0)
-    method: Literal["FBR", "FBB"] = FBR
-    distributionParty: Literal["RETAILER", "BOL"] | None = RETAILER
+    method: Literal["FBR", "FBB"] = "FBR"
+    distributionParty: Literal["RETAILER", "BOL"] | None = "RETAILER"
     cancellationRequest: bool = False
     quantityCancelled: int = Field(default=0, ge=0)
     shippingLabelId: str | None = None

@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from yarl import URL
@@ -145,7 +146,7 @@ async def run_simulator(
     """Serve a simulator on ``host``:``port`` (0: a free port) for the duration of the block."""
     app = create_app(config)
     # access_log=None switches aiohttp's access log off; leaving it out keeps the default logger.
-    log_options = {} if access_log else {"access_log": None}
+    log_options: dict[str, Any] = {} if access_log else {"access_log": None}
     runner = web.AppRunner(app, shutdown_timeout=2.0, **log_options)
     await runner.setup()
     try:

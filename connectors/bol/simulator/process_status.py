@@ -44,8 +44,8 @@ async def get_process_status(request: web.Request, call: Call) -> web.Response:
 async def get_process_status_entity_id(request: web.Request, call: Call) -> web.Response:
     """The process statuses of an entity and event type, newest first."""
     query = request.query
-    entity_id = query.get("entity-id")
-    event_type = query.get("event-type")
+    entity_id = query.get("entity-id", "")
+    event_type = query.get("event-type", "")
     problems = []
     if not entity_id:
         problems.append(("entity-id", "Required request parameter 'entity-id' is not present."))

@@ -23,6 +23,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from .clock import bol_date
 from .config import SimulatorConfig, client_id, client_secret, retailer_id
@@ -349,7 +350,7 @@ def demo_orders(rid: str, now: float, ids: IdSource) -> tuple[list[Order], list[
     ids.used.update(DEMO_ORDER_IDS)
 
     def item(item_id: str, ean_code: str, title: str, quantity: int, price: float, placed: float,
-             offer: str, reference: str | None, **extra: object) -> OrderItem:
+             offer: str, reference: str | None, **extra: Any) -> OrderItem:
         ids.used.add(item_id)
         return OrderItem(
             order_item_id=item_id, ean=ean_code, title=title, quantity=quantity, unit_price=price,

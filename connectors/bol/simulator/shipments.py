@@ -162,7 +162,7 @@ async def change_transport(request: web.Request, call: Call) -> web.Response:
     if problems:
         raise bad_request(*problems)
     status = request.app[STATE].accept_transport_change(
-        call.retailer_id, request.match_info["transport_id"], track, code, call.forced_outcome
+        call.retailer_id, request.match_info["transport_id"], str(track), code, call.forced_outcome
     )
     return json_answer(render_process_status(status, call.base_url), 202, media_type=call.media_type)
 

@@ -17,7 +17,8 @@ The events the simulator sends (bol.com's names for ORDER are unverified, these 
 
 - ``ORDER``: ``ORDER_CREATED`` when an order arrives (admin API), ``ORDER_ITEM_CANCELLATION_REQUEST``
   when a customer asks to cancel an item; ``resourceId`` is the order id;
-- ``PROCESS_STATUS``: ``SUCCESS``, ``FAILURE`` or ``TIMEOUT`` when a process status settles;
+- ``PROCESS_STATUS``: ``SUCCESS``, ``FAILURE`` or ``TIMEOUT`` when any process status of the
+  retailer settles (a new subscription hears of its own ``CREATE_SUBSCRIPTION`` too);
   ``resourceId`` is the process status id;
 - ``SHIPMENT``: ``UPDATE_TRANSPORT_EVENT`` when a transporter reports (admin API); ``resourceId`` is
   the shipment id;
@@ -135,7 +136,7 @@ def subscription_plan(body: Any, *, https_only: bool) -> SubscriptionPlan:
         problems.append(("identity", "An IAM role ARN is required for subscriptionType AWS_SQS."))
     if problems:
         raise bad_request(*problems)
-    return SubscriptionPlan(tuple(dict.fromkeys(resources)), url, kind, enabled is not False, identity)
+    return SubscriptionPlan(tuple(dict.fromkeys(resources)), str(url), str(kind), enabled is not False, identity)
 
 
 def webhook_url_problem(url: str, https_only: bool) -> str | None:

@@ -102,7 +102,8 @@ def request_problems(
             if param.get("required"):
                 problems.append(f"{where} parameter {name}: required but missing")
             continue
-        problems.extend(f"{where} parameter {name}: {p}" for p in _parameter_problems(param["schema"], values[where][name]))
+        found = _parameter_problems(param["schema"], values[where][name])
+        problems.extend(f"{where} parameter {name}: {p}" for p in found)
     for where in ("query", "path"):
         problems.extend(f"{where} parameter {name}: not declared" for name in values[where].keys() - declared[where])
     if op.request_body is not None:
