@@ -37,7 +37,6 @@ from connectors.bol.const import (
     CLIENT_SECRET,
     DEFAULT_RATE_LIMIT,
     DELETE_SUBSCRIPTION,
-    EPOCH_THRESHOLD,
     GET_ORDER,
     GET_ORDERS,
     GET_PROCESS_STATUS,
@@ -160,8 +159,14 @@ class Bucket:
         wait = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
         return max(wait, self.hold_until - now)
 
-    def observe(self, headers: Mapping[str, str], now: float, wall: float) -> None:
-        """Adopt what bol.com's ``X-RateLimit-*`` headers say (names in any case)."""
+    def observe(self, headers: Mapping[str, str], now: float) -> None:
+        """Adopt what bol.com's ``X-RateLimit-*`` headers say (names in any case).
+
+        ``X-RateLimit-Limit`` is the bucket's size; ``X-RateLimit-Remaining`` caps what is left.
+        ``X-RateLimit-Reset`` is not used: bol.com has sent it as seconds and as a time stamp, and
+        as the time until the bucket is full; an empty bucket waits for its next call at the
+        limit's rate, and a 429's ``Retry-After`` corrects anything else.
+        """
         self._refill(now)
         limit = _number(headers.get("x-ratelimit-limit"))
         if limit is not None and limit >= 1 and limit != self.capacity:
@@ -170,10 +175,6 @@ class Bucket:
         remaining = _number(headers.get("x-ratelimit-remaining"))
         if remaining is not None and remaining >= 0:
             self.tokens = min(self.tokens, remaining)
-            reset = _number(headers.get("x-ratelimit-reset"))
-            if remaining < 1 and reset is not None and reset > 0:
-                seconds = reset - wall if reset > EPOCH_THRESHOLD else reset
-                self.hold(now, min(max(seconds, 0.0), self.period))
 
     def hold(self, now: float, seconds: float) -> None:
         """Make no call for ``seconds`` (a 429's ``Retry-After``); bol.com's bucket is empty meanwhile."""
@@ -225,7 +226,7 @@ class Pacer:
 
     def observe(self, client: str, operation: Operation, headers: Mapping[str, str]) -> None:
         """Adopt an answer's rate-limit headers."""
-        self.bucket(client, operation).observe(headers, self._clock.monotonic(), time.time())
+        self.bucket(client, operation).observe(headers, self._clock.monotonic())
 
     def throttled(self, client: str, operation: Operation, retry_after: float | None) -> float:
         """Record a 429; return how long until the endpoint may be called again."""

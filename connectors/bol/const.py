@@ -98,5 +98,3 @@ DEFAULT_RATE_LIMIT = RateLimit(10, 1)
 
 #: Seconds before an access token's expiry when the hub gets a new one (bol.com's last 299 s).
 TOKEN_REFRESH_MARGIN = 30.0
-#: X-RateLimit-Reset above this is an epoch time, below it seconds to wait (bol.com sent both).
-EPOCH_THRESHOLD = 1_000_000_000

@@ -36,6 +36,7 @@ from connectors.bol.const import (
 from connectors.bol.errors import parse_json
 from connectors.bol.mapping import parse_time
 from connectors.bol.settings import BolSettings
+from connectors.bol.shipping import shop_references
 from core.hubapi import (
     ConnectorContext,
     EventMeaning,
@@ -146,5 +147,5 @@ def meaning(message: dict[str, Any], body: bytes) -> EventMeaning:
     if resource == RESOURCE_ORDER:
         return EventMeaning(event_id=event_id, import_orders=True)
     if resource == RESOURCE_PROCESS_STATUS and resource_id is not None and str(resource_id):
-        return EventMeaning(event_id=event_id, settled=[str(resource_id)])
+        return EventMeaning(event_id=event_id, settled=shop_references(str(resource_id)))
     return EventMeaning(event_id=event_id)

@@ -7,7 +7,10 @@ takes no idempotency key, so any push may repeat one whose answer was lost, or o
 short. Before creating anything a push therefore finds out what happened to the parcel:
 
 1. the ``CREATE_SHIPMENT`` process statuses of the parcel's items: one still PENDING that this push
-   did not start may be the lost one, so the parcel waits (``retry``) until it settles;
+   did not start is most likely the parcel's own, whose answer was lost: the parcel is
+   ``accepted`` with that process as its shop reference, marked ``found:`` so that
+   ``check_parcels``, once it succeeds, confirms the parcel only when the order's shipments show
+   its reference (else ``failed``: it was another parcel's, and a new push sends this one);
 2. the order at bol.com: a cancellation request, an item bol.com ships itself, or fewer units
    left than the parcel carries stops the parcel (``failed``, with the reason);
 3. when bol.com shows units of the parcel's items shipped, the order's shipments: one with the
@@ -51,6 +54,19 @@ from core.hubapi import (
 #: after that, with no shipment to show for it, did not happen.
 SETTLED_WITHIN = timedelta(hours=3)
 MAX_REFERENCE = 90
+#: Marks a shop reference for a process a push found rather than started: once it succeeds, the
+#: order's shipments must show the parcel's reference before the parcel counts as confirmed.
+FOUND = "found:"
+
+
+def process_id_of(shop_reference: str) -> str:
+    """The process status id behind a shop reference."""
+    return shop_reference.removeprefix(FOUND)
+
+
+def shop_references(process_id: str) -> list[str]:
+    """The shop references a settled process status may be known by (a push started it, or found it)."""
+    return [process_id, FOUND + process_id]
 
 
 def shipment_reference(order_id: str, parcel_reference: str) -> str:
@@ -96,11 +112,13 @@ class _Push:
         reference = shipment_reference(self.order.external_id, parcel.reference)
         for item in parcel.items:
             statuses = await self.api.process_statuses_of(item.item_external_id, CREATE_SHIPMENT)
-            if any(s.get("status") == PENDING and s.get("processStatusId") not in self.started for s in statuses):
+            pending = [s for s in statuses if s.get("status") == PENDING and s.get("processStatusId") not in self.started]
+            if pending and isinstance(pending[0].get("processStatusId"), str):
+                # Most likely this parcel's own shipment, whose answer was lost: wait for it to settle.
                 return ParcelOutcome(
                     reference=parcel.reference,
-                    state="retry",
-                    message="A shipment of these items is still being processed at bol.com; the hub looks again shortly.",
+                    state="accepted",
+                    shop_reference=FOUND + pending[0]["processStatusId"],
                     retry_after=self.settings.settle_retry_seconds,
                 )
         detail = await self.detail()
@@ -196,47 +214,65 @@ async def push_label(settings: BolSettings, api: BolApi, order: Order, label: La
 
 
 async def check_parcels(api: BolApi, parcels: list[AcceptedParcel], now: datetime) -> list[ParcelOutcome]:
-    """Ask bol.com in bulk how the parcels' process statuses settled; outcomes keyed by ``shop_reference``."""
-    ids = list(dict.fromkeys(parcel.shop_reference for parcel in parcels))
+    """Ask bol.com in bulk how the parcels' process statuses settled; outcomes keyed by ``shop_reference``.
+
+    A process the push found (``FOUND``) rather than started may have been another parcel's: when
+    it succeeds, the parcel is confirmed only if the order's shipments show its reference.
+    """
+    asked = list({parcel.shop_reference: parcel for parcel in parcels}.values())
+    ids = list(dict.fromkeys(process_id_of(parcel.shop_reference) for parcel in asked))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), MAX_BULK_PROCESS_STATUSES):
         for status in await api.process_statuses(ids[start:start + MAX_BULK_PROCESS_STATUSES]):
             if isinstance(status.get("processStatusId"), str):
                 found[status["processStatusId"]] = status
+    shipped = _ShipmentReferences(api)
     outcomes: list[ParcelOutcome] = []
-    gone: list[AcceptedParcel] = []
-    for parcel in {p.shop_reference: p for p in parcels}.values():
-        status = found.get(parcel.shop_reference)
+    for parcel in asked:
+        status = found.get(process_id_of(parcel.shop_reference))
         if status is None:
-            gone.append(parcel)
+            outcome = await _forgotten(shipped, parcel, now)
         else:
-            outcomes.append(outcome_of(parcel.reference, status, "shipment", parcel.shop_reference))
-    outcomes += await _forgotten(api, gone, now)
-    return outcomes
-
-
-async def _forgotten(api: BolApi, parcels: list[AcceptedParcel], now: datetime) -> list[ParcelOutcome]:
-    """Parcels whose process status bol.com no longer keeps: its shipment shows whether it happened."""
-    by_order: dict[str, list[AcceptedParcel]] = defaultdict(list)
-    for parcel in parcels:
-        by_order[parcel.order_external_id].append(parcel)
-    outcomes = []
-    for order_id, waiting in by_order.items():
-        references = {s.get("shipmentReference") for s in await api.shipments_of(order_id)}
-        for parcel in waiting:
-            if shipment_reference(order_id, parcel.reference) in references:
-                outcomes.append(ParcelOutcome(reference=parcel.reference, state="confirmed", shop_reference=parcel.shop_reference))
-            elif now - parcel.accepted_at > SETTLED_WITHIN:
-                outcomes.append(
-                    ParcelOutcome(
-                        reference=parcel.reference,
-                        state="failed",
-                        shop_reference=parcel.shop_reference,
-                        message="bol.com no longer knows this shipment request and shows no shipment for the parcel: "
-                        "push it again.",
-                    )
+            outcome = outcome_of(parcel.reference, status, "shipment", parcel.shop_reference)
+            if outcome.state == "confirmed" and parcel.shop_reference.startswith(FOUND) and not await shipped.holds(parcel):
+                outcome = ParcelOutcome(
+                    reference=parcel.reference,
+                    state="failed",
+                    shop_reference=parcel.shop_reference,
+                    message="bol.com finished an earlier shipment of these items, but not this parcel's: push it again.",
                 )
+        if outcome is not None:
+            outcomes.append(outcome)
     return outcomes
+
+
+class _ShipmentReferences:
+    """The shipment references of orders at bol.com, each order asked once per check."""
+
+    def __init__(self, api: BolApi) -> None:
+        self.api = api
+        self._orders: dict[str, set[str]] = {}
+
+    async def holds(self, parcel: AcceptedParcel) -> bool:
+        """Whether the parcel's order has a shipment with the parcel's reference."""
+        order_id = parcel.order_external_id
+        if order_id not in self._orders:
+            self._orders[order_id] = {str(s.get("shipmentReference")) for s in await self.api.shipments_of(order_id)}
+        return shipment_reference(order_id, parcel.reference) in self._orders[order_id]
+
+
+async def _forgotten(shipped: _ShipmentReferences, parcel: AcceptedParcel, now: datetime) -> ParcelOutcome | None:
+    """A parcel whose process status bol.com no longer keeps: its shipment shows whether it happened."""
+    if await shipped.holds(parcel):
+        return ParcelOutcome(reference=parcel.reference, state="confirmed", shop_reference=parcel.shop_reference)
+    if now - parcel.accepted_at > SETTLED_WITHIN:
+        return ParcelOutcome(
+            reference=parcel.reference,
+            state="failed",
+            shop_reference=parcel.shop_reference,
+            message="bol.com no longer knows this shipment request and shows no shipment for the parcel: push it again.",
+        )
+    return None
 
 
 def outcome_of(reference: str, status: dict[str, Any], what: str, shop_reference: str | None = None) -> ParcelOutcome:

@@ -100,15 +100,29 @@ async def test_a_first_push_creates_the_shipment_and_is_accepted_until_it_settle
     check_all(from_mock(mocked))
 
 
-async def test_a_repeat_while_a_shipment_of_the_items_is_processing_waits_and_sends_nothing(
+async def test_a_repeat_while_a_shipment_of_the_items_is_processing_waits_for_it_and_sends_nothing(
     mocked: aioresponses, api: BolApi
 ) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("lost-answer", entity=ITEM)]})
     (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
-    assert outcome.state == "retry"
-    assert outcome.retry_after == 10
+    assert (outcome.state, outcome.shop_reference) == ("accepted", "found:lost-answer")
     assert posted(mocked) == []
+
+
+async def test_a_found_process_confirms_the_parcel_only_when_its_shipment_is_there(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.post(BULK_STATUS_URL, payload={"processStatuses": [process_status("ours", "SUCCESS"), process_status("theirs", "SUCCESS")]})
+    mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-1"))
+    outcomes = {o.shop_reference: o for o in await check_parcels(api, [accepted("1", "found:ours"), accepted("2", "found:theirs")], NOW)}
+    assert outcomes["found:ours"].state == "confirmed"
+    assert outcomes["found:theirs"].state == "failed"
+    assert outcomes["found:theirs"].message == (
+        "bol.com finished an earlier shipment of these items, but not this parcel's: push it again."
+    )
+    ((_, call),) = requests_to(mocked, "POST", BULK_STATUS_URL)
+    assert [q["processStatusId"] for q in orjson.loads(call["data"])["processStatusQueries"]] == ["ours", "theirs"]
+    assert len(requests_to(mocked, "GET", SHIPMENTS_OF_URL)) == 1  # one look per order
 
 
 async def test_a_repeat_after_the_shipment_was_made_confirms_it_without_a_second(mocked: aioresponses, api: BolApi) -> None:
