@@ -50,11 +50,14 @@ Orders (items by ``orderItemId`` across retailers; ids are unique in a world)::
                                             "items": [{"orderItemId", "ean", "title", "quantity", "unitPrice",
                                               "method": "FBR" | "FBB", "distributionParty": "RETAILER" | "BOL"
                                               | null, "cancellationRequest", "quantityCancelled",
-                                              "shippingLabelId", "timeFrameType"}]}            [add_order()]
+                                              "shippingLabelId", "timeFrameType"}]}  [new_order(), OrderCreate]
     POST   /_sim/orders/generate           {"count": 10, "retailerId"?, "shape"?: "fbr"}: orders placed now,
                                            one ORDER_CREATED each -> 201 {"orderIds": [...]}
     GET    /_sim/orders/{orderId}          {"retailerId", "order": <the API's Order>, "shipments": [<the API's
                                             Shipment> + "processStatusId"], "shipmentCounts": {...}}
+    PATCH  /_sim/orders/{orderId}          {"shipmentDetails": {...fields}, "billingDetails": {...fields}}: the
+                                           customer changes an address; every item counts as changed now
+                                                                                         [update_order()]
     PATCH  /_sim/order-items/{itemId}      {"cancellationRequest": true (emits ORDER/
                                             ORDER_ITEM_CANCELLATION_REQUEST) | false, "method": "FBR" | "FBB",
                                             "distributionParty": "RETAILER" | "BOL" | null,
@@ -119,22 +122,19 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .arrival import OrderCreate
 from .clock import utc_time
 from .faults import FaultRule, parse_faults
 from .orders import render_order
 from .problems import dumps
 from .process_status import render_process_status
 from .records import (
-    BOL,
-    FBB,
     SETTLED,
     TRANSPORT_EVENT_CODES,
     Delivery,
-    OrderItem,
     ProcessStatus,
     Shipment,
 )
-from .seed import SHAPES, make_address, make_item, make_order
 from .shipments import render_shipment
 from .state import STATE, SimulatorState
 from .subscriptions import render_subscription
@@ -185,33 +185,11 @@ _CONFIG_FIELDS = {
 }
 
 
-class ItemCreate(_Strict):
-    """An item of a new order; what is left out is drawn."""
+class OrderChange(_Strict):
+    """A change to an order's addresses."""
 
-    orderItemId: str | None = None
-    ean: str | None = None
-    title: str | None = None
-    quantity: int = Field(default=1, ge=1)
-    unitPrice: float | None = Field(default=None, ge=0)
-    method: Literal["FBR", "FBB"] = "FBR"
-    distributionParty: Literal["RETAILER", "BOL"] | None = "RETAILER"
-    cancellationRequest: bool = False
-    quantityCancelled: int = Field(default=0, ge=0)
-    shippingLabelId: str | None = None
-    timeFrameType: Literal["REGULAR", "EVENING", "APPOINTMENT", "SAMEDAY", "SUNDAY"] | None = None
-
-
-class OrderCreate(_Strict):
-    """A new order placed now; what is left out is drawn."""
-
-    retailerId: str | None = None
-    orderId: str | None = None
-    shape: str = "fbr"
-    country: Literal["NL", "BE"] | None = None
-    pickupPointName: str | None = None
     shipmentDetails: dict[str, str] | None = None
     billingDetails: dict[str, str] | None = None
-    items: list[ItemCreate] | None = Field(default=None, min_length=1)
 
 
 class ItemChange(_Strict):
@@ -483,9 +461,8 @@ async def list_orders(request: web.Request) -> web.Response:
 async def add_order(request: web.Request) -> web.Response:
     """Add an order placed now."""
     state = request.app[STATE]
-    new = OrderCreate.model_validate(await _body(request))
-    order_id = create_order(state, new)
-    return json_response(order_json(state, order_id), 201)
+    order = state.new_order(OrderCreate.model_validate(await _body(request)))
+    return json_response(order_json(state, order.order_id), 201)
 
 
 @routes.post("/_sim/orders/generate")
@@ -500,67 +477,7 @@ async def generate(request: web.Request) -> web.Response:
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
         raise ValueError("count must be a whole number from 1 to 10000")
     spec = OrderCreate(retailerId=body.get("retailerId"), shape=body.get("shape", "fbr"))
-    return json_response({"orderIds": [create_order(state, spec) for _ in range(count)]}, 201)
-
-
-def create_order(state: SimulatorState, new: OrderCreate) -> str:
-    """Build and file an order from an ``OrderCreate``; returns its id."""
-    retailer_id = new.retailerId or state.first_retailer.retailer_id
-    state.retailer(retailer_id)
-    if new.shape not in SHAPES:
-        raise ValueError(f"unknown shape {new.shape!r}; use one of {', '.join(sorted(set(SHAPES)))}")
-    if new.orderId is not None and (new.orderId in state.orders or not new.orderId.strip()):
-        raise ValueError(f"order {new.orderId!r} exists or is blank")
-    rng = state.ids.rng
-    now = float(int(state.clock.time()))
-    order, shipments = make_order(rng, new.shape, retailer_id, now, state.ids, placed=now)
-    if new.orderId is not None:
-        order.order_id = new.orderId
-        for shipment in shipments:
-            shipment.order_id = new.orderId
-    if new.country is not None:
-        keep = {k: v for k, v in order.shipment_details.items() if k in ("pickupPointName", "deliveryPhoneNumber")}
-        order.shipment_details = make_address(rng, new.country == "BE", business=new.shape == "business") | keep
-    if new.pickupPointName is not None:
-        order.pickup_point = True
-        order.shipment_details["pickupPointName"] = new.pickupPointName
-    if new.shipmentDetails:
-        order.shipment_details.update(new.shipmentDetails)
-    if new.billingDetails is not None:
-        order.billing_details = dict(new.billingDetails)
-    if new.items is not None:
-        shipments = []
-        order.items = [_item(state, spec, now) for spec in new.items]
-    state.add_order(order, shipments)
-    return order.order_id
-
-
-def _item(state: SimulatorState, spec: ItemCreate, now: float) -> OrderItem:
-    item = make_item(state.ids.rng, now, state.ids)
-    if spec.orderItemId is not None:
-        if spec.orderItemId in state.items:
-            raise ValueError(f"order item {spec.orderItemId} exists")
-        item.order_item_id = spec.orderItemId
-    item.quantity = spec.quantity
-    if spec.quantityCancelled > spec.quantity:
-        raise ValueError("quantityCancelled exceeds quantity")
-    item.quantity_cancelled = spec.quantityCancelled
-    item.ean = spec.ean or item.ean
-    item.title = spec.title or item.title
-    if spec.unitPrice is not None:
-        item.unit_price = spec.unitPrice
-        item.commission = round(spec.unitPrice * spec.quantity * 0.12 + 0.99, 2)
-    item.discounts = []
-    item.method = spec.method
-    item.distribution_party = BOL if spec.method == FBB else spec.distributionParty
-    item.cancellation_request = spec.cancellationRequest
-    if item.vvb:
-        item.shipping_label_id = spec.shippingLabelId or state.ids.uuid()
-    elif spec.shippingLabelId is not None:
-        raise ValueError("shippingLabelId is only for VVB items (method FBR, distributionParty BOL)")
-    if spec.timeFrameType is not None:
-        item.time_frame_type = spec.timeFrameType
-    return item
+    return json_response({"orderIds": [state.new_order(spec).order_id for _ in range(count)]}, 201)
 
 
 @routes.get("/_sim/orders/{order_id}")
@@ -568,6 +485,16 @@ def _item(state: SimulatorState, spec: ItemCreate, now: float) -> OrderItem:
 async def get_order(request: web.Request) -> web.Response:
     """An order, its shipments and shipment counts."""
     return json_response(order_json(request.app[STATE], request.match_info["order_id"]))
+
+
+@routes.patch("/_sim/orders/{order_id}")
+@_admin
+async def change_order(request: web.Request) -> web.Response:
+    """Change an order's addresses; its items count as changed now."""
+    state = request.app[STATE]
+    change = OrderChange.model_validate(await _body(request))
+    state.update_order(request.match_info["order_id"], change.shipmentDetails, change.billingDetails)
+    return json_response(order_json(state, request.match_info["order_id"]))
 
 
 @routes.patch("/_sim/order-items/{order_item_id}")

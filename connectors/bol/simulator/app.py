@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from . import admin, orders, process_status, retailers, shipments, subscriptions
 from .config import SimulatorConfig
 from .problems import BolProblem, problem_answer
 from .state import STATE, SimulatorState
+
+log = logging.getLogger(__name__)
 
 _SETTLER_IDLE = 3600.0  # how long the settler sleeps with nothing due (it is woken on every change)
 
@@ -95,7 +98,10 @@ async def _settle_forever(state: SimulatorState) -> None:
     """Settle process statuses as they fall due; woken early by every new status and clock move."""
     while True:
         state.wake.clear()
-        state.settle_due()
+        try:
+            state.settle_due()
+        except Exception:  # keep settling later statuses whatever one of them did
+            log.exception("settling process statuses failed")
         due = state.next_due()
         wait = _SETTLER_IDLE
         if due is not None and not state.clock.frozen:

@@ -22,7 +22,7 @@ import hashlib
 import heapq
 import hmac
 import itertools
-import json
+import logging
 import random
 import secrets
 import uuid
@@ -33,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .arrival import OrderCreate, build_order
 from .clock import SimClock, bol_time, utc_time
 from .config import SimulatorConfig
 from .faults import FaultInjector
@@ -56,6 +57,8 @@ from .records import (
 )
 from .seed import IdSource, demo_orders, demo_process_statuses, generate_orders, generate_retailers
 from .webhooks import Deliverer, SigningKeys
+
+log = logging.getLogger(__name__)
 
 TOKEN_ISSUER = "https://login.bol.com"
 
@@ -295,18 +298,41 @@ class SimulatorState:
         found.sort(key=lambda o: (-o.placed, o.order_id))
         return found
 
+    def new_order(self, spec: OrderCreate | None = None, **fields: Any) -> Order:
+        """An order placed now, drawn where ``spec`` (or ``OrderCreate(**fields)``) leaves it open; emits
+        ``ORDER``/``ORDER_CREATED``. ``sim.state.new_order()`` is a new own-shipped order of the first retailer.
+        """
+        order, shipments = build_order(self, spec or OrderCreate(**fields))
+        return self.add_order(order, shipments)
+
     def add_order(self, order: Order, shipments: Iterable[Shipment] = ()) -> Order:
         """File a new order (ids must be new) and its shipments; emit ``ORDER``/``ORDER_CREATED``."""
         if order.order_id in self.orders:
             raise ValueError(f"order {order.order_id} exists")
         self.retailer(order.retailer_id)
-        for item in order.items:
-            if item.order_item_id in self.items:
-                raise ValueError(f"order item {item.order_item_id} exists")
+        item_ids = [item.order_item_id for item in order.items]
+        if len(set(item_ids)) != len(item_ids):
+            raise ValueError("the order's item ids are not unique")
+        for item_id in item_ids:
+            if item_id in self.items:
+                raise ValueError(f"order item {item_id} exists")
         self._file_order(order)
         for shipment in shipments:
             self._file_shipment(shipment)
         self.emit(order.retailer_id, "ORDER", "ORDER_CREATED", order.order_id)
+        self.notify()
+        return order
+
+    def update_order(self, order_id: str, shipment_details: dict[str, str] | None = None,
+                     billing_details: dict[str, str] | None = None) -> Order:
+        """The customer changes the order's addresses; its items count as changed now."""
+        order = self.order(order_id)
+        if shipment_details:
+            order.shipment_details.update(shipment_details)
+        if billing_details:
+            order.billing_details = (order.billing_details or {}) | billing_details
+        for item in order.items:
+            self.touch(item)
         self.notify()
         return order
 
@@ -584,7 +610,11 @@ class SimulatorState:
                     f"Processing {status.event_type} for {status.entity_id} failed at bol.com. Please try again."
                 )
         else:
-            problem = status.action() if status.action is not None else None
+            try:
+                problem = status.action() if status.action is not None else None
+            except Exception:  # a simulator bug must not stop the settler: the status fails instead
+                log.exception("settling process status %s failed", status.process_status_id)
+                problem = "Internal error of the simulator while processing the request."
             status.status = FAILURE if problem else SUCCESS
             status.error_message = problem
         status.action = None
@@ -732,11 +762,6 @@ class SimulatorState:
 
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def message_json(delivery: Delivery) -> dict[str, Any]:
-    """A delivery's message, decoded."""
-    return json.loads(delivery.body)
 
 
 STATE = web.AppKey("bol_simulator_state", SimulatorState)

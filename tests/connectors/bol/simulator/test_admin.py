@@ -225,3 +225,31 @@ async def test_unknown_admin_routes_answer_json(session, sim):
 async def test_read_routes_answer_json_objects(session, sim, path):
     status, body = await admin(session, sim, "GET", path)
     assert status == 200 and isinstance(body, dict)
+
+
+async def test_new_orders_in_process(api: BolApi):
+    state = api.sim.state
+    plain = state.new_order()
+    assert [(i.method, i.distribution_party, i.fulfilment_status) for i in plain.items] == [("FBR", "RETAILER", "OPEN")]
+    vvb = state.new_order(shape="vvb", orderId="V1K0000LP2")
+    assert vvb.order_id == "V1K0000LP2" and vvb.items[0].vvb and vvb.items[0].shipping_label_id
+    assert (await api.order(plain.order_id)).status == 200
+
+
+async def test_duplicate_item_ids_in_a_new_order_are_refused(session, sim):
+    body = {"items": [{"orderItemId": "3000000009"}, {"orderItemId": "3000000009"}]}
+    assert (await admin(session, sim, "POST", "/_sim/orders", body))[0] == 400
+    assert "3000000009" not in sim.state.items
+
+
+async def test_an_address_change_counts_as_a_change_of_every_item(api: BolApi, session):
+    api.sim.state.clock.advance(600)
+    status, body = await admin(session, api.sim, "PATCH", "/_sim/orders/1042831430",
+                               {"shipmentDetails": {"city": "BRUXELLES"}})
+    assert status == 200
+    assert body["order"]["shipmentDetails"]["city"] == "BRUXELLES"
+    assert {i["latestChangedDateTime"] for i in body["order"]["orderItems"]} == {"2026-03-02T13:10:00+01:00"}
+    api.renew()
+    recent = await api.orders(**{"change-interval-minute": 1, "status": "ALL"})
+    assert [o["orderId"] for o in recent.body["orders"]] == ["1042831430"]
+    assert (await admin(session, api.sim, "PATCH", "/_sim/orders/1042831430", {"city": "x"}))[0] == 400

@@ -141,3 +141,17 @@ async def test_cancellation_is_accepted_and_cancels_the_open_units(api: BolApi):
     bad = await api.call("cancel-order-item", json={"orderItems": [{"orderItemId": "2070906705",
                                                                     "reasonCode": "BORED"}]})
     assert (bad.status, bad.violations) == (400, {"orderItems[0].reasonCode"})
+
+
+async def test_a_broken_action_fails_its_status_and_settling_goes_on(api: BolApi, caplog):
+    def broken() -> str | None:
+        raise RuntimeError("bug")
+
+    state = api.sim.state
+    bad = state.accept(api.retailer_id, "CREATE_SHIPMENT", ("1",), "Broken.", broken)
+    good = await accepted(api)
+    await api.settle()
+    assert (state.processes[bad.process_status_id].status, state.processes[bad.process_status_id].error_message) == (
+        "FAILURE", "Internal error of the simulator while processing the request.")
+    assert (await api.status(good["processStatusId"])).body["status"] == "SUCCESS"
+    assert "settling process status" in caplog.text
