@@ -28,6 +28,13 @@ What it serves (each module's docstring has the details):
 - The admin API (``admin``): state, orders, settling, faults, keys, deliveries, token and shipment
   counts.
 
+In-process shortcuts on ``sim.state`` (each has an admin route): ``token_for(retailer_id)`` (a bearer
+token without ``/token``, not counted), ``new_order(**OrderCreate fields)``, ``request_cancellation``,
+``settle_due()`` / ``settle(id, outcome)`` / ``settle_all()``, ``shipment_counts()`` and
+``shipments_made()``, ``faults.add([FaultRule(...)])``, ``rotate_keys()``, ``deliveries``,
+``clients[client_id].token_requests``, ``calls``, and ``await wait_for(predicate)`` to wait for a
+condition without sleeping.
+
 The defaults a client needs: ``DEFAULT_CLIENT_ID`` / ``DEFAULT_CLIENT_SECRET`` are the credentials
 of the first retailer, ``DEFAULT_RETAILER_ID`` (``1055479``); a world with ``retailers=n`` gives
 retailer k (1-based) the id ``1055479 + k - 1`` and the credentials ``client_id(k)`` /
@@ -37,6 +44,7 @@ short in tests).
 """
 
 from .app import RunningSimulator, create_app, run_simulator
+from .arrival import ItemCreate, OrderCreate
 from .config import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -46,6 +54,7 @@ from .config import (
     client_secret,
     retailer_id,
 )
+from .faults import FaultRule, parse_faults
 from .state import STATE, SimulatorState
 
 __all__ = [
@@ -53,12 +62,16 @@ __all__ = [
     "DEFAULT_CLIENT_SECRET",
     "DEFAULT_RETAILER_ID",
     "STATE",
+    "FaultRule",
+    "ItemCreate",
+    "OrderCreate",
     "RunningSimulator",
     "SimulatorConfig",
     "SimulatorState",
     "client_id",
     "client_secret",
     "create_app",
+    "parse_faults",
     "retailer_id",
     "run_simulator",
 ]

@@ -13,13 +13,14 @@ World and clock::
                                            shipments, statuses, subscriptions, deliveries   [reset()]
     GET    /_sim/clock                     {"now": ..., "frozen": bool}
     POST   /_sim/clock/advance             {"seconds": 300} -> {"now": ...}; settles what became due
-                                                                                     [clock.advance()]
+                                           [clock.advance(), then settle_due() to settle at once]
     PATCH  /_sim/config                    change behaviour while running, any of
                                            {"rateLimits": false, "settleDelay": 0.5 | null (null: only the
                                             admin API settles), "processStatusTtl": 172800,
                                             "deliveryRetries": 10, "retryInterval": 0.05,
                                             "deliveryTimeout": 10, "httpsOnly": false, "tokenTtl": 299}
-                                           -> the whole config
+                                           -> the whole config. A new settle delay applies to statuses
+                                           accepted from then on.
 
 Retailers, credentials and tokens::
 
@@ -461,8 +462,8 @@ async def list_orders(request: web.Request) -> web.Response:
 async def add_order(request: web.Request) -> web.Response:
     """Add an order placed now."""
     state = request.app[STATE]
-    order = state.new_order(OrderCreate.model_validate(await _body(request)))
-    return json_response(order_json(state, order.order_id), 201)
+    order_id = create_order(state, OrderCreate.model_validate(await _body(request)))
+    return json_response(order_json(state, order_id), 201)
 
 
 @routes.post("/_sim/orders/generate")
@@ -477,7 +478,12 @@ async def generate(request: web.Request) -> web.Response:
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
         raise ValueError("count must be a whole number from 1 to 10000")
     spec = OrderCreate(retailerId=body.get("retailerId"), shape=body.get("shape", "fbr"))
-    return json_response({"orderIds": [state.new_order(spec).order_id for _ in range(count)]}, 201)
+    return json_response({"orderIds": [create_order(state, spec) for _ in range(count)]}, 201)
+
+
+def create_order(state: SimulatorState, new: OrderCreate) -> str:
+    """File the order ``new`` asks for (see ``SimulatorState.new_order``); returns its id."""
+    return state.new_order(new).order_id
 
 
 @routes.get("/_sim/orders/{order_id}")
