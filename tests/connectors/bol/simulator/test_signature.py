@@ -1,8 +1,9 @@
 """Signatures: bol.com's own signed test message verifies, and so do the simulator's.
 
-The genuine vector is rojtjo/bol-api-client ``src/Types/SignatureKeyTest.php`` (contract §5): key id
-``1``, a public key as bol.com's signature-keys endpoint publishes it, a PROCESS_STATUS message of
-retailer 1659925 and its signature, made by bol.com. It proves that the scheme the simulator uses
+The genuine vector is rojtjo/bol-api-client ``src/Types/SignatureKeyTest.php`` (contract §5; read at
+commit 632f5c9855873a39dc7498c995bc7c6edd28227c): key id ``1``, a public key as bol.com's
+signature-keys endpoint publishes it, a PROCESS_STATUS message of retailer 1659925 and its signature,
+made by bol.com. Only these values are taken, not the library's code. It proves that the scheme the simulator uses
 (PKCS#1 v1.5, SHA-256, raw body bytes, base64 DER SubjectPublicKeyInfo keys) is bol.com's.
 """
 
