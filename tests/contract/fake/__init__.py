@@ -101,7 +101,7 @@ async def authorize(
         if isinstance(err, ShopError) and err.status == 400:
             raise ConnectorAuthFailed("The fake shop refused the consent code: connect again.", detail=str(err)) from err
         raise _core_error(err, "authorize") from err
-    context.log.info("connection %s: authorised by fake shop %s", context.connection.id, shop.name)
+    context.log.info("authorised by fake shop %s", shop.name)
     return Authorization(
         external_account_id=f"fake-{shop.name}",
         credentials={"api_key": SecretStr(api_key)},
@@ -143,8 +143,7 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
             cursor=next_cursor,
         )
         context.log.debug(
-            "connection %s: fake import page with %d orders, %d skipped, more: %s",
-            context.connection.id,
+            "fake import page with %d orders, %d skipped, more: %s",
             len(page.orders),
             len(page.skipped),
             result.more,
@@ -178,7 +177,7 @@ async def on_label_created(context: ConnectorContext, order: Order, label: Label
             outcomes.append(ParcelOutcome(reference=parcel.reference, state="failed", message=err.message))
         else:
             outcomes.append(ParcelOutcome(reference=parcel.reference, state="confirmed"))
-    context.log.debug("connection %s: pushed %d parcels of a label", context.connection.id, len(outcomes))
+    context.log.debug("pushed %d parcels of a label", len(outcomes))
     return outcomes
 
 

@@ -177,8 +177,8 @@ async def authorize(
             subscription = await api.call(api.shop.subscribe, context.events_url)
             credentials["event_secret"] = SecretStr(subscription.secret)
     context.log.info(
-        "connection %s: key shop account %s authorised, events %s",
-        context.connection.id, account.id, "subscribed" if context.events_url else "not subscribed",
+        "key shop account %s authorised, events %s",
+        account.id, "subscribed" if context.events_url else "not subscribed",
     )  # fmt: skip
     return Authorization(external_account_id=account.id, credentials=credentials, display_name=account.name)
 
@@ -258,8 +258,8 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
             cursor=next_cursor,
         )
         context.log.debug(
-            "connection %s: key shop page read %d orders, %d changed, next position %d, more: %s",
-            context.connection.id, len(read), len(changed), scan.position, more,
+            "key shop page read %d orders, %d changed, next position %d, more: %s",
+            len(read), len(changed), scan.position, more,
         )  # fmt: skip
         yield page
         if not more:
@@ -312,8 +312,8 @@ async def on_label_created(context: ConnectorContext, order: Order, label: Label
             outcome = ParcelOutcome(reference=parcel.reference, state="failed", message=err.message)
         outcomes.append(outcome)
     context.log.debug(
-        "connection %s: pushed %d parcels of a label, %d looked up",
-        context.connection.id, len(outcomes), sum(p.reference in standing for p in label.parcels),
+        "pushed %d parcels of a label, %d looked up",
+        len(outcomes), sum(p.reference in standing for p in label.parcels),
     )  # fmt: skip
     return outcomes
 
@@ -351,7 +351,7 @@ async def check_parcels(context: ConnectorContext, parcels: list[AcceptedParcel]
             ))  # fmt: skip
         else:
             outcomes.append(_outcome(parcel.reference, status.id, status.status, status.message, settings))
-    context.log.debug("connection %s: checked %d accepted parcels", context.connection.id, len(parcels))
+    context.log.debug("checked %d accepted parcels", len(parcels))
     return outcomes
 
 
@@ -389,7 +389,7 @@ async def receive_event(context: ConnectorContext, event: ShopEvent) -> EventMea
     expected = "sha256=" + hmac.new(
         secret.get_secret_value().encode(), stamp.encode() + b"." + event.body, hashlib.sha256
     ).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
         raise EventRejected("The event's signature does not match: it was not sent by Key shop.")
     try:
         document = json.loads(event.body)
@@ -397,7 +397,7 @@ async def receive_event(context: ConnectorContext, event: ShopEvent) -> EventMea
         resource, resource_id = document["event"]["resource"], str(document["event"]["resourceId"])
     except (ValueError, TypeError, KeyError) as err:
         raise InvalidInput("A signed Key shop event could not be read.", detail=str(err)) from err
-    context.log.debug("connection %s: key shop event %s about %s", context.connection.id, event_id, resource)
+    context.log.debug("key shop event %s about %s", event_id, resource)
     if resource == "ORDER":
         return EventMeaning(event_id=event_id, import_orders=True)
     if resource == "PROCESS_STATUS":
