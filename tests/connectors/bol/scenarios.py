@@ -25,11 +25,10 @@ from connectors.bol.simulator import (
     DEFAULT_RETAILER_ID,
     RunningSimulator,
     SimulatorConfig,
+    parse_faults,
     run_simulator,
 )
-from connectors.bol.simulator.admin import OrderCreate, create_order
 from connectors.bol.simulator.clock import bol_time
-from connectors.bol.simulator.faults import parse_faults
 from core.hubapi import Connection, ConnectionSettings, ConnectionState
 from core.testing import Fault, PostedEvent, Scenarios
 
@@ -129,7 +128,7 @@ class BolScenarios(Scenarios):
 
     async def seed_orders(self, count: int) -> list[str]:
         """Orders placed now, each with items the merchant ships itself."""
-        return [create_order(self.sim.state, OrderCreate(shape="fbr")) for _ in range(count)]
+        return [self.sim.state.new_order(shape="fbr").order_id for _ in range(count)]
 
     async def change_order(self, external_id: str) -> None:
         """A later change of the order's address: its items are stamped two seconds on."""
@@ -168,7 +167,7 @@ class BolScenarios(Scenarios):
         """What bol.com posts to the connection's subscription when an order arrives."""
         state = self.sim.state
         state.settle_all()  # the subscription the connector asked for exists once its process settled
-        order_id = create_order(state, OrderCreate(shape="fbr"))
+        order_id = state.new_order(shape="fbr").order_id
         deliveries = [d for d in state.deliveries if d.url == events_url and d.resource_id == order_id]
         assert deliveries, f"bol.com sent nothing to {events_url}: the connector did not subscribe it"
         return PostedEvent({"signature": deliveries[0].signature, "content-type": "application/json"}, deliveries[0].body)

@@ -62,6 +62,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.requests: list[SentRequest] = []
+        #: The status of every answer that came, in order.
+        self.statuses: list[int] = []
         self.trace_config = aiohttp.TraceConfig()
         self.trace_config.on_request_start.append(self._start)
         self.trace_config.on_request_chunk_sent.append(self._chunk)
@@ -75,11 +77,16 @@ class Recorder:
     async def _chunk(self, session: Any, context: SimpleNamespace, params: aiohttp.TraceRequestChunkSentParams) -> None:
         context.body += params.chunk
 
-    async def _end(self, session: Any, context: SimpleNamespace, params: Any) -> None:
+    async def _end(self, session: Any, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams) -> None:
+        self._sent(context)
+        self.statuses.append(params.response.status)
+
+    async def _exception(self, session: Any, context: SimpleNamespace, params: Any) -> None:
+        self._sent(context)  # a request whose answer never came was still sent
+
+    def _sent(self, context: SimpleNamespace) -> None:
         method, url, headers = context.sent
         self.requests.append(SentRequest(method, url, headers, context.body or None))
-
-    _exception = _end  # a request whose answer never came was still sent
 
 
 def check_all(requests: list[SentRequest]) -> None:
