@@ -1,12 +1,14 @@
 """Versioned plain-SQL migrations, applied in order under an advisory lock.
 
 Files are ``NNNN_name.sql`` in ``core/storage/migrations``. Each runs in its own transaction and
-is recorded in ``schema_migrations``. The advisory lock makes two processes migrating at once safe:
-the second waits, then finds nothing left to do.
+is recorded in ``schema_migrations`` with the SHA-256 of its text, so a migration edited after a
+database applied it is refused instead of silently differing. The advisory lock makes two
+processes migrating at once safe: the second waits, then finds nothing left to do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from importlib import resources
 
 import asyncpg
 
+from core.errors import StorageError
 from core.storage.jobqueue import install_queue
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,16 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def checksum(self) -> str:
+        """The SHA-256 of the file's text, recorded when it is applied."""
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        """The file's name."""
+        return f"{self.version:04d}_{self.name}.sql"
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,28 @@ async def _ensure_table(connection: asyncpg.Connection) -> None:
         )
         """
     )
+    # Databases migrated before checksums were recorded get the column; their rows adopt the
+    # files' checksums on the next migrate.
+    await connection.execute("alter table schema_migrations add column if not exists checksum text")
+
+
+async def _check_applied(connection: asyncpg.Connection, migrations: list[Migration]) -> set[int]:
+    """The versions applied; refuse a shipped file that differs from the one applied."""
+    rows = await connection.fetch("select version, checksum from schema_migrations")
+    recorded = {row["version"]: row["checksum"] for row in rows}
+    for migration in migrations:
+        if migration.version not in recorded:
+            continue
+        if recorded[migration.version] is None:
+            await connection.execute(
+                "update schema_migrations set checksum = $2 where version = $1", migration.version, migration.checksum
+            )
+        elif recorded[migration.version] != migration.checksum:
+            raise StorageError(
+                f"Migration {migration.filename} was changed after this database applied it: restore the file as it "
+                "was and put the change in a new migration."
+            )
+    return set(recorded)
 
 
 async def migrate(pool: asyncpg.Pool) -> list[Migration]:
@@ -73,16 +108,18 @@ async def migrate(pool: asyncpg.Pool) -> list[Migration]:
         try:
             await connection.execute("select pg_advisory_lock($1)", LOCK_KEY)
             await _ensure_table(connection)
-            done = {row["version"] for row in await connection.fetch("select version from schema_migrations")}
-            for migration in available():
+            migrations = available()
+            done = await _check_applied(connection, migrations)
+            for migration in migrations:
                 if migration.version in done:
                     continue
                 async with connection.transaction():
                     await connection.execute(migration.sql)
                     await connection.execute(
-                        "insert into schema_migrations (version, name) values ($1, $2)",
+                        "insert into schema_migrations (version, name, checksum) values ($1, $2, $3)",
                         migration.version,
                         migration.name,
+                        migration.checksum,
                     )
                 log.info("applied migration %04d_%s", migration.version, migration.name)
                 applied.append(migration)

@@ -6,8 +6,12 @@ import asyncio
 import subprocess
 import sys
 
-import asyncpg
+from dataclasses import replace
 
+import asyncpg
+import pytest
+
+from core.errors import StorageError
 from core.storage.migrate import available, is_current, migrate, status
 
 
@@ -72,3 +76,30 @@ async def test_two_processes_migrating_at_once_are_safe(empty_database_url: str)
     assert all(proc.returncode == 0 for proc in procs), outputs
     applied = sorted(int(out.strip()) for out, _ in outputs)
     assert applied == [0, len(available())]
+
+
+async def test_a_migration_edited_after_it_was_applied_is_refused(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = await asyncpg.create_pool(empty_database_url, min_size=1, max_size=2)
+    try:
+        await migrate(pool)
+        shipped = available()
+        edited = [replace(shipped[0], sql=shipped[0].sql + "\n-- changed later\n"), *shipped[1:]]
+        monkeypatch.setattr("core.storage.migrate.available", lambda: edited)
+        with pytest.raises(StorageError, match=rf"{shipped[0].filename} was changed after this database applied it"):
+            await migrate(pool)
+    finally:
+        await pool.close()
+
+
+async def test_a_database_migrated_before_checksums_adopts_them(empty_database_url: str) -> None:
+    pool = await asyncpg.create_pool(empty_database_url, min_size=1, max_size=2)
+    try:
+        await migrate(pool)
+        await pool.execute("alter table schema_migrations drop column checksum")
+        assert await migrate(pool) == []
+        recorded = dict(await pool.fetch("select version, checksum from schema_migrations"))
+        assert recorded == {m.version: m.checksum for m in available()}
+    finally:
+        await pool.close()
