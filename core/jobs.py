@@ -76,6 +76,12 @@ def backoff(rt: Runtime, attempts: int, retry_after: float | None = None) -> tim
     return timedelta(seconds=max(seconds, retry_after or 0))
 
 
+async def retry_or_give_up(rt: Runtime, job: Job, err: TransientError, max_attempts: int) -> None:
+    """Ask pgqueuer to run the job again after a backoff; return only when this was its last attempt."""
+    if job.attempts + 1 < max_attempts:
+        raise RetryRequested(delay=backoff(rt, job.attempts, err.retry_after), reason=str(err)) from err
+
+
 async def run_push_job(rt: Runtime, job: Job) -> None:
     """Push one label; retry transient failures, give up visibly after the last attempt."""
     label_id = json.loads(job.payload or b"{}")["label_id"]
@@ -89,10 +95,8 @@ async def run_push_job(rt: Runtime, job: Job) -> None:
     except ConnectorAuthFailed as err:
         log.info("push of label %s waits until its connection works again: %s", label_id, err)
     except TransientError as err:
-        if job.attempts + 1 >= rt.settings.jobs.push_max_attempts:
-            await _give_up(rt, label_id, f"gave up after {job.attempts + 1} attempts: {err}")
-            return
-        raise RetryRequested(delay=backoff(rt, job.attempts, err.retry_after), reason=str(err)) from err
+        await retry_or_give_up(rt, job, err, rt.settings.jobs.push_max_attempts)
+        await _give_up(rt, label_id, f"gave up after {job.attempts + 1} attempts: {err}")
     except HubError as err:
         # Not transient (a configuration or connector fault): visible on the parcels, retryable.
         await _give_up(rt, label_id, str(err))
@@ -120,13 +124,11 @@ async def run_import_job(rt: Runtime, job: Job) -> None:
     except Conflict as err:
         await _close_queued_run(rt, run_id, str(err))
     except TransientError as err:
-        if job.attempts + 1 >= rt.settings.jobs.import_max_attempts:
-            # The run shows the error; the connection says so until an import succeeds again, and
-            # the schedule keeps trying.
-            await mark_error(rt, connection_id, f"imports failed {job.attempts + 1} times in a row: {err}")
-            return
         # The same run id runs again: start_run sets it back to running.
-        raise RetryRequested(delay=backoff(rt, job.attempts, err.retry_after), reason=str(err)) from err
+        await retry_or_give_up(rt, job, err, rt.settings.jobs.import_max_attempts)
+        # The run shows the error; the connection says so until an import succeeds again, and
+        # the schedule keeps trying.
+        await mark_error(rt, connection_id, f"imports failed {job.attempts + 1} times in a row: {err}")
     except HubError as err:
         await _close_queued_run(rt, run_id, str(err))
 
