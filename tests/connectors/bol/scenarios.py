@@ -37,10 +37,14 @@ FAULT_KINDS: dict[Fault, str] = {"5xx": "503", "timeout": "timeout", "429": "429
 
 
 def simulator_config(**changes: Any) -> SimulatorConfig:
-    """An empty world (no seeded orders), statuses settled only on demand, deliveries not retried."""
+    """An empty world (no seeded orders), statuses settled only on demand.
+
+    Deliveries to an address that does not answer (the kit's events URL) are retried only after a
+    minute, so a subscription stays enabled for the whole check.
+    """
     values: dict[str, Any] = {
-        "orders_per_retailer": 0, "demo_orders": False, "settle_delay": None, "delivery_retries": 0,
-        "retry_interval": 0.05, "delivery_timeout": 1.0,
+        "orders_per_retailer": 0, "demo_orders": False, "settle_delay": None, "retry_interval": 60.0,
+        "delivery_timeout": 1.0,
     }
     return SimulatorConfig(**{**values, **changes})
 
