@@ -590,8 +590,11 @@ class BolApi:
             if attempt >= self.settings.max_retries:
                 raise failure
             if not (isinstance(failure, RateLimited) and self.settings.pacing):
-                # A 429 is waited out by the pacer (the bucket holds until Retry-After); the rest backs off.
-                await self._state.clock.sleep(_backoff(self.settings, self._state, attempt))
+                # With pacing the bucket holds a 429's endpoint until Retry-After; without, the wait is here.
+                wait = _backoff(self.settings, self._state, attempt)
+                if isinstance(failure, RateLimited) and failure.retry_after is not None:
+                    wait = max(wait, failure.retry_after)
+                await self._state.clock.sleep(wait)
             attempt += 1
 
 

@@ -177,8 +177,8 @@ async def import_orders(
             candidates = _candidates(run, [(i, order) for i, order in enumerate(listed) if i >= run.offset], this_run)
             for start in range(0, len(candidates), out.size):
                 chunk = candidates[start:start + out.size]
-                for result in await _handle(context, api, settings, run, chunk, now):
-                    out.add(result)
+                for handled_order in await _handle(context, api, settings, run, chunk, now):
+                    out.add(handled_order)
                 if start + out.size < len(candidates):
                     run.offset = chunk[-1][0] + 1
                     yield out.page(mid())
@@ -194,9 +194,9 @@ async def import_orders(
 
     if run.mode == GONE:
         while run.gone:
-            chunk, run.gone = run.gone[: out.size], run.gone[out.size:]
-            for order_id, raw in zip(chunk, await _details(api, chunk, settings.detail_concurrency), strict=True):
-                result = map_order(raw, now) if raw is not None else None
+            gone, run.gone = run.gone[: out.size], run.gone[out.size:]
+            for order_id, raw in zip(gone, await _details(api, gone, settings.detail_concurrency), strict=True):
+                result: Order | SkippedOrder | None = map_order(raw, now) if raw is not None else None
                 if not isinstance(result, Order):
                     context.log.info("bol.com order %s left the open orders and cannot be read: forgotten", order_id)
                     continue
@@ -238,7 +238,7 @@ def _interval(since: datetime | None, now: datetime) -> int:
 
 
 def _filters(settings: BolSettings, interval: int | None) -> dict[str, str]:
-    filters = {"fulfilment_method": settings.list_fulfilment_method}
+    filters: dict[str, str] = {"fulfilment_method": settings.list_fulfilment_method}
     if interval is None:
         filters["status"] = "OPEN"
     else:

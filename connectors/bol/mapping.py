@@ -177,8 +177,8 @@ def _open(item: dict[str, Any]) -> int:
 
 def _item(raw: dict[str, Any]) -> OrderItem:
     item_id = _text(raw.get("orderItemId"))
-    quantity = raw.get("quantity")
-    if item_id is None or not _valid_count(quantity) or quantity < 1:
+    quantity = _count(raw.get("quantity"))
+    if item_id is None or quantity < 1:
         raise _Skip("malformed order from bol.com: an item without orderItemId or quantity")
     product, offer = _dict(raw.get("product")), _dict(raw.get("offer"))
     return OrderItem(
@@ -344,9 +344,9 @@ def _text(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # ids are strings, but an older answer may carry a number
     if isinstance(value, str):
-        value = value.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
-        if value:
-            return value
+        text = value.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
+        if text:
+            return text
     return None
 
 

@@ -146,7 +146,8 @@ class _Push:
             item = items.get(line.item_external_id)
             if item is None:
                 return f"bol.com's order {self.order.external_id} has no item {line.item_external_id}."
-            fulfilment = item.get("fulfilment") if isinstance(item.get("fulfilment"), dict) else {}
+            fulfilment = item.get("fulfilment")
+            fulfilment = fulfilment if isinstance(fulfilment, dict) else {}
             if fulfilment.get("method") == FBB or fulfilment.get("distributionParty") == BOL:
                 return f"Item {line.item_external_id} is shipped by bol.com or with a bol.com label, not with this carrier."
             if item.get("cancellationRequest") is True:
@@ -223,13 +224,14 @@ async def check_parcels(api: BolApi, parcels: list[AcceptedParcel], now: datetim
     ids = list(dict.fromkeys(process_id_of(parcel.shop_reference) for parcel in asked))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), MAX_BULK_PROCESS_STATUSES):
-        for status in await api.process_statuses(ids[start:start + MAX_BULK_PROCESS_STATUSES]):
-            if isinstance(status.get("processStatusId"), str):
-                found[status["processStatusId"]] = status
+        for answer in await api.process_statuses(ids[start:start + MAX_BULK_PROCESS_STATUSES]):
+            if isinstance(answer.get("processStatusId"), str):
+                found[answer["processStatusId"]] = answer
     shipped = _ShipmentReferences(api)
     outcomes: list[ParcelOutcome] = []
     for parcel in asked:
         status = found.get(process_id_of(parcel.shop_reference))
+        outcome: ParcelOutcome | None
         if status is None:
             outcome = await _forgotten(shipped, parcel, now)
         else:

@@ -247,3 +247,14 @@ async def test_secrets_never_reach_the_logs(
     assert caplog.records
     for secret in (CLIENT_SECRET, ACCESS_TOKEN, base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()):
         assert secret not in text
+
+
+async def test_without_pacing_a_429_still_waits_its_retry_after(
+    mocked: aioresponses, make_context: MakeContext, state: BolState, clock: FakeClock
+) -> None:
+    api = api_for(make_context, state, pacing=False)
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(RETAILER_URL, status=429, payload=TOO_MANY, headers={"Retry-After": "4"})
+    mocked.get(RETAILER_URL, payload=retailer_answer())
+    await api.retailer()
+    assert clock.elapsed >= 4
