@@ -292,7 +292,7 @@ def fingerprint(reduced: dict[str, Any]) -> str:
                 )
             )
         )
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=6).hexdigest()
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=4).hexdigest()
 
 
 def fbb_only(reduced: dict[str, Any]) -> bool:
