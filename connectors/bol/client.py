@@ -122,8 +122,8 @@ class Bucket:
     """One endpoint's rate limit on our side: ``capacity`` calls refilled evenly over the limit's period.
 
     Callers reserve a call and then wait for it, so concurrent callers queue in order without a
-    lock. bol.com's headers only ever make it stricter: fewer calls left (``X-RateLimit-Remaining``),
-    a pause until the reset (``X-RateLimit-Reset`` with none left) or ``Retry-After`` after a 429.
+    lock. bol.com's answers only ever make it stricter: its size (``X-RateLimit-Limit``), fewer calls
+    left (``X-RateLimit-Remaining``), or a pause until ``Retry-After`` after a 429.
     """
 
     def __init__(self, limit: RateLimit, now: float) -> None:

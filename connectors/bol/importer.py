@@ -23,8 +23,9 @@ cursor, what it knows instead of when it looked:
   (``status=ALL&change-interval-minute=<minutes since the previous run + 2>``): new and changed
   open orders are handled as in a full scan, and known orders now handled get their final status.
   Anything a quick run cannot see (bol.com listing an order late) the next full scan finds.
-- **The cursor.** ``since`` is when the last complete run began (it never moves backwards); it
-  tells a quick run how far back to look. Mid-run pages carry the run's mode, the list page and
+- **The cursor.** ``since`` is when the last complete run began, by ``context.now`` (it never
+  moves backwards); it tells a quick run how far back to look, and the two minutes a quick run
+  adds cover a difference between the hub's clock and bol.com's. Nothing else depends on a clock. Mid-run pages carry the run's mode, the list page and
   the position in it, and the known set so far, so a resumed run continues where core's last
   stored page ended; a quick run resumes from its first list page (orders it already handled are
   known and not yielded again). A cursor in the future yields nothing and calls nothing. An
