@@ -71,6 +71,7 @@ async def test_a_reconnect_must_name_the_same_retailer(mocked: aioresponses, mak
         await bol.authorize(make_context(), PASTED)
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_connect_subscribes_an_https_events_url_to_orders_and_process_statuses(
     mocked: aioresponses, make_context: MakeContext
 ) -> None:
@@ -86,6 +87,7 @@ async def test_connect_subscribes_an_https_events_url_to_orders_and_process_stat
     check_all(from_mock(mocked))
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_subscription_bol_disabled_is_enabled_again_by_the_check(mocked: aioresponses, make_context: MakeContext) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(RETAILER_URL, payload=retailer_answer())

@@ -59,6 +59,9 @@ from tests.bol_models import MEDIA_TYPE
 from tests.connectors.bol.scenarios import quick_settings, simulator_config
 from tests.connectors.bol.sent import Recorder, check_all
 
+#: Every test checks what it sent against bol.com's descriptions (in the ``world`` fixture's teardown).
+pytestmark = pytest.mark.bol_models
+
 
 class World:
     """A simulator, an HTTP session that records what it sends, and the connector's process state."""

@@ -67,6 +67,7 @@ def _listed() -> None:
     LISTED.clear()
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_first_run_imports_own_orders_and_skips_fbb_and_vvb_with_reasons(
     mocked: aioresponses, make_context: MakeContext, state: BolState
 ) -> None:
@@ -165,6 +166,7 @@ async def test_an_order_the_moving_list_hid_from_a_scan_is_found_by_the_next(
     assert [q["page"] for q in list_queries(mocked)] == [["1"], ["2"], ["1"], ["2"]]
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_quick_run_asks_for_changes_since_the_last_run_and_follows_handled_orders(
     mocked: aioresponses, make_context: MakeContext, state: BolState
 ) -> None:

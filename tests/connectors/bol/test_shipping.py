@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import pytest
 from aioresponses import aioresponses
 
 from connectors.bol.client import BolApi
@@ -82,6 +83,7 @@ def posted(mocked: aioresponses) -> list[dict[str, Any]]:
     return [orjson.loads(call["data"]) for _, call in requests_to(mocked, "POST", SHIPMENTS_URL)]
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_first_push_creates_the_shipment_and_is_accepted_until_it_settles(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
@@ -125,6 +127,7 @@ async def test_a_found_process_confirms_the_parcel_only_when_its_shipment_is_the
     assert len(requests_to(mocked, "GET", SHIPMENTS_OF_URL)) == 1  # one look per order
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_repeat_after_the_shipment_was_made_confirms_it_without_a_second(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("done", "SUCCESS", entity=ITEM)]})
@@ -137,6 +140,7 @@ async def test_a_repeat_after_the_shipment_was_made_confirms_it_without_a_second
     check_all(from_mock(mocked))
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_changed_tracking_code_goes_to_the_existing_transport(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
@@ -215,6 +219,7 @@ def accepted(reference: str, shop_reference: str, *, hours: float = 0) -> Accept
     )
 
 
+@pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_check_parcels_asks_in_bulk_and_reads_every_state(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.post(BULK_STATUS_URL, payload={"processStatuses": [
