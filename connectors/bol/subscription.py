@@ -42,6 +42,9 @@ async def ensure(context: ConnectorContext, settings: BolSettings, api: BolApi) 
 
 async def _ensure(api: BolApi, url: str) -> str:
     ours = [s for s in await api.subscriptions() if s.get("url") == url and s.get("subscriptionType") == WEBHOOK]
+    for extra in ours[1:]:
+        # Two ensures while bol.com was still creating the first: one subscription is enough.
+        await api.delete_subscription(str(extra.get("id")))
     if ours:
         current = ours[0]
         resources = set(current.get("resources") or [])

@@ -146,3 +146,13 @@ def test_endpoint_points_everything_at_one_host() -> None:
     assert (settings.base_url(), settings.token_endpoint()) == ("http://127.0.0.1:9000", "http://127.0.0.1:9000/token")
     production = BolSettings()
     assert (production.base_url(), production.token_endpoint()) == ("https://api.bol.com", "https://login.bol.com/token")
+
+
+async def test_a_second_subscription_to_the_same_url_is_removed(mocked: aioresponses, make_context: MakeContext) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(RETAILER_URL, payload=retailer_answer())
+    mocked.get(SUBSCRIPTIONS_URL, payload={"subscriptions": [subscription(EVENTS_URL), {**subscription(EVENTS_URL), "id": "5678"}]})
+    mocked.delete(f"{SUBSCRIPTIONS_URL}/5678", status=202, payload=process_status("sub-4", event="DELETE_SUBSCRIPTION"))
+    await bol.check_connection(make_context(events_url=EVENTS_URL))
+    assert len(requests_to(mocked, "DELETE", f"{SUBSCRIPTIONS_URL}/5678")) == 1
+    assert not requests_to(mocked, "POST", SUBSCRIPTIONS_URL)
