@@ -89,6 +89,49 @@ def check_fields(spec: ConnectSpec, given: Mapping[str, object], connector_name:
     return values
 
 
+#: The connect field whose ``choices`` are the marketplaces a connector knows (``settings.marketplaces``).
+MARKETPLACE_FIELD = "marketplace"
+
+
+def marketplace_choices(rt: Runtime, connector_id: str) -> list[str]:
+    """The marketplaces a connector declares (its ``marketplace`` connect field's choices); empty: it declares none."""
+    connector = rt.connectors.get(connector_id)
+    if connector is None or not connector.ok or connector.manifest is None:
+        return []
+    field = connector.manifest.connect.field(MARKETPLACE_FIELD)
+    return list(field.choices) if field is not None else []
+
+
+def check_marketplaces(rt: Runtime, connector_id: str, marketplaces: list[str]) -> list[str]:
+    """The marketplaces as the connector declares them (its spelling, each once); ``InvalidInput`` names the choices.
+
+    A connector that declares no choices takes any code its shop knows; its own hooks check them.
+    """
+    choices = marketplace_choices(rt, connector_id)
+    if not choices:
+        return list(dict.fromkeys(marketplaces))
+    spelled = {choice.upper(): choice for choice in choices}
+    unknown = [code for code in marketplaces if code.strip().upper() not in spelled]
+    if unknown:
+        raise InvalidInput(
+            f"{_manifest_name(rt, connector_id)} has no marketplace {', '.join(repr(code) for code in unknown)}: "
+            f"choose from {', '.join(choices)}.",
+            field="marketplaces",
+        )
+    return list(dict.fromkeys(spelled[code.strip().upper()] for code in marketplaces))
+
+
+def _declared(rt: Runtime, connector_id: str, marketplaces: list[str]) -> list[str]:
+    """A grant's marketplaces that the connector declares; the others are dropped with a warning."""
+    choices = {choice.upper(): choice for choice in marketplace_choices(rt, connector_id)}
+    if not choices:
+        return list(dict.fromkeys(marketplaces))
+    dropped = [code for code in marketplaces if code.upper() not in choices]
+    if dropped:
+        log.warning("connector %s granted marketplaces it does not declare, left out: %s", connector_id, dropped)
+    return list(dict.fromkeys(choices[code.upper()] for code in marketplaces if code.upper() in choices))
+
+
 def _options(rt: Runtime, connector_id: str, spec: ConnectSpec, options: Mapping[str, object]) -> dict[str, str]:
     """A consent connect's options: checked against the fields; a v1 manifest declared none, so passed on as text."""
     manifest = rt.connector(connector_id).manifest
@@ -154,7 +197,7 @@ async def connect_with_credentials(
     draft = Connection(id=0, account_id=account_id, connector=connector_id, state=ConnectionState.PENDING)
     context = rt.context_with(draft, {}, event_token)
     result = await rt.runner.authorize_grant(context, AuthCredentials(fields={name: SecretStr(value) for name, value in values.items()}))
-    settings = ConnectionSettings(marketplaces=list(result.marketplaces))
+    settings = ConnectionSettings(marketplaces=_declared(rt, connector_id, list(result.marketplaces)))
     try:
         async with rt.db.pool.acquire() as db, db.transaction():
             connection = await store.insert_connected(
@@ -233,9 +276,12 @@ async def _store_grant(rt: Runtime, connection: Connection, result: Authorizatio
             f"The shop account authorised ({result.external_account_id}) is not the one of connection "
             f"{connection.id}: sign in to the shop with the account connected before."
         )
+    # A first grant imports from every marketplace the shop account sells in (the one picked at
+    # Connect only chose the consent page); a reconnect keeps what the merchant narrowed it to.
+    granted = _declared(rt, connection.connector, list(result.marketplaces))
     settings = connection.settings
-    if not settings.marketplaces:
-        settings = settings.model_copy(update={"marketplaces": list(result.marketplaces)})
+    if granted and (not connection.external_account_id or not settings.marketplaces):
+        settings = settings.model_copy(update={"marketplaces": granted})
     try:
         async with rt.db.pool.acquire() as db, db.transaction():
             await store.store_authorization(
@@ -359,8 +405,15 @@ async def disconnect(rt: Runtime, account_id: int | None, connection_id: int) ->
 async def change_settings(
     rt: Runtime, account_id: int | None, connection_id: int, changes: dict[str, object]
 ) -> Connection:
-    """Change a connection's settings (update_tracking, marketplaces, import interval)."""
+    """Change a connection's settings (update_tracking, marketplaces, import interval).
+
+    Marketplaces must be among those the connector declares (``InvalidInput`` names them);
+    bad input changes nothing.
+    """
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)
+    marketplaces = changes.get("marketplaces")
+    if isinstance(marketplaces, list) and all(isinstance(code, str) for code in marketplaces):
+        changes = {**changes, "marketplaces": check_marketplaces(rt, connection.connector, marketplaces)}
     try:
         settings = ConnectionSettings.model_validate({**connection.settings.model_dump(), **changes})
     except ValidationError as err:

@@ -15,6 +15,7 @@ walk-through is docs/hooks.md and docs/writing-a-connector.md.
 from __future__ import annotations
 
 from core.context import ConnectorContext, ConnectorSetup, utc_now
+from core.coordination import Coordination, Slot
 from core.demo import DemoShop
 from core.errors import (
     ConfigError,
@@ -80,6 +81,7 @@ __all__ = [
     "ConnectorNotReady",
     "ConnectorRejected",
     "ConnectorSetup",
+    "Coordination",
     "Cursor",
     "DemoShop",
     "EventMeaning",
@@ -98,6 +100,7 @@ __all__ = [
     "RateLimited",
     "ShopEvent",
     "SkippedOrder",
+    "Slot",
     "TimeWindow",
     "TransientError",
     "UtcDatetime",

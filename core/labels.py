@@ -1,8 +1,10 @@
 """Labels: record a label the platform created, and push its tracking codes to the shop.
 
 A label is idempotent by the platform's label id within an order. Each parcel gets a stable
-numeric reference within its order, stored before any push, so a retried push edits the same
-parcel in the shop instead of adding one.
+numeric reference within its order, above every reference the hub or the shop holds for it (so it
+never edits a package made outside the hub), stored before any push, so a retried push edits the
+same parcel in the shop instead of adding one. A label never asks for more than is left: the
+shop's unshipped quantities as last imported, less the hub's parcels the shop did not show yet.
 """
 
 from __future__ import annotations
@@ -71,10 +73,9 @@ async def record_label(
             return await store.get_label(db, target.existing_label), False
         if target.status == OrderStatus.CANCELLED.value:
             raise Conflict(f"Order {order_id} was cancelled in the shop: do not ship it.")
-        remaining = {
-            item_id: (unshipped if not target.in_parcels else ordered - target.in_parcels.get(item_id, 0))
-            for item_id, (ordered, unshipped) in target.items.items()
-        }
+        # What is left per item, as the shop last reported it less what the hub sent since; a label
+        # asking for more is refused here, before anything goes to the shop.
+        remaining = target.remaining()
         parcels = []
         for number, parcel in enumerate(new.parcels, start=target.next_reference):
             items = parcel.items or [
@@ -83,14 +84,17 @@ async def record_label(
                 if quantity > 0
             ]
             if not items:
-                raise InvalidInput(f"Every item of order {order_id} is in a parcel already: nothing left to ship.")
+                raise InvalidInput(
+                    f"Every item of order {order_id} is shipped or in a parcel already: nothing left to ship "
+                    f"({_left_of_every_item(target)})."
+                )
             for item in items:
                 if item.item_external_id not in remaining:
                     raise InvalidInput(f"Order {order_id} has no item {item.item_external_id!r}.")
                 if item.quantity > remaining[item.item_external_id]:
                     raise InvalidInput(
                         f"Item {item.item_external_id} of order {order_id} has {remaining[item.item_external_id]} "
-                        f"left to ship, not {item.quantity}."
+                        f"left to ship, not {item.quantity}: {_left_of(target, item.item_external_id)}."
                     )
                 remaining[item.item_external_id] -= item.quantity
             parcels.append(Parcel(reference=str(number), tracking_number=parcel.tracking_number, items=items))
@@ -104,6 +108,20 @@ async def record_label(
         stored = await store.insert_label(db, order_id, label)
         await queue.enqueue_push(db, stored.id)
         return stored, True
+
+
+def _left_of(target: store.LabelTarget, item_id: str) -> str:
+    """Why an item has what it has left: the shop's count at the last import and the hub's parcels."""
+    ordered, unshipped = target.items[item_id]
+    in_parcels, not_at_shop = target.in_parcels.get(item_id, 0), target.not_at_shop.get(item_id, 0)
+    why = f"the shop reported {unshipped} of {ordered} unshipped at the last import, hub parcels hold {in_parcels}"
+    if not_at_shop:
+        why += f" ({not_at_shop} of them sent since, not counted by the shop yet)"
+    return why
+
+
+def _left_of_every_item(target: store.LabelTarget) -> str:
+    return "; ".join(f"item {item_id}: {_left_of(target, item_id)}" for item_id in target.items)
 
 
 class PushRunning(Conflict):

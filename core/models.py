@@ -97,6 +97,13 @@ class Order(Model):
     service_level: str | None = None
     is_prime: bool = False
     attributes: dict[str, str] = Field(default_factory=dict)
+    #: Parcel references the shop already holds for this order: packages made in the shop or by
+    #: another tool, and the hub's own parcels once the shop shows them (hub API v2). Core never
+    #: gives a new parcel one of these, and counts a hub parcel whose reference is here as part of
+    #: the shop's ``quantity_unshipped``. ``None``: the connector cannot say.
+    shop_references: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=1000
+    )
 
     @model_validator(mode="after")
     def _unique_items(self) -> Order:

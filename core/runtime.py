@@ -18,6 +18,7 @@ import asyncpg
 from pydantic import BaseModel, SecretStr
 
 from core.context import ConnectorContext, ConnectorSetup, utc_now
+from core.coordination import Coordination, DatabaseCoordination
 from core.crypto import Vault, open_vault
 from core.errors import NotFound
 from core.hooks import HookRunner
@@ -76,6 +77,8 @@ class Runtime:
     connector_states: dict[str, Any] = field(default_factory=dict)
     #: Posts to each event route this minute, verified or not (core.events).
     event_posts: MinuteCounter = field(default_factory=MinuteCounter)
+    #: Token buckets and secrets shared with every process on this database (``None``: made on first use).
+    coordination: Coordination | None = None
 
     def connector(self, connector_id: str) -> LoadedConnector:
         """A loaded connector by id; NotFound names the installed ones."""
@@ -84,6 +87,12 @@ class Runtime:
             usable = ", ".join(sorted(c for c, info in self.connectors.items() if info.ok)) or "none"
             raise NotFound(f"Unknown connector {connector_id!r}: installed are {usable} (see `hub connectors list`).")
         return connector
+
+    def coordination_of(self, connector_id: str) -> Coordination:
+        """The coordination shared with every process on this database, under the connector's own keys."""
+        if self.coordination is None:
+            self.coordination = DatabaseCoordination(self.db.pool, self.vault)
+        return self.coordination.scoped(connector_id)
 
     def settings_of(self, connector_id: str) -> BaseModel:
         """A loaded connector's validated settings."""
@@ -117,6 +126,7 @@ class Runtime:
             now=self.now,
             state=self.connector_states.get(connector_id),
             events_url=self.events_url(event_token) if event_token else None,
+            coordination=self.coordination_of(connector_id),
         )
 
     def events_url(self, event_token: str) -> str:
@@ -131,6 +141,7 @@ class Runtime:
             http=self.http,
             log=logging.getLogger(f"connectors.{connector_id}"),
             now=self.now,
+            coordination=self.coordination_of(connector_id),
         )
 
 

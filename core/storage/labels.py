@@ -68,9 +68,38 @@ class LabelTarget:
 
     status: str
     existing_label: int | None  # a label with the same platform id, if recorded already
-    next_reference: int  # the next free numeric parcel reference within the order
-    items: dict[str, tuple[int, int]]  # item id -> (quantity ordered, quantity unshipped)
-    in_parcels: dict[str, int]  # item id -> quantity already in this order's parcels
+    next_reference: int  # the next numeric parcel reference, above every one the hub or the shop holds
+    items: dict[str, tuple[int, int]]  # item id -> (quantity ordered, quantity unshipped per the shop)
+    in_parcels: dict[str, int]  # item id -> quantity in this order's hub parcels
+    #: item id -> quantity in hub parcels the shop did not show at the last import (so its
+    #: quantity_unshipped does not count them yet); with no shop references known, none.
+    not_at_shop: dict[str, int]
+
+    def remaining(self) -> dict[str, int]:
+        """What is left to ship per item: never more than the shop's view, less what the hub sent since.
+
+        The shop's ``quantity_unshipped`` (as imported) counts what was shipped outside the hub and
+        the hub's parcels it shows; the hub's parcels it does not show yet come off it. Never more
+        than ordered less every hub parcel either.
+        """
+        return {
+            item_id: max(
+                0,
+                min(ordered - self.in_parcels.get(item_id, 0), unshipped - self.not_at_shop.get(item_id, 0)),
+            )
+            for item_id, (ordered, unshipped) in self.items.items()
+        }
+
+
+#: The longest numeric reference read as a number (PostgreSQL's bigint holds 18 digits safely).
+_MAX_DIGITS = 18
+
+
+def _numeric(reference: str) -> int:
+    """A reference's number, or 0 when it is not a plain positive number."""
+    if reference.isascii() and reference.isdigit() and len(reference) <= _MAX_DIGITS:
+        return int(reference)
+    return 0
 
 
 async def lock_label_target(
@@ -82,7 +111,8 @@ async def lock_label_target(
     itself would miss a label another request committed while this one waited for the lock.
     Parcels of failed pushes count as in parcels: Amazon may have taken a parcel whose answer was
     lost, and a retry reuses its reference; counting its items again would send them twice under
-    a new reference. The recipient is not read (nor decrypted).
+    a new reference. The next reference is above both the hub's and the shop's references, so a
+    new parcel never edits a package the shop holds. The recipient is not read (nor decrypted).
     """
     locked = await db.fetchval(
         """
@@ -97,28 +127,34 @@ async def lock_label_target(
         raise NotFound(f"No order {order_id}: list them with `hub orders list`.")
     row = await db.fetchrow(
         """
-        select o.status,
+        select o.status, o.shop_references,
                (select id from labels where order_id = o.id and external_id = $2) as existing_label,
-               (select max(reference::bigint) from parcels where order_id = o.id and reference ~ '^[0-9]+$')
-                   as highest_reference,
+               (select max(reference::bigint) from parcels
+                 where order_id = o.id and reference ~ '^[0-9]{1,18}$') as highest_reference,
                (select coalesce(jsonb_agg(jsonb_build_array(external_id, quantity_ordered, quantity_unshipped)
                                           order by id), '[]'::jsonb)
                   from order_items where order_id = o.id) as items,
-               (select coalesce(jsonb_object_agg(item, quantity), '{}'::jsonb) from (
-                    select item->>'item_external_id' as item, sum((item->>'quantity')::int) as quantity
-                    from parcels, jsonb_array_elements(items) as item where order_id = o.id group by 1
+               (select coalesce(jsonb_object_agg(item, jsonb_build_array(quantity, not_at_shop)), '{}'::jsonb) from (
+                    select item->>'item_external_id' as item, sum((item->>'quantity')::int) as quantity,
+                           coalesce(sum((item->>'quantity')::int)
+                                    filter (where p.reference <> all(o.shop_references)), 0) as not_at_shop
+                    from parcels p, jsonb_array_elements(p.items) as item where p.order_id = o.id group by 1
                 ) as used) as in_parcels
         from orders o where o.id = $1
         """,
         order_id,
         external_id,
     )
+    shop_references: list[str] = row["shop_references"] or []
+    highest = max([row["highest_reference"] or 0, *(_numeric(reference) for reference in shop_references)])
+    used: dict[str, list[int]] = row["in_parcels"]
     return LabelTarget(
         status=row["status"],
         existing_label=row["existing_label"],
-        next_reference=(row["highest_reference"] or 0) + 1,
+        next_reference=highest + 1,
         items={item_id: (ordered, unshipped) for item_id, ordered, unshipped in row["items"]},
-        in_parcels=row["in_parcels"],
+        in_parcels={item_id: quantity for item_id, (quantity, _) in used.items()},
+        not_at_shop={item_id: missing for item_id, (_, missing) in used.items() if missing},
     )
 
 

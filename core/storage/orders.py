@@ -81,6 +81,7 @@ def _page(vault: Vault, orders: list[Order]) -> tuple[str, str]:
             "reference": row.pop("reference"),
             "status": row.pop("status"),
             "marketplace": order.marketplace,
+            "shop_references": row.pop("shop_references"),
             "created": row["created_at"],
             "updated": row["updated_at"],
             "recipient": vault.encrypt(recipient).decode() if recipient is not None else None,
@@ -99,8 +100,8 @@ def _page(vault: Vault, orders: list[Order]) -> tuple[str, str]:
 #: The page document's columns (see ``_page``).
 _PAGE = """
     json_to_recordset($2::json) as p(external_id text, reference text, status text, marketplace text,
-                                     created timestamptz, updated timestamptz, recipient text, details jsonb,
-                                     fingerprint text)
+                                     shop_references text[], created timestamptz, updated timestamptz,
+                                     recipient text, details jsonb, fingerprint text)
 """
 
 
@@ -122,15 +123,15 @@ async def save_page(
     if open_orders:
         rows = await db.fetch(
             f"""
-            insert into orders (connection_id, external_id, reference, status, marketplace, shop_created_at,
-                                shop_updated_at, recipient, details, fingerprint)
-            select $1, p.external_id, p.reference, p.status, p.marketplace, p.created, p.updated,
+            insert into orders (connection_id, external_id, reference, status, marketplace, shop_references,
+                                shop_created_at, shop_updated_at, recipient, details, fingerprint)
+            select $1, p.external_id, p.reference, p.status, p.marketplace, p.shop_references, p.created, p.updated,
                    convert_to(p.recipient, 'UTF8'), p.details, p.fingerprint
             from {_PAGE}
             where p.status <> all($3::text[])
             on conflict (connection_id, external_id) do update set
                 reference = excluded.reference, status = excluded.status, marketplace = excluded.marketplace,
-                shop_updated_at = excluded.shop_updated_at, recipient = excluded.recipient,
+                shop_references = excluded.shop_references, shop_updated_at = excluded.shop_updated_at, recipient = excluded.recipient,
                 details = excluded.details, fingerprint = excluded.fingerprint, updated_at = now(),
                 closed_at = null
             where orders.fingerprint <> excluded.fingerprint
@@ -151,6 +152,7 @@ async def save_page(
         rows = await db.fetch(
             f"""
             update orders set reference = p.reference, status = p.status, marketplace = p.marketplace,
+                   shop_references = p.shop_references,
                    -- shops withhold personal data of closed orders: keep what is stored until retention
                    shop_updated_at = p.updated,
                    recipient = coalesce(convert_to(p.recipient, 'UTF8'), orders.recipient), details = p.details,
@@ -245,6 +247,7 @@ def _to_stored(vault: Vault, row: asyncpg.Record) -> StoredOrder:
             "external_id": row["external_id"],
             "reference": row["reference"],
             "status": row["status"],
+            "shop_references": row["shop_references"],
             "recipient": recipient,
             "items": items,
         }

@@ -26,6 +26,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from core.context import ConnectorContext, ConnectorSetup, utc_now
+from core.coordination import MemoryCoordination
 from core.errors import HubError
 from core.hooks import HookRunner
 from core.hookspecs import hookimpl
@@ -130,6 +131,8 @@ class Bench:
         self.state: Any = None
         self._register = register
         self._stack = contextlib.AsyncExitStack()
+        #: What core shares between processes, in memory: one per check, in setup and every context.
+        self.coordination = MemoryCoordination()
 
     async def __aenter__(self) -> Bench:
         async with contextlib.AsyncExitStack() as stack:
@@ -188,6 +191,7 @@ class Bench:
             http=self.http,
             log=logging.getLogger(f"connectors.{self.connector}"),
             now=self.scenarios.now,
+            coordination=self.coordination,
         )
 
     def context(
@@ -208,6 +212,7 @@ class Bench:
             now=self.scenarios.now,
             state=self.state,
             events_url=events_url,
+            coordination=self.coordination,
         )
 
     def pending_connection(self) -> Connection:
