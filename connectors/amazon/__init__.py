@@ -3,9 +3,11 @@
 The hooks here are thin; the work is in ``auth`` (connect, check, disconnect), ``importer`` and
 ``mapping`` (searchOrders into core orders), ``shipping`` (confirmShipment per parcel) and
 ``client`` (LWA, pacing, retries). ``open_connector`` gives each process (each runtime) its own
-``ClientState``, the access tokens and rate buckets every hook call shares, which reaches the
-hooks as ``context.state``; tests put a ``ClientState(clock=...)`` there to run Amazon's usage
-plans on a simulated clock. ``cli`` adds ``hub amazon``; ``demo`` is the shop ``hub demo`` runs.
+``ClientState``, which reaches the hooks as ``context.state``; its access tokens and rate buckets
+live in core's coordination, shared by every process on the hub's database, so that N daemons keep
+one seller's usage plan and refresh its token once. Tests put a ``ClientState(clock=...)`` there
+to run Amazon's usage plans on a simulated clock, in the process alone. ``cli`` adds
+``hub amazon``; ``demo`` is the shop ``hub demo`` runs.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def state_of(context: ConnectorContext) -> ClientState:
 
 @hookimpl
 async def open_connector(setup: ConnectorSetup) -> ClientState:
-    """A fresh ``ClientState`` on the system clock: no tokens cached, every rate bucket full."""
-    return ClientState()
+    """A ``ClientState`` on the system clock whose access tokens and rate buckets are shared by
+    every process on the hub's database (``setup.coordination``)."""
+    return ClientState(coordination=setup.coordination)
 
 
 @hookimpl
@@ -82,10 +85,12 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
 async def on_label_created(context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
     """Confirm each parcel at Amazon, one confirmShipment per parcel."""
     settings = settings_of(context)
-    return await shipping.push_label(settings, connection_api(context, settings, state_of(context)), order, label)
+    api = connection_api(context, settings, state_of(context))
+    asked = importer.marketplace_ids(context)
+    return await shipping.push_label(settings, api, order, label, asked[0] if len(asked) == 1 else None)
 
 
 @hookimpl
 async def disconnect(context: ConnectorContext) -> None:
     """Drop the connection's cached access token."""
-    auth.forget(context, state_of(context))
+    await auth.forget(context, state_of(context))

@@ -28,6 +28,7 @@ from connectors.amazon.const import (
     CREDENTIAL_REGION,
     MARKETPLACES,
     MARKETPLACES_BY_ID,
+    OFFERED_MARKETPLACES,
     Region,
     find_marketplace,
 )
@@ -103,24 +104,36 @@ async def complete(
         )
     grant = await Lwa(settings, context.http, state, context.log).exchange_code(code, step.redirect_uri)
     refresh_token = grant.refresh_token or ""
-    state.tokens.put(refresh_token, grant.access_token, grant.expires_in)
+    await state.tokens.put(refresh_token, grant.access_token, grant.expires_in)
     region, participations = await _find_region(context, settings, state, refresh_token, seller)
     participating = [entry for entry in participations if _participating(entry)]
-    ids = [entry["marketplace"].get("id") for entry in participating]
-    ids = [value for value in ids if isinstance(value, str) and value]
-    # Participations also list Amazon's non-retail marketplaces; orders come from the known ones.
-    marketplaces = [value for value in ids if value in MARKETPLACES_BY_ID] or ids
+    marketplaces, others = offered_marketplaces(participating)
+    if others:
+        # Participations also list marketplaces the hub does not offer (non-retail ones among them).
+        context.log.info("seller also sells in marketplaces the hub does not offer: %s", ", ".join(others))
     store_names = [entry.get("storeName") for entry in participating + participations]
-    context.log.info("authorised Amazon seller in region %s with %d marketplaces", region.value, len(marketplaces))
+    context.log.info(
+        "authorised Amazon seller in region %s, importing from %s", region.value, ", ".join(marketplaces) or "-"
+    )
     return Authorization(
         external_account_id=seller,
         credentials={
             CREDENTIAL_REFRESH_TOKEN: SecretStr(refresh_token),
             CREDENTIAL_REGION: SecretStr(region.value),
         },
-        marketplaces=list(dict.fromkeys(marketplaces)),
+        marketplaces=marketplaces,
         display_name=next((name for name in store_names if isinstance(name, str) and name), None),
     )
+
+
+def offered_marketplaces(participating: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The offered marketplaces (country codes, in the offer's order) among a seller's participations, and the ids of the others."""
+    ids = [entry["marketplace"].get("id") for entry in participating]
+    ids = [value for value in ids if isinstance(value, str) and value]
+    countries = {MARKETPLACES_BY_ID[value].country for value in ids if value in MARKETPLACES_BY_ID}
+    offered = [code for code in OFFERED_MARKETPLACES if code in countries]
+    others = [value for value in ids if value not in MARKETPLACES_BY_ID or MARKETPLACES_BY_ID[value].country not in offered]
+    return offered, list(dict.fromkeys(others))
 
 
 def _participating(entry: dict[str, Any]) -> bool:
@@ -162,9 +175,9 @@ async def check(context: ConnectorContext, settings: AmazonSettings, state: Clie
     await connection_api(context, settings, state).marketplace_participations()
 
 
-def forget(context: ConnectorContext, state: ClientState) -> None:
-    """Drop the connection's cached access token (Amazon has no call to revoke a grant)."""
+async def forget(context: ConnectorContext, state: ClientState) -> None:
+    """Drop the connection's cached access token, in every process (Amazon has no call to revoke a grant)."""
     refresh = context.credentials.get(CREDENTIAL_REFRESH_TOKEN)
     if refresh is not None:
-        state.tokens.drop(refresh.get_secret_value())
+        await state.tokens.drop(refresh.get_secret_value())
 

@@ -2,9 +2,12 @@
 
 ``ClientState`` is what the connector keeps between hook calls in one process: the access tokens
 (per refresh token, refreshed five minutes before expiry, one refresh at a time) and the token
-buckets (per region, seller and operation). ``Lwa`` talks to the token endpoint; ``SpApi`` makes
-the SP-API calls of one connection. Time comes from a ``Clock`` so tests can run Amazon's real
-usage plans on a simulated clock without waiting.
+buckets (per region, seller and operation). Given core's ``Coordination`` (what
+``open_connector`` does), both are shared by every process on the hub's database: N daemons keep
+one seller's usage plan together (``SharedPacer``) and refresh its access token once
+(``SharedTokens``). Without it (``ClientState(clock=...)``) they are the process's own, on a clock
+tests can simulate to run Amazon's real usage plans without waiting. ``Lwa`` talks to the token
+endpoint; ``SpApi`` makes the SP-API calls of one connection.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from core.hubapi import (
     ConnectorContext,
     ConnectorError,
     ConnectorNotReady,
+    Coordination,
     HubError,
     RateLimited,
     TransientError,
@@ -173,20 +177,75 @@ class Pacer:
         """Seconds until the bucket has a token."""
         return self.bucket(key).wait_time(self._clock.monotonic())
 
-    def throttled(self, key: tuple[str, str, str]) -> None:
-        """Record a 429."""
+    async def throttled(self, key: tuple[str, str, str]) -> float:
+        """Record a 429; return the seconds until the bucket has a token again."""
         self.bucket(key).drain(self._clock.monotonic())
+        return self.wait_time(key)
 
     def observe(self, key: tuple[str, str, str], headers: Mapping[str, str]) -> None:
         """Adopt the rate in ``x-amzn-RateLimit-Limit`` when Amazon sends one."""
-        value = headers.get(RATE_LIMIT_HEADER)
-        if value is None:
-            return
-        try:
-            rate = float(value)
-        except ValueError:
-            return
-        self.bucket(key).set_rate(rate, self._clock.monotonic())
+        rate = _rate_header(headers)
+        if rate is not None:
+            self.bucket(key).set_rate(rate, self._clock.monotonic())
+
+
+def _rate_header(headers: Mapping[str, str]) -> float | None:
+    """The rate in ``x-amzn-RateLimit-Limit``, when Amazon sends a usable one."""
+    value = headers.get(RATE_LIMIT_HEADER)
+    try:
+        rate = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return rate if rate is not None and rate > 0 and rate != float("inf") else None
+
+
+class SharedPacer:
+    """Token buckets per (region, seller, operation) kept in core's ``Coordination``: one bucket for all processes.
+
+    Each call takes a token in one round trip to the shared bucket and waits, on this process's
+    clock, for as long as the bucket says. A 429 empties the shared bucket, so every process
+    backs off, not only the one that met it.
+    """
+
+    def __init__(self, coordination: Coordination, clock: Clock) -> None:
+        self._coordination = coordination
+        self._clock = clock
+        self._rates: dict[tuple[str, str, str], float] = {}
+
+    @staticmethod
+    def name(key: tuple[str, str, str]) -> str:
+        """The shared bucket's key: ``pace:<region>:<seller>:<operation>``."""
+        return "pace:" + ":".join(key)
+
+    def _plan(self, key: tuple[str, str, str]) -> tuple[float, float]:
+        plan = USAGE_PLANS[key[2]]
+        return self._rates.get(key, plan.rate), float(plan.burst)
+
+    async def acquire(self, key: tuple[str, str, str], max_wait: float) -> None:
+        """Wait until the shared bucket allows one more call; ``RateLimited`` if that takes over ``max_wait``."""
+        rate, burst = self._plan(key)
+        margin = min(PACING_MARGIN, 0.1 / rate)
+        slot = await self._coordination.take(self.name(key), rate, burst, max(0.0, max_wait - margin))
+        delay = slot.wait + margin if slot.wait > 0 else 0.0
+        if not slot.taken:
+            raise RateLimited(
+                "Amazon's rate limit for this seller is used up; the hub will continue later.",
+                detail=f"{key[2]} would wait {delay:.0f} s for its usage plan (max_pacing_wait {max_wait:g} s)",
+                retry_after=delay,
+            )
+        if delay > 0:
+            await self._clock.sleep(delay)
+
+    async def throttled(self, key: tuple[str, str, str]) -> float:
+        """Record a 429 for every process; return the seconds until the bucket has a token again."""
+        rate, burst = self._plan(key)
+        return await self._coordination.throttled(self.name(key), rate, burst)
+
+    def observe(self, key: tuple[str, str, str], headers: Mapping[str, str]) -> None:
+        """Adopt the rate in ``x-amzn-RateLimit-Limit`` when Amazon sends one (the next take passes it on)."""
+        rate = _rate_header(headers)
+        if rate is not None:
+            self._rates[key] = rate
 
 
 @dataclass
@@ -216,11 +275,13 @@ class TokenCache:
             self._loop, self._locks = loop, {}
         return self._locks.setdefault(key, asyncio.Lock())
 
-    def put(self, refresh_token: str, access_token: str, expires_in: float) -> None:
+    async def put(self, refresh_token: str, access_token: str, expires_in: float) -> None:
         """Cache an access token valid for ``expires_in`` seconds."""
-        margin = min(TOKEN_REFRESH_MARGIN.total_seconds(), expires_in / 2)
+        self._put(refresh_token, access_token, expires_in)
+
+    def _put(self, refresh_token: str, access_token: str, expires_in: float) -> None:
         self._entries[self.key(refresh_token)] = _CachedToken(
-            access_token, self._clock.monotonic() + expires_in - margin
+            access_token, self._clock.monotonic() + usable_for(expires_in)
         )
 
     def _valid(self, key: str) -> str | None:
@@ -241,29 +302,86 @@ class TokenCache:
             token = self._valid(key)
             if token is None:
                 token, expires_in = await fetch()
-                self.put(refresh_token, token, expires_in)
+                self._put(refresh_token, token, expires_in)
             return token
 
-    def invalidate(self, refresh_token: str, stale: str) -> None:
+    async def invalidate(self, refresh_token: str, stale: str) -> None:
         """Forget ``stale`` if it is still the cached token (other callers may have renewed it)."""
         key = self.key(refresh_token)
         entry = self._entries.get(key)
         if entry is not None and entry.value == stale:
             del self._entries[key]
 
-    def drop(self, refresh_token: str) -> None:
+    async def drop(self, refresh_token: str) -> None:
         """Forget the access token of a refresh token."""
         self._entries.pop(self.key(refresh_token), None)
 
 
-class ClientState:
-    """What the connector keeps in one process: access tokens, rate buckets, clock, randomness."""
+def usable_for(expires_in: float) -> float:
+    """How long an access token valid ``expires_in`` seconds is used: until five minutes before it expires."""
+    return expires_in - min(TOKEN_REFRESH_MARGIN.total_seconds(), expires_in / 2)
 
-    def __init__(self, clock: Clock | None = None, rng: random.Random | None = None) -> None:
+
+class SharedTokens:
+    """Access tokens per refresh token in core's ``Coordination``: one refresh per seller for every process.
+
+    Stored encrypted under a digest of the refresh token (``lwa:<sha256>``), used until five
+    minutes before expiry; while one process refreshes, the others wait for its token.
+    """
+
+    def __init__(self, coordination: Coordination) -> None:
+        self._coordination = coordination
+
+    @staticmethod
+    def key(refresh_token: str) -> str:
+        """The shared key of a refresh token's access token."""
+        return "lwa:" + TokenCache.key(refresh_token)
+
+    async def get(self, refresh_token: str, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> str:
+        """A valid access token: the one shared, or one ``fetch`` returns (once for every process)."""
+
+        async def fetch_for_all() -> tuple[str, float]:
+            token, expires_in = await fetch()
+            return token, usable_for(expires_in)
+
+        return await self._coordination.secret(self.key(refresh_token), fetch_for_all)
+
+    async def put(self, refresh_token: str, access_token: str, expires_in: float) -> None:
+        """Share an access token valid for ``expires_in`` seconds (unless one is shared already)."""
+
+        async def given() -> tuple[str, float]:
+            return access_token, usable_for(expires_in)
+
+        await self._coordination.secret(self.key(refresh_token), given)
+
+    async def invalidate(self, refresh_token: str, stale: str) -> None:
+        """Forget ``stale`` if it is still the shared token (another process may have renewed it)."""
+        await self._coordination.forget(self.key(refresh_token), stale)
+
+    async def drop(self, refresh_token: str) -> None:
+        """Forget the access token of a refresh token, in every process."""
+        await self._coordination.forget(self.key(refresh_token))
+
+
+class ClientState:
+    """What the connector keeps in one process: access tokens, rate buckets, clock, randomness.
+
+    With ``coordination`` (core's, from ``open_connector``) the tokens and buckets are shared by
+    every process on the hub's database; without it they are this process's own, on ``clock``.
+    """
+
+    def __init__(
+        self, clock: Clock | None = None, rng: random.Random | None = None, coordination: Coordination | None = None
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.random = rng or random.Random()
-        self.tokens = TokenCache(self.clock)
-        self.pacer = Pacer(self.clock)
+        self.coordination = coordination
+        self.tokens: TokenCache | SharedTokens
+        self.pacer: Pacer | SharedPacer
+        if coordination is None:
+            self.tokens, self.pacer = TokenCache(self.clock), Pacer(self.clock)
+        else:
+            self.tokens, self.pacer = SharedTokens(coordination), SharedPacer(coordination, self.clock)
 
 
 @dataclass(frozen=True)
@@ -396,9 +514,9 @@ class SpApi:
 
         return await self._state.tokens.get(self._refresh_token, fetch)
 
-    def forget_token(self) -> None:
+    async def forget_token(self) -> None:
         """Drop the cached access token (on disconnect)."""
-        self._state.tokens.drop(self._refresh_token)
+        await self._state.tokens.drop(self._refresh_token)
 
     async def search_orders(self, query: list[tuple[str, str]]) -> dict[str, Any]:
         """One page of ``searchOrders`` (Orders API 2026-01-01)."""
@@ -493,7 +611,7 @@ class SpApi:
                         "amazon %s -> HTTP %d (x-amzn-RequestId %s); refreshing the access token",
                         operation, status, request_id,
                     )
-                    self._state.tokens.invalidate(self._refresh_token, token)
+                    await self._state.tokens.invalidate(self._refresh_token, token)
                     refreshed = True
                     continue
                 else:
@@ -502,9 +620,7 @@ class SpApi:
                         "amazon %s -> HTTP %d %s (x-amzn-RequestId %s, attempt %d)",
                         operation, status, error.code or "-", request_id, attempt + 1,
                     )
-                    if status == 429:
-                        self._state.pacer.throttled(key)
-                    retry_after = self._state.pacer.wait_time(key) if status == 429 else None
+                    retry_after = await self._state.pacer.throttled(key) if status == 429 else None
                     failure = api_error(status, operation, error, request_id, retry_after)
                     if not isinstance(failure, TransientError):
                         raise failure

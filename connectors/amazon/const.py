@@ -64,6 +64,12 @@ MARKETPLACES: dict[str, Marketplace] = {
 }
 MARKETPLACES_BY_ID: dict[str, Marketplace] = {m.id: m for m in MARKETPLACES.values()}
 
+#: The marketplaces a merchant can pick at Connect and keep in a connection's settings: the
+#: ``choices`` of the manifest's ``marketplace`` field (a test checks they agree), which core
+#: holds ``settings.marketplaces`` to. A new connection imports from those of them the seller
+#: sells in.
+OFFERED_MARKETPLACES = ("NL", "DE", "FR", "IT", "ES", "UK", "BE", "PL", "SE", "IE")
+
 # Amazon calls the United Kingdom "UK" in its tables and "GB" (ISO 3166) in addresses.
 COUNTRY_ALIASES = {"GB": "UK"}
 

@@ -15,13 +15,19 @@ every answer. Cursor rules:
 - a pagination token Amazon no longer accepts (they expire after 24 hours) restarts the run from
   ``since``: orders already yielded come again and change nothing;
 - a ``since`` that is not yet two minutes in the past yields nothing and makes no call.
+
+An order whose ``salesChannel`` names no marketplace gets the one it was fetched under: the
+run's only marketplace, or, when the run asked for several (or for all), the one a search of
+each of them over that order's update time finds it in (one searchOrders per marketplace, only
+for a page that has such an order). confirmShipment needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.amazon.client import SpApi
@@ -109,7 +115,7 @@ async def import_orders(
                 detail="searchOrders answer without an orders list",
             )
         orders, skipped = map_orders(raw for raw in raw_orders if not _seen(raw, since))
-        return answer, orders, skipped
+        return answer, await attribute_marketplaces(api, orders, marketplaces, _STATUSES[mode]), skipped
 
     pending: asyncio.Task[tuple[dict[str, Any], list[Order], list[SkippedOrder]]] | None = None
     try:
@@ -144,6 +150,89 @@ async def import_orders(
             await asyncio.wait([pending])
             if not pending.cancelled():
                 pending.exception()  # retrieved: the page it fetched is not wanted any more
+
+
+#: The most pages one marketplace's search for unattributed orders reads.
+ATTRIBUTION_PAGES = 5
+
+
+async def attribute_marketplaces(
+    api: SpApi, orders: list[Order], asked: list[str], statuses: tuple[str, ...]
+) -> list[Order]:
+    """Give each order whose ``salesChannel`` named no marketplace the one it was fetched under.
+
+    With one marketplace asked for, that one. With several (or none: all the seller's), each is
+    searched over the update times of those orders until every one is found; an order found in
+    none keeps no marketplace (its push then says so).
+    """
+    missing = {order.external_id for order in orders if not order.marketplace}
+    if not missing:
+        return orders
+    found: dict[str, str] = {}
+    if len(asked) == 1:
+        found = dict.fromkeys(missing, asked[0])
+    else:
+        candidates = asked or await _participating(api)
+        times = [order.updated_at for order in orders if order.external_id in missing]
+        window = (min(times), _whole_second_up(max(times)))
+        for marketplace in candidates:
+            for order_id in await _ids_in(api, window, statuses, marketplace):
+                if order_id in missing:
+                    found[order_id] = marketplace
+            if missing <= found.keys():
+                break
+    if missing - found.keys():
+        api.log.warning(
+            "Amazon named no marketplace for %d order(s), and no search of the connection's marketplaces found them",
+            len(missing - found.keys()),
+        )
+    return [
+        order.model_copy(update={"marketplace": found[order.external_id]}) if order.external_id in found else order
+        for order in orders
+    ]
+
+
+async def _participating(api: SpApi) -> list[str]:
+    """The ids of the marketplaces the seller sells in (a connection asking for all of them)."""
+    ids = []
+    for entry in await api.marketplace_participations():
+        market, participation = entry.get("marketplace"), entry.get("participation")
+        if isinstance(market, dict) and isinstance(participation, dict) and participation.get("isParticipating"):
+            if isinstance(market.get("id"), str) and market["id"]:
+                ids.append(market["id"])
+    return list(dict.fromkeys(ids))
+
+
+async def _ids_in(
+    api: SpApi, window: tuple[datetime, datetime], statuses: tuple[str, ...], marketplace: str
+) -> list[str]:
+    """The ids of one marketplace's merchant orders updated within ``window`` (both ends included)."""
+    query = [
+        ("lastUpdatedAfter", amazon_time(window[0])),
+        ("lastUpdatedBefore", amazon_time(window[1])),
+        ("fulfillmentStatuses", ",".join(statuses)),
+        ("fulfilledBy", "MERCHANT"),
+        ("marketplaceIds", marketplace),
+        ("maxResultsPerPage", "100"),
+    ]
+    ids: list[str] = []
+    token = None
+    for _ in range(ATTRIBUTION_PAGES):
+        answer = await api.search_orders(query + ([("paginationToken", token)] if token else []))
+        for raw in answer.get("orders") or []:
+            if isinstance(raw, dict) and isinstance(raw.get("orderId"), str):
+                ids.append(raw["orderId"])
+        pagination = answer.get("pagination")
+        token = pagination.get("nextToken") if isinstance(pagination, dict) else None
+        if not (isinstance(token, str) and token):
+            break
+    return ids
+
+
+def _whole_second_up(value: datetime) -> datetime:
+    """``value`` rounded up to a whole second (Amazon's times in queries have no fractions)."""
+    seconds = math.ceil(value.timestamp())
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def _seen(raw: Any, since: datetime) -> bool:

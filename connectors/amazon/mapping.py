@@ -2,7 +2,9 @@
 
 ``map_order`` never raises: an order the carrier must not ship (Amazon-fulfilled, Easy Ship,
 Ship+, pending, no delivery address) and anything malformed become a ``SkippedOrder`` whose
-reason a merchant can read. Optional fields that are malformed (a price, a time window) are
+reason a merchant can read. What is left to ship counts Amazon's item quantities and its
+``packages`` (made in Seller Central, by another tool or by the hub); the packages' references
+become the order's ``shop_references``, which core never hands out again. Optional fields that are malformed (a price, a time window) are
 dropped rather than costing the merchant the order. Reasons never quote Amazon's values, so
 they hold no personal data.
 """
@@ -118,7 +120,9 @@ def _order(raw: dict[str, Any], order_id: str) -> Order:
     if created_at is None or updated_at is None:
         raise _Skip("malformed order from Amazon: createdTime or lastUpdatedTime missing or invalid")
 
-    items = [_item(item, status) for item in _list(raw.get("orderItems"))]
+    packages = _packages(raw)
+    shipped = _shipped_in(packages or [])
+    items = [_item(item, status, shipped) for item in _list(raw.get("orderItems"))]
     if not items:
         raise _Skip("malformed order from Amazon: no order items")
 
@@ -146,10 +150,46 @@ def _order(raw: dict[str, Any], order_id: str) -> Order:
         service_level=_text(fulfillment.get("fulfillmentServiceLevel")),
         is_prime=PROGRAM_PRIME in programs,
         attributes={key: value for key, value in attributes.items() if value},
+        shop_references=_references(packages),
     )
 
 
-def _item(raw: Any, status: OrderStatus) -> OrderItem:
+#: Package statuses whose items did not go out (their references are still Amazon's).
+_NOT_SHIPPED = frozenset({"CANCELLED"})
+#: The most package references kept per order (the hub's model holds at most 1000).
+MAX_REFERENCES = 1000
+
+
+def _packages(raw: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The order's packages (includedData PACKAGES), or ``None`` when Amazon did not send the block."""
+    if "packages" not in raw:
+        return None
+    return [package for package in _list(raw.get("packages")) if isinstance(package, dict)]
+
+
+def _references(packages: list[dict[str, Any]] | None) -> list[str] | None:
+    """The packageReferenceIds Amazon holds for the order, made by the hub or not; ``None``: not asked for."""
+    if packages is None:
+        return None
+    found = (_text(package.get("packageReferenceId")) for package in packages)
+    return list(dict.fromkeys(reference[:200] for reference in found if reference))[:MAX_REFERENCES]
+
+
+def _shipped_in(packages: list[dict[str, Any]]) -> dict[str, int]:
+    """Units per order item in the order's packages that went out (not cancelled)."""
+    shipped: dict[str, int] = {}
+    for package in packages:
+        if _text(_dict(package.get("packageStatus")).get("status")) in _NOT_SHIPPED:
+            continue
+        for line in _list(package.get("packageItems")):
+            line = _dict(line)
+            item_id, quantity = _text(line.get("orderItemId")), line.get("quantity")
+            if item_id is not None and _count(quantity):
+                shipped[item_id] = shipped.get(item_id, 0) + quantity
+    return shipped
+
+
+def _item(raw: Any, status: OrderStatus, in_packages: dict[str, int]) -> OrderItem:
     item = _dict(raw)
     item_id = _text(item.get("orderItemId"))
     ordered = item.get("quantityOrdered")
@@ -164,6 +204,8 @@ def _item(raw: Any, status: OrderStatus) -> OrderItem:
         unshipped = max(0, ordered - fulfilled)
     else:
         unshipped = 0 if status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED) else ordered
+    # What Amazon's packages hold went out, whatever the item's own counts say: never more is left.
+    unshipped = max(0, min(unshipped, ordered - in_packages.get(item_id, 0)))
     return OrderItem(
         external_id=item_id,
         sku=_text(product.get("sellerSku")),

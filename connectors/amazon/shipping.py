@@ -21,7 +21,7 @@ from core.hubapi import Label, Order, Parcel, ParcelOutcome, TransientError
 def confirmation(
     settings: AmazonSettings, order: Order, label: Label, parcel: Parcel, carrier_code: str
 ) -> dict[str, Any]:
-    """The ``ConfirmShipmentRequest`` body for one parcel."""
+    """The ``ConfirmShipmentRequest`` body for one parcel (``order.marketplace`` is the one to confirm in)."""
     package: dict[str, Any] = {
         "packageReferenceId": parcel.reference,
         "carrierCode": carrier_code,
@@ -37,13 +37,19 @@ def confirmation(
     return {"marketplaceId": order.marketplace, "packageDetail": package}
 
 
-async def push_label(settings: AmazonSettings, api: SpApi, order: Order, label: Label) -> list[ParcelOutcome]:
+async def push_label(
+    settings: AmazonSettings, api: SpApi, order: Order, label: Label, fallback_marketplace: str | None = None
+) -> list[ParcelOutcome]:
     """Confirm every parcel of a label; one outcome per parcel.
 
-    Once Amazon fails transiently (after the client's own retries), the parcels left are not sent
-    but marked ``retry`` as well: hammering a throttled or failing API only makes it worse.
+    The marketplace is the order's; an order stored without one (imported before the importer
+    learned to fill it in) takes ``fallback_marketplace``, the connection's only one. Once Amazon
+    fails transiently (after the client's own retries), the parcels left are not sent but marked
+    ``retry`` as well: hammering a throttled or failing API only makes it worse.
     ``ConnectorAuthFailed`` is raised, for core to ask for a reconnect.
     """
+    if not order.marketplace and fallback_marketplace:
+        order = order.model_copy(update={"marketplace": fallback_marketplace})
     outcomes: list[ParcelOutcome] = []
     transient: TransientError | None = None
     for parcel in label.parcels:
@@ -83,7 +89,10 @@ async def _push_parcel(
 
 def _unsendable(order: Order, parcel: Parcel) -> str | None:
     if not order.marketplace:
-        return "The order has no Amazon marketplace; import it again before pushing its tracking code."
+        return (
+            "Amazon named no marketplace for this order and the connection imports from several: "
+            "send the tracking code in Seller Central."
+        )
     if not (parcel.reference.isascii() and parcel.reference.isdigit() and int(parcel.reference) > 0):
         return f"Parcel reference {parcel.reference!r} is not a positive number, which Amazon requires."
     return None

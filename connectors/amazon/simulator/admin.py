@@ -17,6 +17,7 @@
     GET    /_sim/orders/{orderId}               full state: the order with every block, confirmations
     PATCH  /_sim/orders/{orderId}               change status, programs, address, buyer
     POST   /_sim/orders/{orderId}/cancel        {"reason": "..."} optional
+    POST   /_sim/orders/{orderId}/packages      a package made outside the hub (see PackageCreate)
     GET    /_sim/confirmations?orderId&sellerId accepted confirmShipment calls
     GET    /_sim/faults                         active rules
     PUT    /_sim/faults                         replace: {"spec": "searchOrders:503:0.2"} or {"faults": [rule, ...]}
@@ -74,8 +75,22 @@ class ItemCreate(_Strict):
     unitPrice: str = "10.00"
 
 
+class PackageCreate(_Strict):
+    """A package the merchant made outside the hub (Seller Central, another carrier): not a confirmShipment call."""
+
+    packageReferenceId: str | None = None  # default: the next number Amazon would assign
+    carrierCode: str = "DHL"
+    carrierName: str | None = None
+    trackingNumber: str | None = None
+    items: dict[str, int] | None = None  # orderItemId -> units; default one unit of the first item
+
+
 class OrderCreate(_Strict):
-    """A new order; what is left out is generated from the seed."""
+    """A new order; what is left out is generated from the seed.
+
+    ``marketplaceIdShown`` false: its ``salesChannel`` names no marketplace. ``packages``: made
+    outside the hub after the order was created (they restate its status).
+    """
 
     sellerId: str | None = None
     marketplace: str | None = None  # code (NL) or marketplace id
@@ -86,6 +101,8 @@ class OrderCreate(_Strict):
     items: list[ItemCreate] | None = None
     address: dict[str, str] | None = None
     buyer: dict[str, str] | None = None
+    marketplaceIdShown: bool = True
+    packages: list[PackageCreate] = Field(default_factory=list)
 
 
 class OrderChange(_Strict):
@@ -155,6 +172,7 @@ def order_json(state: SimulatorState, order_id: str) -> dict[str, Any]:
         "sellerId": order.seller_id,
         "marketplace": order.marketplace,
         "order": render_order(state, order, frozenset(INCLUDED_DATA), pii=True),
+        "packageOrigins": {ref: package.origin for ref, package in state.detail(order).packages.items()},
         "confirmations": [c.as_json() for c in state.confirmations_of(order_id=order_id)],
     }
 
@@ -301,8 +319,22 @@ async def add_order(request: web.Request) -> web.Response:
         address=new.address,
         buyer=new.buyer,
         order_id=new.orderId,
+        shows_marketplace=new.marketplaceIdShown,
     )
+    for package in new.packages:
+        _add_package(state, order.order_id, package)
     return json_response(order_json(state, order.order_id), 201)
+
+
+def _add_package(state: SimulatorState, order_id: str, package: PackageCreate) -> None:
+    state.add_package(
+        order_id,
+        package.items,
+        reference=package.packageReferenceId,
+        carrier_code=package.carrierCode,
+        carrier_name=package.carrierName,
+        tracking_number=package.trackingNumber,
+    )
 
 
 @routes.get("/_sim/orders/{order_id}")
@@ -335,6 +367,16 @@ async def cancel_order(request: web.Request) -> web.Response:
     order_id = request.match_info["order_id"]
     state.cancel_order(order_id, str(body.get("reason", "BUYER_CANCELLED")))
     return json_response(order_json(state, order_id))
+
+
+@routes.post("/_sim/orders/{order_id}/packages")
+@_admin
+async def add_package(request: web.Request) -> web.Response:
+    """Add a package made outside the hub (the merchant in Seller Central, another carrier's tool)."""
+    state = request.app[STATE]
+    order_id = request.match_info["order_id"]
+    _add_package(state, order_id, PackageCreate.model_validate(await _body(request)))
+    return json_response(order_json(state, order_id), 201)
 
 
 @routes.get("/_sim/confirmations")

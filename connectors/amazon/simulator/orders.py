@@ -225,9 +225,11 @@ def render_order(state: SimulatorState, order: Order, included: frozenset[str], 
     body["lastUpdatedTime"] = iso(order.updated)
     if order.programs:
         body["programs"] = list(order.programs)
-    body["salesChannel"] = {
-        "channelName": "AMAZON", "marketplaceId": market.marketplace_id, "marketplaceName": market.name,
-    }
+    body["salesChannel"] = (
+        {"channelName": "AMAZON", "marketplaceId": market.marketplace_id, "marketplaceName": market.name}
+        if order.shows_marketplace
+        else {"channelName": "AMAZON"}  # the model requires only channelName
+    )
     ready = pii and order.status in _READY
     if "BUYER" in included:
         buyer = {k: v for k, v in detail.buyer.items() if k in ("buyerCompanyName", "buyerPurchaseOrderNumber")}

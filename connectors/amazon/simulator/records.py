@@ -70,6 +70,9 @@ class Package:
     ship_from_supply_source_id: str | None = None
     transparency_codes: dict[str, list[str]] = field(default_factory=dict)
     status: str = "SHIPPED"
+    #: Who made it: ``api`` (a confirmShipment call) or ``seller_central`` (the merchant, or another
+    #: carrier's tool, outside the hub: seeded packages and the admin API's).
+    origin: str = "api"
 
     @property
     def carrier(self) -> str:
@@ -115,3 +118,5 @@ class Order:
     fulfilled_by: str
     programs: tuple[str, ...]
     detail: Detail | None = None
+    #: False: its ``salesChannel`` names no marketplace (as some of Amazon's orders come).
+    shows_marketplace: bool = True

@@ -514,6 +514,7 @@ def _seed_packages(rng: Draw, order: Order, detail: Detail, market_code: str) ->
             items=contents,
             shipping_method="Standard",
             status="DELIVERED" if order.updated - shipped_at > 2 * DAY else "IN_TRANSIT",
+            origin="seller_central",
         )
 
 

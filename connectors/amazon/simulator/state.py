@@ -30,6 +30,7 @@ from .marketplace import marketplace
 from .ratelimit import SANDBOX_PLAN, USAGE_PLANS, RateLimiter, UsagePlan
 from .records import (
     CANCELLED,
+    CARRIER_CODES,
     MERCHANT,
     PARTIALLY_SHIPPED,
     SHIPPED,
@@ -219,8 +220,12 @@ class SimulatorState:
         address: dict[str, str] | None = None,
         buyer: dict[str, str] | None = None,
         order_id: str | None = None,
+        shows_marketplace: bool = True,
     ) -> Order:
-        """Create an order created and updated now; what is not given is generated."""
+        """Create an order created and updated now; what is not given is generated.
+
+        ``shows_marketplace=False``: its ``salesChannel`` names no marketplace.
+        """
         seller = self.sellers[seller_id] if seller_id else self.first_seller
         code = marketplace(marketplace_code).code if marketplace_code else seller.marketplaces[0]
         if code not in seller.marketplaces:
@@ -231,7 +236,10 @@ class SimulatorState:
         if order_id in self.orders:
             raise ValueError(f"order {order_id} exists")
         now = self.clock.seconds()
-        order = Order(order_id, seller.seller_id, code, now, now, status, fulfilled_by, tuple(programs))
+        order = Order(
+            order_id, seller.seller_id, code, now, now, status, fulfilled_by, tuple(programs),
+            shows_marketplace=shows_marketplace,
+        )
         detail = make_detail(self.config.seed, order)
         if items:
             detail.items = [
@@ -294,6 +302,15 @@ class SimulatorState:
         if previous is not None:
             package.created_time = previous.created_time
         detail.packages[ref] = package
+        self._restate(order, detail)
+        action = "updated" if previous is not None else "created"
+        self.confirmations.append(
+            Confirmation(self.clock.seconds(), order.seller_id, order.order_id, ref, action, payload)
+        )
+        return action
+
+    def _restate(self, order: Order, detail: Detail) -> None:
+        """Set the order's status from what its packages hold, and stamp it updated now."""
         shipped = [detail.shipped(item.order_item_id) for item in detail.items]
         if all(s >= item.quantity for s, item in zip(shipped, detail.items, strict=True)):
             order.status = SHIPPED
@@ -302,11 +319,57 @@ class SimulatorState:
         else:
             order.status = UNSHIPPED
         self.touch(order)
-        action = "updated" if previous is not None else "created"
-        self.confirmations.append(
-            Confirmation(self.clock.seconds(), order.seller_id, order.order_id, ref, action, payload)
+
+    def add_package(
+        self,
+        order_id: str,
+        items: dict[str, int] | None = None,
+        *,
+        reference: str | None = None,
+        carrier_code: str = "DHL",
+        carrier_name: str | None = None,
+        tracking_number: str | None = None,
+    ) -> Package:
+        """A package the merchant made outside the hub (Seller Central, another carrier's tool).
+
+        ``items`` (order item id -> units) defaults to one unit of the first item; ``reference``
+        to the next number Amazon would assign. It is not a confirmShipment call (no
+        confirmation is recorded); the order is restated and counts as updated now.
+        """
+        order = self.orders[order_id]
+        detail = self.pin(order)
+        if order.fulfilled_by != MERCHANT or order.status not in (UNSHIPPED, PARTIALLY_SHIPPED):
+            raise ValueError(f"order {order_id} is {order.fulfilled_by} {order.status}: no package can be added")
+        contents = dict(items) if items else {detail.items[0].order_item_id: 1}
+        known = {item.order_item_id: item for item in detail.items}
+        for item_id, quantity in contents.items():
+            if item_id not in known:
+                raise ValueError(f"order {order_id} has no item {item_id}")
+            if quantity <= 0 or quantity > known[item_id].quantity - detail.shipped(item_id):
+                raise ValueError(f"item {item_id} of order {order_id} has not {quantity} unit(s) left to ship")
+        if reference is None:
+            numbers = [int(r) for r in detail.packages if r.isascii() and r.isdigit()]
+            reference = str(max(numbers, default=0) + 1)
+        if reference in detail.packages:
+            raise ValueError(f"order {order_id} has a package {reference} already")
+        if carrier_code not in CARRIER_CODES or (carrier_code == "Other" and not carrier_name):
+            raise ValueError(f"unknown carrier code {carrier_code!r} (Other needs a carrier name)")
+        now = self.clock.seconds()
+        package = Package(
+            package_reference_id=reference,
+            carrier_code=carrier_code,
+            carrier_name=carrier_name,
+            tracking_number=tracking_number or f"{secrets.randbelow(10**12):012d}",
+            ship_time=now,
+            created_time=now,
+            items=contents,
+            shipping_method="Standard",
+            status="IN_TRANSIT",
+            origin="seller_central",
         )
-        return action
+        detail.packages[reference] = package
+        self._restate(order, detail)
+        return package
 
     def confirmations_of(self, order_id: str | None = None, seller_id: str | None = None) -> list[Confirmation]:
         """Accepted confirmShipment calls, oldest first, optionally for one order or seller."""

@@ -95,21 +95,29 @@ def amazon_order(
     status: str = "UNSHIPPED",
     fulfilled_by: str = "MERCHANT",
     programs: list[str] | None = None,
-    marketplace_id: str = NL,
+    marketplace_id: str | None = NL,
     updated: str = "2026-03-01T10:30:00Z",
     address: dict[str, Any] | None = None,
     with_recipient: bool = True,
     items: list[dict[str, Any]] | None = None,
     buyer: dict[str, Any] | None = None,
+    packages: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A merchant-fulfilled order as searchOrders returns it with RECIPIENT, FULFILLMENT, PACKAGES."""
+    """A merchant-fulfilled order as searchOrders returns it with RECIPIENT, FULFILLMENT, PACKAGES.
+
+    ``marketplace_id=None``: a ``salesChannel`` that names no marketplace.
+    """
     order: dict[str, Any] = {
         "orderId": order_id,
         "orderAliases": [{"aliasId": f"SO-{order_id[-7:]}", "aliasType": "SELLER_ORDER_ID"}],
         "createdTime": "2026-03-01T09:15:00Z",
         "lastUpdatedTime": updated,
         "programs": programs if programs is not None else [],
-        "salesChannel": {"channelName": "AMAZON", "marketplaceId": marketplace_id, "marketplaceName": "Amazon.nl"},
+        "salesChannel": (
+            {"channelName": "AMAZON", "marketplaceId": marketplace_id, "marketplaceName": "Amazon.nl"}
+            if marketplace_id
+            else {"channelName": "AMAZON"}
+        ),
         "fulfillment": {
             "fulfillmentStatus": status,
             "fulfilledBy": fulfilled_by,
@@ -118,7 +126,7 @@ def amazon_order(
             "deliverByWindow": {"earliestDateTime": "2026-03-04T23:00:00Z", "latestDateTime": "2026-03-06T22:59:59Z"},
         },
         "orderItems": items if items is not None else [order_item("40234567890123", "KOFFIE-1KG", "B00KOFFIE1", 2)],
-        "packages": [],
+        "packages": packages if packages is not None else [],
     }
     if with_recipient:
         order["recipient"] = {
@@ -157,6 +165,21 @@ def order_item(
             "quantityFulfilled": quantity - (quantity if unfulfilled is None else unfulfilled),
             "quantityUnfulfilled": quantity if unfulfilled is None else unfulfilled,
         },
+    }
+
+
+def package(
+    reference: str, items: dict[str, int], *, status: str = "SHIPPED", carrier: str = "DHL", tracking: str = "00340434161094042557"
+) -> dict[str, Any]:
+    """A package of an order as getOrder and searchOrders show it (made in Seller Central or by any tool)."""
+    return {
+        "packageReferenceId": reference,
+        "createdTime": "2026-03-01T11:00:00Z",
+        "packageStatus": {"status": status},
+        "carrier": carrier,
+        "shipTime": "2026-03-01T11:00:00Z",
+        "trackingNumber": tracking,
+        "packageItems": [{"orderItemId": item_id, "quantity": quantity} for item_id, quantity in items.items()],
     }
 
 

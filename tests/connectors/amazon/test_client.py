@@ -20,6 +20,7 @@ from connectors.amazon.const import (
     USAGE_PLANS,
     Region,
 )
+from core.coordination import MemoryCoordination
 from core.errors import ConfigError, ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected, RateLimited
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import (
@@ -377,3 +378,52 @@ def test_production_endpoints_by_region_and_marketplace() -> None:
     assert override.token_url() == "http://127.0.0.1:9000/auth/o2/token"
     assert override.consent_url(MARKETPLACES["JP"]) == "http://127.0.0.1:9000/apps/authorize/consent"
     assert ENDPOINT.startswith("https://amazon.test")
+
+
+def shared_states(clock: FakeClock, count: int) -> list[ClientState]:
+    """``count`` processes' states whose tokens and buckets live in one coordination service."""
+    shared = MemoryCoordination(clock=clock.monotonic)
+    return [ClientState(clock=clock, coordination=shared) for _ in range(count)]
+
+
+async def test_processes_sharing_cores_coordination_refresh_a_token_once(
+    mocked: aioresponses, make_context: MakeContext, clock: FakeClock
+) -> None:
+    refreshes = 0
+
+    async def slow_token(url: object, **kwargs: object) -> None:
+        nonlocal refreshes
+        refreshes += 1
+        await asyncio.sleep(0)
+
+    mocked.post(TOKEN_URL, payload=token_answer(), callback=slow_token, repeat=True)
+    mocked.get(ORDER_URL, payload={"order": {"orderId": "x"}}, repeat=True)
+    apis = [api_for(make_context, state) for state in shared_states(clock, 3)]
+
+    await asyncio.gather(*(apis[n % 3].get_order(f"028-{n}", []) for n in range(9)))
+    clock.now += 3600 - 300 - 1  # still inside the hour, five minutes before expiry
+    await apis[2].get_order("028-later", [])
+
+    assert refreshes == 1
+    clock.now += 2  # within five minutes of expiry: one process refreshes, for all
+    await asyncio.gather(*(api.get_order("028-renewed", []) for api in apis))
+    assert refreshes == 2
+
+
+async def test_a_token_refused_in_one_process_is_renewed_once_for_all(
+    mocked: aioresponses, make_context: MakeContext, clock: FakeClock
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer("Atza|stale"))
+    mocked.post(TOKEN_URL, payload=token_answer("Atza|fresh"))
+    mocked.get(PARTICIPATIONS_URL, payload=PARTICIPATIONS)
+    mocked.get(PARTICIPATIONS_URL, status=403, payload=UNAUTHORIZED)
+    mocked.get(PARTICIPATIONS_URL, payload=PARTICIPATIONS, repeat=True)
+    one, other = (api_for(make_context, state) for state in shared_states(clock, 2))
+
+    await one.marketplace_participations()  # Atza|stale, accepted
+    await other.marketplace_participations()  # Atza|stale refused: renewed for everyone
+    await one.marketplace_participations()  # Atza|fresh, no refresh
+
+    tokens = [call["headers"]["x-amz-access-token"] for _, call in requests_to(mocked, "GET", PARTICIPATIONS_URL)]
+    assert tokens == ["Atza|stale", "Atza|stale", "Atza|fresh", "Atza|fresh"]
+    assert len(requests_to(mocked, "POST", TOKEN_URL)) == 2

@@ -172,3 +172,31 @@ async def test_marketplace_participations_request_fits_the_model(
     spapi_models.validate_request(
         SELLERS, "getMarketplaceParticipations", query=url.query, path_params={}, body=call.get("json")
     )
+
+
+@pytest.mark.parametrize("marketplaces", [[NL, "A1PA6795UKMFR9"], []])
+async def test_searches_for_the_marketplace_of_an_order_without_one_fit_the_model(
+    mocked: aioresponses, make_context: MakeContext, state: ClientState, marketplaces: list[str]
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    without = amazon_order("028-1111111-0000009", marketplace_id=None, updated="2026-03-01T10:30:00.5Z")
+    mocked.get(SEARCH_URL, payload=search_answer([without]))
+    mocked.get(SEARCH_URL, payload=search_answer([], next_token="more"))  # NL
+    mocked.get(SEARCH_URL, payload=search_answer([]))  # NL, its second page
+    mocked.get(SEARCH_URL, payload=search_answer([without]))  # DE
+    mocked.get(PARTICIPATIONS_URL, payload=participations_answer((NL, "NL", True), ("A1PA6795UKMFR9", "DE", True)))
+    spapi_models.validate_response(ORDERS, "searchOrders", 200, search_answer([without]), strict=True)
+
+    context = make_context(marketplaces=marketplaces)
+    [page] = [p async for p in connectors.amazon.import_orders(context, Cursor(since=SINCE))]
+
+    assert page.orders[0].marketplace == "A1PA6795UKMFR9"
+    sent = requests_to(mocked, "GET", SEARCH_URL)
+    assert len(sent) == 4, "the run, NL (two pages), DE"
+    for url, _ in sent:
+        spapi_models.validate_request(ORDERS, "searchOrders", query=url.query, path_params={})
+    assert len(requests_to(mocked, "GET", PARTICIPATIONS_URL)) == (0 if marketplaces else 1)
+    for url, call in requests_to(mocked, "GET", PARTICIPATIONS_URL):
+        spapi_models.validate_request(
+            SELLERS, "getMarketplaceParticipations", query=url.query, path_params={}, body=call.get("json")
+        )

@@ -146,7 +146,7 @@ async def test_connect_through_the_consent_page(simulate: Simulate) -> None:
     assert authorization.external_account_id == seller.seller_id
     assert authorization.display_name == seller.store_name
     assert authorization.credentials["region"].get_secret_value() == "EU"
-    assert set(authorization.marketplaces) == {"A1805IZSGTT6HS", "A1PA6795UKMFR9"}
+    assert authorization.marketplaces == ["NL", "DE"]
     await connectors.amazon.check_connection(context_for(sim, http, state, authorization))
 
 

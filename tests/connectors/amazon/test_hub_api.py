@@ -13,9 +13,10 @@ from aioresponses import aioresponses
 from pydantic import SecretStr
 
 import connectors.amazon
-from connectors.amazon.client import ClientState, SystemClock
-from connectors.amazon.const import find_marketplace
+from connectors.amazon.client import ClientState, SharedPacer, SharedTokens, SystemClock
+from connectors.amazon.const import OFFERED_MARKETPLACES, find_marketplace
 from connectors.amazon.settings import AmazonSettings
+from core.coordination import MemoryCoordination
 from core.errors import ConnectorError, InvalidInput
 from core.hubapi import ConnectorSetup
 from core.manifest import read_manifest
@@ -34,6 +35,16 @@ async def test_each_runtime_opens_its_own_state_on_the_system_clock(http: aiohtt
     assert isinstance(first, ClientState) and isinstance(second, ClientState)
     assert first is not second and first.tokens is not second.tokens and first.pacer is not second.pacer
     assert isinstance(first.clock, SystemClock)
+
+
+async def test_tokens_and_buckets_live_in_the_coordination_every_process_shares(http: aiohttp.ClientSession) -> None:
+    shared = MemoryCoordination()
+    setup = ConnectorSetup("amazon", AmazonSettings(), http, logging.getLogger("connectors.amazon"), coordination=shared)
+
+    state = await connectors.amazon.open_connector(setup)
+
+    assert isinstance(state, ClientState) and state.coordination is shared
+    assert isinstance(state.tokens, SharedTokens) and isinstance(state.pacer, SharedPacer)
 
 
 async def test_a_hook_without_the_connectors_state_fails_before_calling_amazon(
@@ -63,6 +74,7 @@ def test_the_connect_form_offers_known_marketplaces_by_consent() -> None:
     (field,) = manifest.connect.fields
     assert (field.name, field.label.en, field.label.nl, field.secret) == ("marketplace", "Marketplace", "Marktplaats", False)
     assert field.choices == ["NL", "DE", "FR", "IT", "ES", "UK", "BE", "PL", "SE", "IE"]
+    assert tuple(field.choices) == OFFERED_MARKETPLACES, "what a connect grants is what core accepts in settings"
     assert all(find_marketplace(code) is not None for code in field.choices)
     assert manifest.marketplaces == []
 

@@ -232,3 +232,52 @@ async def test_an_order_on_the_previous_runs_boundary_is_not_yielded_again(
     [page] = await pages(make_context(), Cursor(since=SINCE))
 
     assert [o.external_id for o in page.orders] == ["2"]
+
+
+async def test_an_order_without_a_marketplace_id_gets_the_only_one_asked_for(
+    mocked: aioresponses, make_context: MakeContext, state: ClientState
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(SEARCH_URL, payload=search_answer([amazon_order("1", marketplace_id=None), amazon_order("2")]))
+
+    [page] = await pages(make_context(marketplaces=["DE"]), Cursor(since=SINCE))
+
+    assert [(o.external_id, o.marketplace) for o in page.orders] == [("1", DE), ("2", NL)]
+    assert len(queries(mocked)) == 1, "one marketplace asked for: no search to find it"
+
+
+async def test_with_several_marketplaces_each_is_searched_until_the_order_is_found(
+    mocked: aioresponses, make_context: MakeContext, state: ClientState
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    lost = amazon_order("1", marketplace_id=None, updated="2026-03-01T10:30:00.250Z")
+    mocked.get(SEARCH_URL, payload=search_answer([lost, amazon_order("2", updated="2026-03-01T10:31:00Z")]))
+    mocked.get(SEARCH_URL, payload=search_answer([amazon_order("3", updated="2026-03-01T10:30:00Z")]))  # NL: not there
+    mocked.get(SEARCH_URL, payload=search_answer([amazon_order("1", marketplace_id=None)]))  # DE: found
+
+    [page] = await pages(make_context(marketplaces=["NL", "DE", "FR"]), Cursor(since=SINCE))
+
+    assert [(o.external_id, o.marketplace) for o in page.orders] == [("1", DE), ("2", NL)]
+    run, in_nl, in_de = queries(mocked)
+    assert in_nl == {
+        "lastUpdatedAfter": "2026-03-01T10:30:00Z",
+        "lastUpdatedBefore": "2026-03-01T10:30:01Z",
+        "fulfillmentStatuses": run["fulfillmentStatuses"],
+        "fulfilledBy": "MERCHANT",
+        "marketplaceIds": NL,
+        "maxResultsPerPage": "100",
+    }
+    assert in_de == {**in_nl, "marketplaceIds": DE}, "FR is not searched once the order is found"
+
+
+async def test_an_order_found_under_no_marketplace_keeps_none(
+    mocked: aioresponses, make_context: MakeContext, state: ClientState
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(SEARCH_URL, payload=search_answer([amazon_order("1", marketplace_id=None)]))
+    mocked.get(SEARCH_URL, payload=search_answer([]), repeat=True)
+
+    [page] = await pages(make_context(marketplaces=["NL", "DE"]), Cursor(since=SINCE))
+
+    assert page.orders[0].marketplace is None
+    assert len(queries(mocked)) == 3

@@ -12,7 +12,7 @@ import pytest
 from connectors.amazon.mapping import MISSING_ID, NO_ADDRESS, map_order, map_orders
 from core.models import Address, Money, Order, OrderStatus, SkippedOrder, TimeWindow
 from tests.connectors.amazon import spapi_models
-from tests.connectors.amazon.fakes import NL, amazon_order, order_item
+from tests.connectors.amazon.fakes import NL, amazon_order, order_item, package
 
 
 def mapped(raw: Any) -> Order:
@@ -245,3 +245,44 @@ def test_a_quantity_no_database_integer_holds_makes_the_order_malformed() -> Non
     raw = amazon_order()
     raw["orderItems"][0]["quantityOrdered"] = 2**31
     assert skipped(raw).reason.startswith("malformed order from Amazon")
+
+
+def test_packages_made_outside_the_hub_are_the_shop_references_and_count_as_shipped() -> None:
+    # The merchant shipped one of three units in Seller Central with another carrier; Amazon's item
+    # counts may lag behind its packages, and a cancelled package took nothing out.
+    raw = amazon_order(
+        status="PARTIALLY_SHIPPED",
+        items=[order_item("11", "A", "B0A", 3, unfulfilled=3), order_item("22", "B", "B0B", 1, unfulfilled=1)],
+        packages=[
+            package("1", {"11": 1}),
+            package("7", {"22": 1}, status="CANCELLED"),
+            package("1", {"11": 1}),  # the same package twice is one reference
+        ],
+    )
+    spapi_models.validate_response("orders_2026-01-01.json", "getOrder", 200, {"order": raw}, strict=True)
+
+    order = mapped(raw)
+
+    assert order.shop_references == ["1", "7"]
+    assert [(i.external_id, i.quantity_ordered, i.quantity_unshipped) for i in order.items] == [("11", 3, 1), ("22", 1, 1)]
+
+
+def test_item_counts_ahead_of_the_packages_are_believed() -> None:
+    raw = amazon_order(items=[order_item("11", "A", "B0A", 3, unfulfilled=1)], packages=[package("1", {"11": 1})])
+
+    assert mapped(raw).items[0].quantity_unshipped == 1
+
+
+def test_without_the_packages_block_amazon_did_not_say_which_references_it_holds() -> None:
+    raw = amazon_order()
+    del raw["packages"]
+
+    assert mapped(raw).shop_references is None
+    assert mapped(amazon_order()).shop_references == []
+
+
+def test_an_order_whose_sales_channel_names_no_marketplace_maps_without_one() -> None:
+    raw = amazon_order(marketplace_id=None)
+    spapi_models.validate_response("orders_2026-01-01.json", "getOrder", 200, {"order": raw}, strict=True)
+
+    assert mapped(raw).marketplace is None

@@ -9,8 +9,9 @@ import pytest
 from aioresponses import aioresponses
 
 import connectors.amazon
-from connectors.amazon.client import ClientState, Pacer, connection_api
+from connectors.amazon.client import ClientState, Pacer, SharedPacer, connection_api
 from connectors.amazon.const import CONFIRM_SHIPMENT, PACING_MARGIN, SEARCH_ORDERS, USAGE_PLANS, UsagePlan
+from core.coordination import MemoryCoordination
 from core.errors import RateLimited
 from core.models import Cursor
 from tests.connectors.amazon.conftest import MakeContext
@@ -110,3 +111,67 @@ def test_buckets_are_shared_per_seller_across_connections(make_context: MakeCont
 
     assert bucket(one) is bucket(same_seller)
     assert bucket(one) is not bucket(other_seller)
+
+
+async def test_processes_sharing_cores_coordination_keep_one_bucket_together() -> None:
+    frozen = FrozenClock()
+    shared = MemoryCoordination(clock=frozen.monotonic)
+    processes = [SharedPacer(shared, frozen) for _ in range(3)]
+    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+
+    await asyncio.gather(*(processes[n % 3].acquire(key, max_wait=60) for n in range(25)))
+
+    plan = USAGE_PLANS[CONFIRM_SHIPMENT]
+    margin = min(PACING_MARGIN, 0.1 / plan.rate)
+    assert sorted(frozen.sleeps) == pytest.approx([n / plan.rate + margin for n in range(1, 25 - plan.burst + 1)])
+
+
+async def test_processes_pacing_alone_would_overrun_the_plan() -> None:
+    frozen = FrozenClock()
+    processes = [Pacer(frozen) for _ in range(3)]
+    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+
+    await asyncio.gather(*(processes[n % 3].acquire(key, max_wait=60) for n in range(25)))
+
+    assert len(frozen.sleeps) < 25 - USAGE_PLANS[CONFIRM_SHIPMENT].burst, "each process spends its own burst"
+
+
+async def test_a_429_met_by_one_process_holds_back_the_others() -> None:
+    frozen = FrozenClock()
+    shared = MemoryCoordination(clock=frozen.monotonic)
+    one, other = SharedPacer(shared, frozen), SharedPacer(shared, frozen)
+    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+
+    wait = await one.throttled(key)
+    await other.acquire(key, max_wait=60)
+
+    plan = USAGE_PLANS[CONFIRM_SHIPMENT]
+    assert wait == pytest.approx(1 / plan.rate)
+    assert frozen.sleeps == [pytest.approx(1 / plan.rate + min(PACING_MARGIN, 0.1 / plan.rate))]
+
+
+async def test_a_shared_wait_beyond_the_limit_is_rate_limited_and_keeps_the_token() -> None:
+    frozen = FrozenClock()
+    pacer = SharedPacer(MemoryCoordination(clock=frozen.monotonic), frozen)
+    key = ("EU", "A3SELLER0EXAMPLE", SEARCH_ORDERS)
+    for _ in range(USAGE_PLANS[SEARCH_ORDERS].burst):
+        await pacer.acquire(key, max_wait=200)
+
+    with pytest.raises(RateLimited) as caught:
+        await pacer.acquire(key, max_wait=100)
+    await pacer.acquire(key, max_wait=200)
+
+    one_token = 1 / USAGE_PLANS[SEARCH_ORDERS].rate + PACING_MARGIN
+    assert caught.value.retry_after == pytest.approx(one_token)
+    assert frozen.sleeps == [pytest.approx(one_token)], "the refused call did not use up a token"
+
+
+async def test_the_rate_amazon_reports_is_what_the_shared_bucket_refills_at() -> None:
+    frozen = FrozenClock()
+    pacer = SharedPacer(MemoryCoordination(clock=frozen.monotonic), frozen)
+    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+    pacer.observe(key, {"x-amzn-RateLimit-Limit": "5.0"})
+
+    await asyncio.gather(*(pacer.acquire(key, max_wait=60) for _ in range(USAGE_PLANS[CONFIRM_SHIPMENT].burst + 1)))
+
+    assert frozen.sleeps == [pytest.approx(1 / 5.0 + min(PACING_MARGIN, 0.1 / 5.0))]

@@ -204,3 +204,16 @@ async def test_carrier_other_in_the_settings_always_sends_the_carrier_name(
 
     [body] = bodies(mocked)
     assert (body["packageDetail"]["carrierCode"], body["packageDetail"]["carrierName"]) == ("Other", "GLS Netherlands")
+
+
+async def test_an_order_stored_without_a_marketplace_goes_out_under_the_connections_only_one(
+    mocked: aioresponses, make_context: MakeContext, state: ClientState
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.post(URL, status=204)
+    no_marketplace = order().model_copy(update={"marketplace": None})
+
+    [outcome] = await connectors.amazon.on_label_created(make_context(marketplaces=["DE"]), no_marketplace, label(ONE))
+
+    assert outcome.state == "confirmed"
+    assert [body["marketplaceId"] for body in bodies(mocked)] == ["A1PA6795UKMFR9"]
