@@ -322,7 +322,10 @@ async def check(rt: Runtime, connection_id: int) -> None:
 @connections.command("set")
 @click.argument("connection_id", type=ID)
 @click.option("--update-tracking/--no-update-tracking", default=None, help="Send tracking codes to the shop.")
-@click.option("--marketplaces", default=None, help="Comma-separated marketplace ids to import from.")
+@click.option(
+    "--marketplaces", default=None,
+    help="Comma-separated marketplaces to import from, among those the connector offers (such as NL,DE).",
+)
 @click.option("--import-interval", type=int, default=None, help="Minutes between scheduled imports.")
 @with_runtime
 async def set_(

@@ -187,6 +187,8 @@ DUTCH: dict[str, str] = {
     "Disconnect": "Ontkoppelen",
     "“Update the tracking code in the shop” is either ticked or not.":
         "„Update de trackingcode in de shop” is aangevinkt of niet.",
+    "Import orders from these marketplaces": "Bestellingen importeren van deze marktplaatsen",
+    "Tick at least one marketplace to import orders from.": "Vink minstens één marktplaats aan om bestellingen van te importeren.",
     "The import interval must be a whole number of minutes from 1 to 1440.":
         "Het importinterval moet een heel aantal minuten zijn, van 1 tot 1440.",
     "Tick “Yes, disconnect” to confirm; nothing was changed.": "Vink „Ja, ontkoppel” aan om te bevestigen; er is niets gewijzigd.",

@@ -174,6 +174,9 @@ async def _details_page(
             "style": connect_style(rt, connection.connector),
             "display_name": await connection_store.display_name(rt.db.pool, connection.id),
             "marketplaces": ", ".join(connection.settings.marketplaces),
+            # The connector's declared marketplaces, ticked where the connection imports from them.
+            "marketplace_choices": authorization.marketplace_choices(rt, connection.connector),
+            "countries": COUNTRIES,
             "last_run": await import_store.last_run(rt.db.pool, connection.id),
             "notice": NOTICES.get(request.query.get("done", "")) if not error else None,
             "error": error,
@@ -219,7 +222,13 @@ def _settings_from(form: Any) -> dict[str, Any]:
     interval = form.get("import_interval_minutes", "")
     if not isinstance(interval, str) or not interval.strip().isdigit() or not 1 <= int(interval) <= 1440:
         raise InvalidInput(N_("The import interval must be a whole number of minutes from 1 to 1440."))
-    return {"update_tracking": tracking == "on", "import_interval_minutes": int(interval)}
+    changes: dict[str, Any] = {"update_tracking": tracking == "on", "import_interval_minutes": int(interval)}
+    if form.get("marketplaces_shown") == "on":  # the form offered the connector's marketplaces
+        marketplaces = [code for code in form.getall("marketplaces", []) if isinstance(code, str)]
+        if not marketplaces:
+            raise InvalidInput(N_("Tick at least one marketplace to import orders from."))
+        changes["marketplaces"] = marketplaces  # core refuses codes the connector does not declare
+    return changes
 
 
 @routes.post(f"/settings/integrations/{CONNECTION}/disable")
