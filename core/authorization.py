@@ -19,8 +19,9 @@ import asyncpg
 from pydantic import SecretStr, ValidationError
 
 from core import lifecycle, queue
-from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound
-from core.logs import register_secret
+from core.context import ConnectorContext
+from core.errors import Conflict, ConnectorAuthFailed, CredentialsRefused, InvalidInput, NotFound, RateLimited
+from core.logs import MASK, register_secret
 from core.manifest import ConnectSpec
 from core.models import (
     AuthCallback,
@@ -195,8 +196,7 @@ async def connect_with_credentials(
     values = check_fields(spec, fields, _manifest_name(rt, connector_id))
     event_token = secrets.token_hex(32)
     draft = Connection(id=0, account_id=account_id, connector=connector_id, state=ConnectionState.PENDING)
-    context = rt.context_with(draft, {}, event_token)
-    result = await rt.runner.authorize_grant(context, AuthCredentials(fields={name: SecretStr(value) for name, value in values.items()}))
+    result = await _checked_by_shop(rt, f"account {account_id}", rt.context_with(draft, {}, event_token), values)
     settings = ConnectionSettings(marketplaces=_declared(rt, connector_id, list(result.marketplaces)))
     try:
         async with rt.db.pool.acquire() as db, db.transaction():
@@ -222,9 +222,27 @@ async def reconnect_with_credentials(
         raise Conflict(f"Connection {connection_id} is disconnected: connect the shop again as a new connection.")
     spec = _require_style(rt, connection.connector, "credentials")
     values = check_fields(spec, fields, _manifest_name(rt, connection.connector))
-    context = await rt.context(connection)
-    result = await rt.runner.authorize_grant(context, AuthCredentials(fields={name: SecretStr(value) for name, value in values.items()}))
+    result = await _checked_by_shop(rt, f"connection {connection.id}", await rt.context(connection), values)
     return await _store_grant(rt, connection, result, "new credentials checked with the shop")
+
+
+#: Credentials connects one account may try per minute (each one asks the shop for a token, and
+#: shops block addresses that ask too often).
+CONNECT_ATTEMPTS_PER_MINUTE = 10
+
+
+async def _checked_by_shop(rt: Runtime, who: str, context: ConnectorContext, values: dict[str, str]) -> Authorization:
+    """The connector's grant for pasted credentials; its refusal as ``CredentialsRefused`` with the pasted values masked."""
+    if not rt.connect_attempts.admit(who, CONNECT_ATTEMPTS_PER_MINUTE, rt.now().timestamp()):
+        raise RateLimited("Too many connect attempts in a minute: wait a minute, then check the credentials.", retry_after=60)
+    fields = AuthCredentials(fields={name: SecretStr(value) for name, value in values.items()})
+    try:
+        return await rt.runner.authorize_grant(context, fields)
+    except ConnectorAuthFailed as err:
+        reason = err.message
+        for value in values.values():  # whatever the shop quoted back, the pasted values stay out
+            reason = reason.replace(value, MASK)
+        raise CredentialsRefused(reason) from err
 
 
 def _plain(result: Authorization) -> dict[str, str]:

@@ -76,6 +76,15 @@ class ConnectorAuthFailed(ConnectorError):
     code = "auth_required"
 
 
+class CredentialsRefused(ConnectorAuthFailed):
+    """The shop refused the credentials pasted at a connect or reconnect; nothing was stored.
+
+    The message is the shop's reason, with every value the merchant pasted masked.
+    """
+
+    code = "credentials_refused"
+
+
 class ConnectorRejected(ConnectorError):
     """The shop rejected the request itself; retrying the same request will not help."""
 

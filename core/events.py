@@ -62,6 +62,10 @@ async def receive_event(rt: Runtime, event_token: str, headers: Mapping[str, str
     )
     meaning = await rt.runner.receive_event(await rt.context(connection), event)
     async with rt.db.pool.acquire() as db, db.transaction():
+        # The row lock first: remembering the event takes a key-share lock on the connection (its
+        # foreign key), and queueing an import the row lock; two events taking them in that order
+        # at once would deadlock.
+        await connection_store.lock_row(db, connection.id)
         if not await store.remember(db, connection.id, meaning.event_id):
             return EventReceipt(connection.id, meaning, duplicate=True)
         if not connection.state.working:

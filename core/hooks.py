@@ -187,8 +187,16 @@ class HookRunner:
 
     async def on_label_created(self, context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
         """Push a label with the connection's own connector; one outcome per parcel of the label."""
-        outcomes = await self._call("on_label_created", context, order=order, label=label)
-        return _outcomes(outcomes, {parcel.reference for parcel in label.parcels}, "on_label_created", context)
+        outcomes = _outcomes(
+            await self._call("on_label_created", context, order=order, label=label),
+            {parcel.reference for parcel in label.parcels}, "on_label_created", context,
+        )
+        if any(o.state == "accepted" for o in outcomes) and "check_parcels" not in self.implemented(context.connection.connector):
+            raise PluginError(
+                f"Connector {context.connection.connector} answered a push with `accepted` but does not implement "
+                "check_parcels: the parcel could never settle.",
+            )
+        return outcomes
 
     async def check_parcels(self, context: ConnectorContext, parcels: list[AcceptedParcel]) -> list[ParcelOutcome]:
         """Ask the connection's connector how accepted parcels settled; at most one outcome per shop reference."""

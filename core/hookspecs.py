@@ -1,10 +1,11 @@
-"""The hub API v1: the hooks a connector implements.
+"""The hub API v2: the hooks a connector implements.
 
 Every implementation is ``async def`` (``import_orders`` is an async generator). Core's
-``HookRunner`` (core.hooks) is the only caller: it sends owner-only hooks to the connection's own
-connector, applies timeouts, and broadcasts ``on_label_created`` with failures isolated. Specs
-change only by adding arguments; arguments are never keyword-only (pluggy drops those).
-See docs/hooks.md for the walk-through.
+``HookRunner`` (core.hooks) is the only caller: it sends every hook to one connector only, the
+connection's own (or, for ``open_connector`` and ``close_connector``, the connector being set up),
+and applies timeouts. Specs change only by adding arguments; arguments are never keyword-only
+(pluggy drops them). Connectors import these names from ``core.hubapi``, never from here.
+See docs/hooks.md for the walk-through and what changed from v1.
 """
 
 from __future__ import annotations
@@ -112,7 +113,11 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
     :param context: the connection (state ``connected``), credentials and settings.
     :param cursor: where the last run stopped; ``Cursor()`` on a first import (the connector then
         looks back its configured window). ``cursor.since`` never moves backwards; a cursor in the
-        future yields nothing.
+        future yields nothing. A shop without an "updated after" filter scans its open orders in
+        full: ``since`` is when the previous complete scan started and ``page_token`` the scan's
+        position; a list that moves while it is read (position-numbered pages) must be read with
+        an overlap, stepping back when orders have left it, so that no order is skipped; an order
+        that changes during a scan is yielded by the next one. docs/hooks.md shows both ways.
     :returns: an async iterator of ``ImportPage``: the orders to store or update (cancelled ones
         with status ``cancelled``), the orders skipped with a reason (for example shipped by the
         shop itself), and the cursor after this page. An unchanged order yielded again is written
@@ -174,7 +179,10 @@ async def check_parcels(context: ConnectorContext, parcels: list[AcceptedParcel]
         ``shop_reference`` set (it applies to every parcel with that shop reference; ``reference``
         is informative): ``confirmed``, ``failed`` (with the shop's message; the merchant may
         retry), or ``accepted`` again (still processing; ``retry_after`` suggests when to ask
-        next). A shop reference left out is asked about again later.
+        next). A shop reference left out, or answered ``retry``, is asked about again after a
+        backoff; so are all of them when the hook raises. A parcel still unsettled after
+        ``jobs.settle_max_hours`` is failed by core (the merchant's retry pushes it again, and the
+        push looks up what the shop has first).
     :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
         ``auth_required``.
     :raises core.errors.TransientError: the shop could not tell; core asks again later.
@@ -189,12 +197,14 @@ async def receive_event(context: ConnectorContext, event: ShopEvent) -> EventMea
 
     Dispatched to: the connection's own connector only.
 
-    Core calls it for every POST to ``context.events_url``, before anything else happens. The
-    connector verifies the message (its signature against the shop's keys, its age) and reads
-    it. Core then ignores an ``event_id`` it has seen for this connection, limits how many events
-    a connection may send per minute, and acts through its jobs: an import when
-    ``import_orders``, a check of the ``settled`` parcels. Polling stays the source of truth: an
-    event only makes the hub look sooner.
+    Core calls it for a POST to ``context.events_url`` once it has found the connection by the
+    URL's token and the connection's posts this minute are within ``events.per_minute``, before it
+    stores or queues anything. The connector verifies the message (its signature against the
+    shop's keys, its age) and reads it. Core then ignores an ``event_id`` it has seen for this
+    connection and acts through its jobs: an import when ``import_orders``, a check of the
+    ``settled`` parcels. For a disabled connection, or one waiting for a reconnect, the event is
+    remembered and nothing is queued. Polling stays the source of truth: an event only makes the
+    hub look sooner.
 
     :param context: the owning connection with its credentials.
     :param event: the raw message: lower-case headers, the body bytes, when it arrived.
@@ -254,6 +264,11 @@ async def disconnect(context: ConnectorContext) -> None:
     Core calls it before it deletes the stored credentials. Drop cached tokens; unsubscribe from
     the shop's events and revoke the grant where the shop allows it. Errors are logged and do not
     stop the disconnect.
+
+    Core also calls it for a connection it never stored (``context.connection.id`` is 0), when it
+    refuses a credentials connect after ``authorize`` accepted it (the shop account is connected
+    already): undo only what ``authorize`` set up for ``context.events_url`` (a subscription);
+    never revoke the credentials, which the live connection of that shop account uses.
 
     :param context: the connection with its credentials.
     :returns: nothing.

@@ -22,7 +22,7 @@ from pydantic import Field
 from core import lifecycle, queue
 from core.authorization import mark_auth_required
 from core.context import utc_now
-from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound, TransientError
+from core.errors import Conflict, ConnectorAuthFailed, HubError, InvalidInput, NotFound, TransientError
 from core.metrics import PUSHES
 from core.models import AcceptedParcel, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
 from core.runtime import Runtime
@@ -226,11 +226,10 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
     accepted = {
         o.reference: (o.shop_reference or "", check_delay(rt, 0, o.retry_after)) for o in outcomes if o.state == "accepted"
     }
-    async with rt.db.pool.acquire() as db, db.transaction():
+    async with rt.db.pool.acquire() as db:
+        # Accepted parcels are asked about (check_parcels) once due, by the scheduler's next tick
+        # or at once when a shop event names them; no push attempt is spent on them.
         await _record(db, label_id, owner, [(o.reference, states[o.state], o.message) for o in outcomes], accepted)
-        if accepted:
-            # The shop settles these later: core asks it (check_parcels), spending no push attempt.
-            await queue.enqueue_settle(db, connection.id, min(delay for _, delay in accepted.values()))
         retry_after = None
         for outcome in outcomes:
             PUSHES.labels(connection.connector, outcome.state).inc()
@@ -314,10 +313,13 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
         log.warning("connection %s: checking accepted parcels needs a reconnect: %s", connection_id, err)
         await mark_auth_required(rt, connection_id, err)
         raise
-    except TransientError as err:
+    except HubError as err:
+        # Transient or not (a connector fault), the parcels are asked about again after a backoff,
+        # never on every tick.
         log.info("connection %s: the shop could not say how %s parcels settled: %s", connection_id, len(due), err)
+        retry_after = err.retry_after if isinstance(err, TransientError) else None
         later: list[tuple[int, PushState, str | None, float]] = [
-            (row.id, PushState.ACCEPTED, None, check_delay(rt, row.checks + 1, err.retry_after)) for row in due
+            (row.id, PushState.ACCEPTED, None, check_delay(rt, row.checks + 1, retry_after)) for row in due
         ]
         await store.record_checks(rt.db.pool, later)
         raise

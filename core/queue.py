@@ -56,17 +56,18 @@ async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
     return run_id
 
 
-async def enqueue_settle(db: Db, connection_id: int, delay: float = 0) -> None:
-    """Queue a check of a connection's accepted parcels (``check_parcels``) unless one is queued already.
+async def enqueue_settle(db: Db, connection_id: int) -> None:
+    """Queue a check of a connection's due accepted parcels (``check_parcels``) now, unless one is queued already.
 
     One queued or running check per connection (dedupe key): it takes every parcel that is due.
-    A check asked for while one runs is left to the scheduler, which queues a check for every
-    connection with parcels due (``schedule_due_settles``), so none waits longer than a tick.
+    Never queued for later (a delayed job would hold the dedupe key and keep an event's "now"
+    waiting): a parcel's ``check_after`` says when it is due, and the scheduler queues a check
+    for every connection with parcels due (``schedule_due_settles``), so none waits longer than a
+    tick once due.
     """
     await queries(db).enqueue(
         SETTLE,
         json.dumps({"connection_id": connection_id}).encode(),
-        execute_after=timedelta(seconds=delay) if delay else None,
         dedupe_key=f"settle:{connection_id}",
         on_conflict="skip",
     )

@@ -77,6 +77,8 @@ class Runtime:
     connector_states: dict[str, Any] = field(default_factory=dict)
     #: Posts to each event route this minute, verified or not (core.events).
     event_posts: MinuteCounter = field(default_factory=MinuteCounter)
+    #: Credentials connects tried this minute, per account (core.authorization).
+    connect_attempts: MinuteCounter = field(default_factory=MinuteCounter)
     #: Token buckets and secrets shared with every process on this database (``None``: made on first use).
     coordination: Coordination | None = None
 
@@ -117,6 +119,8 @@ class Runtime:
         connector_id = connection.connector
         for value in credentials.values():
             register_secret(str(value))
+        if event_token:  # the events URL reaches connectors, which may log it
+            register_secret(event_token)
         return ConnectorContext(
             connection=connection,
             credentials={key: SecretStr(str(value)) for key, value in credentials.items()},

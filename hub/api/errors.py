@@ -19,6 +19,7 @@ from core.errors import (
     Conflict,
     ConfigError,
     ConnectorAuthFailed,
+    CredentialsRefused,
     ConnectorError,
     HubError,
     InvalidInput,
@@ -34,17 +35,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 B = TypeVar("B", bound=BaseModel)
 
 
-class CredentialsRefused(HubError):
-    """The shop refused the credentials pasted at a connect or reconnect; the message is its reason.
-
-    422: the request was well formed (not 400) and the API token is fine (not 401); the merchant
-    changes the credentials and tries again. Nothing was stored.
-    """
-
-    code = "credentials_refused"
-
-
 STATUS: list[tuple[type[HubError], int]] = [
+    # 422: the request was well formed (not 400) and the API token is fine (not 401); the
+    # merchant changes the credentials and tries again. Nothing was stored.
     (CredentialsRefused, 422),
     (InvalidInput, 400),
     (NotFound, 404),
@@ -90,6 +83,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError):
         log.warning("%s %s: the database is unavailable", request.method, where(request))
         return error_response(503, "unavailable", "The database is unavailable; retry shortly.")
+    except asyncpg.TransactionRollbackError as err:  # a deadlock or serialization failure: nothing was written
+        log.warning("%s %s: %s; the client may retry", request.method, where(request), type(err).__name__)
+        return error_response(503, "retry", "The hub was busy with the same data; retry shortly.", headers={"Retry-After": "1"})
     except web.HTTPException as err:
         if err.status >= 400 and err.content_type != "application/json":
             return error_response(err.status, "http_error", err.reason or "error")

@@ -10,16 +10,13 @@ there, and the connector verifies each message.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from core import authorization, lifecycle, queue
-from core.errors import ConnectorAuthFailed, InvalidInput
+from core.errors import InvalidInput
 from core.labels import NewLabel, record_label, retry_label
-from core.logs import MASK
 from core.manifest import ConnectSpec
 from core.runtime import Runtime
 from core.storage import connections as connection_store
@@ -28,7 +25,7 @@ from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.tokens import account_for
 from hub.api import events
-from hub.api.errors import CredentialsRefused, Handler, error_response, int_param, read_body
+from hub.api.errors import Handler, error_response, int_param, read_body
 from hub.api.presenters import connection_out, connector_out, import_out, label_out, order_out
 from hub.api.schemas import (
     ConnectIn,
@@ -46,7 +43,6 @@ from hub.keys import ACCOUNT, RUNTIME
 
 PREFIX = "/api/v1"
 routes = web.RouteTableDef()
-T = TypeVar("T")
 
 
 def reply(body: BaseModel, status: int = 200) -> web.Response:
@@ -97,18 +93,6 @@ def _fields(body: ConnectIn) -> dict[str, str]:
     return fields
 
 
-async def _checked_by_shop(call: Awaitable[T], fields: Mapping[str, str]) -> T:
-    """Await a credentials connect; the shop's refusal becomes ``CredentialsRefused`` (422) with its reason."""
-    try:
-        return await call
-    except ConnectorAuthFailed as err:
-        message = err.message
-        for value in fields.values():
-            if value:  # whatever the shop quoted back, the pasted values stay out of the answer
-                message = message.replace(value, MASK)
-        raise CredentialsRefused(message) from err
-
-
 @routes.post(PREFIX + "/connections")
 async def start_connection(request: web.Request) -> web.Response:
     """Connect a shop in its connector's style: a pending connection and the consent URL, or connected with credentials."""
@@ -116,9 +100,7 @@ async def start_connection(request: web.Request) -> web.Response:
     rt, account_id = request.app[RUNTIME], request[ACCOUNT]
     fields = _fields(body)
     if authorization.connect_spec(rt, body.connector).style == "credentials":
-        connected = await _checked_by_shop(
-            authorization.connect_with_credentials(rt, account_id, body.connector, fields), fields
-        )
+        connected = await authorization.connect_with_credentials(rt, account_id, body.connector, fields)
         return reply(ConnectOut(connection=connection_out(connected), authorize_url=None), status=201)
     connection, url = await authorization.start_connect(rt, account_id, body.connector, fields)
     return reply(ConnectOut(connection=connection_out(connection), authorize_url=url), status=201)
@@ -156,9 +138,7 @@ async def reconnect(request: web.Request) -> web.Response:
     installed = rt.connectors.get(connection.connector)
     spec = authorization.connect_spec(rt, connection.connector) if installed and installed.ok else ConnectSpec()
     if spec.style == "credentials":
-        connected = await _checked_by_shop(
-            authorization.reconnect_with_credentials(rt, account_id, connection_id, fields), fields
-        )
+        connected = await authorization.reconnect_with_credentials(rt, account_id, connection_id, fields)
         return reply(ReconnectOut(authorize_url=None, connection=connection_out(connected)))
     options = authorization.check_fields(spec, fields, _name(rt, connection.connector)) if fields else None
     url = await authorization.start_reconnect(rt, account_id, connection_id, options)

@@ -23,7 +23,7 @@ import click
 from core import authorization
 from core.errors import ConnectorAuthFailed, InvalidInput
 from core.lifecycle import ACTIONS
-from core.logs import MASK, register_secret
+from core.logs import register_secret
 from core.manifest import ConnectField, ConnectSpec
 from core.models import Connection
 from core.storage import connections as store
@@ -152,15 +152,8 @@ def _prompt(field: ConnectField) -> str:
     return str(value)
 
 
-def _without(message: str, values: Mapping[str, object]) -> str:
-    for value in values.values():
-        if isinstance(value, str) and value:
-            message = message.replace(value, MASK)
-    return message
-
-
 def _refused(err: ConnectorAuthFailed, values: Mapping[str, object], again: str) -> InvalidInput:
-    reason = _without(err.message, values).rstrip(". ")
+    reason = err.message.rstrip(". ")  # core masked the pasted values
     return InvalidInput(f"The shop refused these credentials: {reason}. Check them and run {again} again.")
 
 

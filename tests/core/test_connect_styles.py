@@ -8,6 +8,7 @@ deduplicated, rate-limited and acted on.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from importlib.metadata import EntryPoint
 
@@ -17,6 +18,7 @@ from core import authorization
 from core.errors import (
     Conflict,
     ConnectorAuthFailed,
+    ConnectorError,
     EventRejected,
     InvalidInput,
     NotFound,
@@ -349,3 +351,34 @@ async def test_a_flood_of_forged_events_is_cut_off_before_the_connector_verifies
             except EventRejected:
                 rejected += 1
     assert rejected == 4  # twice the limit reach the connector in a minute, then none
+
+
+async def test_events_arriving_together_for_one_connection_are_each_taken(rt: Runtime, keyshop: KeyShop) -> None:
+    connection = await connected(rt)
+    token = await event_token(rt, connection)
+    for _ in range(6):
+        keyshop.add_order()
+    messages = keyshop.events_for()
+    receipts = await asyncio.gather(*(receive_event(rt, token, m.headers, m.body) for m in messages))
+    assert not any(receipt.duplicate for receipt in receipts)
+    assert await rt.db.pool.fetchval("select count(*) from shop_events") == len(messages)
+    assert await queued_imports(rt, connection) == 1  # one import run serves them all
+
+
+async def test_a_connector_fault_while_checking_backs_off_like_a_transient_one(
+    rt: Runtime, keyshop: KeyShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection = await connected(rt)
+    label_id, _ = await labelled(rt, keyshop, connection)
+    await push_label(rt, label_id)
+    await due_now(rt)
+
+    async def broken(*args: object) -> list[object]:
+        raise ConnectorError("The key shop connector failed.", detail="a bug")
+
+    monkeypatch.setattr(rt.runner, "check_parcels", broken)
+    with pytest.raises(ConnectorError):
+        await settle_parcels(rt, connection.id)
+    row = await rt.db.pool.fetchrow("select push_state, checks, check_after > now() as later from parcels")
+    assert (row["push_state"], row["checks"], row["later"]) == ("accepted", 1, True)
+    assert await schedule_due_settles(rt.db.pool) == 0  # not asked again on the next tick
