@@ -171,16 +171,29 @@ async def start_connect(
 
 
 async def start_reconnect(
-    rt: Runtime, account_id: int | None, connection_id: int, options: dict[str, str] | None = None
+    rt: Runtime,
+    account_id: int | None,
+    connection_id: int,
+    options: dict[str, str] | None = None,
+    shop_params: Mapping[str, str] | None = None,
 ) -> str:
-    """The consent URL to authorise an existing connection again."""
+    """The consent URL to authorise an existing connection again.
+
+    ``options``: the Connect form's fields, checked against the manifest. ``shop_params``: what
+    the shop sent to its Login URI (a re-authorisation the shop starts), passed to the connector
+    with the options as they came, but for their size.
+    """
     connection = await store.get_connection(rt.db.pool, connection_id, account_id)
     if connection.state is ConnectionState.DISCONNECTED:
         raise Conflict(f"Connection {connection_id} is disconnected: connect the shop again as a new connection.")
-    _require_style(rt, connection.connector, "consent")
+    spec = _require_style(rt, connection.connector, "consent")
     known = {"marketplace": connection.settings.marketplaces[0]} if connection.settings.marketplaces else {}
+    values = _options(rt, connection.connector, spec, {**known, **(options or {})})
+    shop = dict(shop_params or {})
+    if len(shop) > 20 or any(len(key) > 100 or len(value) > 2000 for key, value in shop.items()):
+        raise InvalidInput("The shop's re-authorisation call is malformed: start from the shop again.")
     async with rt.db.pool.acquire() as db, db.transaction():
-        return await _consent_url(rt, db, connection, {**known, **(options or {})})
+        return await _consent_url(rt, db, connection, {**shop, **values})
 
 
 async def connect_with_credentials(

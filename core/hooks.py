@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
+from pydantic import ValidationError
 
 from core import hookspecs
 from core.context import ConnectorContext, ConnectorSetup
@@ -129,7 +130,7 @@ class HookRunner:
         except Exception as err:
             raise ConnectorError(
                 f"The {connector_id} connector failed; the hub will retry. Report it if it persists.",
-                detail=f"hook {name} raised {type(err).__name__}: {err}",
+                detail=f"hook {name} raised {_described(err)}",
             ) from err
 
     async def _call(self, name: str, context: ConnectorContext, **kwargs: Any) -> Any:
@@ -235,6 +236,16 @@ class HookRunner:
             await self._call("disconnect", context)
         except HubError as err:
             log.warning("connection %s: disconnect hook failed: %s", context.connection.id, err)
+
+
+def _described(err: Exception) -> str:
+    """An exception for a log line: a validation error without the input (it may be an order's personal data)."""
+    if isinstance(err, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or err.title}: {e['msg']}" for e in err.errors(include_input=False)
+        )
+        return f"{type(err).__name__}: {problems}"
+    return f"{type(err).__name__}: {err}"
 
 
 def _expect(value: Any, model: type, hook: str, context: ConnectorContext) -> Any:

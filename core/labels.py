@@ -23,7 +23,7 @@ from core import lifecycle, queue
 from core.authorization import mark_auth_required
 from core.context import utc_now
 from core.errors import Conflict, ConnectorAuthFailed, HubError, InvalidInput, NotFound, TransientError
-from core.metrics import PUSHES
+from core.metrics import CHECKS, PUSHES
 from core.models import AcceptedParcel, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
 from core.runtime import Runtime
 from core.storage import connections as connection_store
@@ -296,7 +296,7 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
         if not connection.state.working:
             return 0
         due = await store.due_accepted(db, connection_id, SETTLE_BATCH)
-        due = await _give_up_unsettled(rt, db, due)
+        due = await _give_up_unsettled(rt, db, connection_id, due)
         if not due:
             return 0
         context = await rt.context(connection, db=db)
@@ -331,7 +331,7 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
         state = states.get(outcome.state, PushState.ACCEPTED) if outcome else PushState.ACCEPTED
         retry_after = outcome.retry_after if outcome else None
         results.append((row.id, state, outcome.message if outcome else None, check_delay(rt, row.checks + 1, retry_after)))
-        PUSHES.labels(connection.connector, f"check_{state.value}").inc()
+        CHECKS.labels(connection.connector, state.value).inc()
     await store.record_checks(rt.db.pool, results)
     settled = sum(1 for _, state, _, _ in results if state is not PushState.ACCEPTED)
     log.info("connection %s: asked about %s accepted parcels, %s settled", connection_id, len(due), settled)
@@ -339,7 +339,7 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
 
 
 async def _give_up_unsettled(
-    rt: Runtime, db: asyncpg.Connection, due: list[store.AcceptedRow]
+    rt: Runtime, db: asyncpg.Connection, connection_id: int, due: list[store.AcceptedRow]
 ) -> list[store.AcceptedRow]:
     """Fail the parcels the shop has left unsettled past ``jobs.settle_max_hours``; return the others."""
     hours = rt.settings.jobs.settle_max_hours
@@ -348,7 +348,9 @@ async def _give_up_unsettled(
     if stale:
         message = f"The shop did not confirm this parcel within {hours:g} hours; Retry looks it up at the shop again."
         await store.record_checks(db, [(row.id, PushState.FAILED, message, 0.0) for row in stale])
-        log.warning("%s accepted parcels were never settled by the shop; shown as failed", len(stale))
+        log.warning(
+            "connection %s: %s accepted parcels were never settled by the shop; shown as failed", connection_id, len(stale)
+        )
     return [row for row in due if row.accepted_at >= oldest]
 
 

@@ -12,6 +12,11 @@ from prometheus_client import Counter, Histogram
 IMPORTS = Counter("hub_imports_total", "Import runs by outcome.", ["connector", "outcome"])
 ORDERS = Counter("hub_orders_imported_total", "Orders written by imports, by kind.", ["connector", "kind"])
 PUSHES = Counter("hub_parcel_pushes_total", "Tracking pushes of parcels, by outcome.", ["connector", "outcome"])
+CHECKS = Counter(
+    "hub_parcel_checks_total",
+    "Questions about parcels a shop accepted and settles later, by what the shop said.",
+    ["connector", "state"],
+)
 SHOP_CALLS = Counter(
     "hub_shop_calls_total", "HTTP calls to shops, by connector, operation and status.", ["connector", "operation", "status"]
 )

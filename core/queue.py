@@ -21,10 +21,11 @@ from core.storage.jobqueue import queries
 
 IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
 
-Db: TypeAlias = asyncpg.Connection
+#: The queue writes in the caller's transaction: always a connection, never the pool.
+Connection: TypeAlias = asyncpg.Connection
 
 
-async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> None:
+async def enqueue_push(db: Connection, label_id: int, delay: float = 0) -> None:
     """Enqueue a label's push in the caller's transaction.
 
     No dedupe key: a second job for the same label is harmless (the push takes a lease on the
@@ -38,7 +39,7 @@ async def enqueue_push(db: Db, label_id: int, delay: float = 0) -> None:
     )
 
 
-async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
+async def enqueue_import(db: Connection, connection_id: int, trigger: str) -> int:
     """Queue an import of a connection and return its run id; an import queued or running already is returned instead.
 
     Call in a transaction: the connection row is locked so that two processes never queue twice.
@@ -56,7 +57,7 @@ async def enqueue_import(db: Db, connection_id: int, trigger: str) -> int:
     return run_id
 
 
-async def enqueue_settle(db: Db, connection_id: int) -> None:
+async def enqueue_settle(db: Connection, connection_id: int) -> None:
     """Queue a check of a connection's due accepted parcels (``check_parcels``) now, unless one is queued already.
 
     One queued or running check per connection (dedupe key): it takes every parcel that is due.
@@ -73,7 +74,7 @@ async def enqueue_settle(db: Db, connection_id: int) -> None:
     )
 
 
-async def enqueue_retention(db: Db, delay: timedelta = timedelta(0)) -> None:
+async def enqueue_retention(db: Connection, delay: timedelta = timedelta(0)) -> None:
     """Queue the retention job unless it is queued already."""
     await queries(db).enqueue(RETENTION, None, execute_after=delay, dedupe_key="retention", on_conflict="skip")
 
@@ -90,7 +91,7 @@ async def schedule_due_settles(pool: asyncpg.Pool) -> int:
     return len(due)
 
 
-async def resume_connection(db: Db, connection_id: int) -> int:
+async def resume_connection(db: Connection, connection_id: int) -> int:
     """After a reconnect: enqueue the pushes of the connection's labels still pending; return how many.
 
     Its accepted parcels are asked about by the scheduler's next tick.
@@ -101,7 +102,7 @@ async def resume_connection(db: Db, connection_id: int) -> int:
     return len(label_ids)
 
 
-async def due_imports(db: Db | asyncpg.Pool) -> list[int]:
+async def due_imports(db: Connection | asyncpg.Pool) -> list[int]:
     """Connections importing (connected or in error) whose interval has passed since their last run started."""
     return await import_store.due_connections(db)
 

@@ -35,8 +35,11 @@ QUICK_START = """The integration hub: connect shops, import their orders as ship
 Quick start:
   hub demo                                    the whole journey against the built-in shop simulators
   hub accounts create "My shop"               a carrier account
-  hub connections connect amazon --account "My shop" --marketplace NL
-  hub connections complete URL                paste the URL Amazon sent you back to
+  hub connectors list                         the shops you can connect ("All integrations")
+  hub connections connect SHOP --account "My shop"
+                                              asks for the shop's fields (a pasted secret is
+                                              hidden), or prints its consent page's URL
+  hub connections complete URL                after a consent page: the URL it sent you back to
   hub import --connection 1                   import the orders to ship
   hub labels create --order 1 --tracking T    record a label; its tracking code goes to the shop
 

@@ -123,7 +123,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             raise NotFound("No single connection of this shop account: connect it from the carrier's pages first.")
         # The same path as Reconnect: the shop's parameters go to the connector as options, and a
         # call it refuses leaves no state behind (one transaction).
-        url = await authorization.start_reconnect(rt, None, matches[0].id, dict(request.query))
+        url = await authorization.start_reconnect(rt, None, matches[0].id, shop_params=dict(request.query))
     except HubError as err:
         status = 404 if isinstance(err, NotFound) else 400
         response = error_page(request, status, N_("Cannot re-authorise"), err.message)
