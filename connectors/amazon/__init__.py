@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 from connectors.amazon import auth, importer, shipping
 from connectors.amazon.client import ClientState, connection_api
-from connectors.amazon.settings import settings_of
+from connectors.amazon.settings import AmazonSettings, settings_of
 from core.hubapi import (
     AuthCallback,
     AuthCredentials,
@@ -49,8 +49,10 @@ def state_of(context: ConnectorContext) -> ClientState:
 @hookimpl
 async def open_connector(setup: ConnectorSetup) -> ClientState:
     """A ``ClientState`` on the system clock whose access tokens and rate buckets are shared by
-    every process on the hub's database (``setup.coordination``)."""
-    return ClientState(coordination=setup.coordination)
+    every process on the hub's database (``setup.coordination``), unless ``shared_pacing`` is off."""
+    settings = setup.settings
+    shared = not isinstance(settings, AmazonSettings) or settings.shared_pacing
+    return ClientState(coordination=setup.coordination if shared else None)
 
 
 @hookimpl

@@ -67,6 +67,11 @@ class AmazonSettings(BaseModel):
     )
 
     pacing: bool = Field(default=True, description="pace calls by Amazon's usage plans (token buckets)")
+    shared_pacing: bool = Field(
+        default=True,
+        description="keep the usage-plan buckets and access tokens in the hub's database, shared by every "
+        "process on it; false: each process paces and refreshes on its own (one process only, or to compare)",
+    )
     max_pacing_wait: float = Field(
         default=200.0,
         gt=0,

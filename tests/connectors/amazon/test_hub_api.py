@@ -45,6 +45,8 @@ async def test_tokens_and_buckets_live_in_the_coordination_every_process_shares(
 
     assert isinstance(state, ClientState) and state.coordination is shared
     assert isinstance(state.tokens, SharedTokens) and isinstance(state.pacer, SharedPacer)
+    alone = dataclasses.replace(setup, settings=AmazonSettings(shared_pacing=False))
+    assert (await connectors.amazon.open_connector(alone)).coordination is None
 
 
 async def test_a_hook_without_the_connectors_state_fails_before_calling_amazon(
