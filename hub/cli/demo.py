@@ -24,19 +24,23 @@ from aiohttp import web
 from core import authorization
 from core.demo import DemoShop
 from core.imports import run_import
-from core.labels import NewLabel, NewParcel, create_label, push_label
+from core.labels import NewLabel, NewParcel, create_label, push_label, settle_parcels
 from core.manifest import Manifest, load_attribute
-from core.models import ConnectionState, OrderStatus, ParcelItem
+from core.models import ConnectionState, OrderStatus, ParcelItem, PushState
 from core.plugins import load_connectors
 from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
 from core.storage.accounts import create_account, list_accounts
 from core.storage.connections import list_connections
+from core.storage.labels import get_label
 from core.storage.orders import PageCounts, StoredOrder, list_orders
 from core.storage.tokens import create_token
 from hub.cli.base import end_status_line, ensure_port_free, settings_of, status_line
 
 DEMO_PREFIX = "Demo merchant "
+
+#: How long the demo waits for a shop to settle the parcels it accepted.
+SETTLE_WAIT_SECONDS = 30.0
 
 
 class Demo:
@@ -202,6 +206,7 @@ async def _labels(rt: Runtime, show: Demo, connection_id: int, wanted: int, shop
     # Lead with an order of several items, to show a shipment split over parcels.
     candidates.sort(key=lambda stored: sum(1 for item in stored.order.items if item.quantity_unshipped) < 2)
     chosen = candidates[:wanted]
+    labels: list[int] = []
     for number, stored in enumerate(chosen, start=1):
         order = stored.order
         if number == 1 and sum(1 for item in order.items if item.quantity_unshipped) > 1:
@@ -220,7 +225,27 @@ async def _labels(rt: Runtime, show: Demo, connection_id: int, wanted: int, shop
         place = order.recipient.city if order.recipient and order.recipient.city else "?"
         states = ", ".join(f"{p.tracking_number} {p.push_state.value}" for p in pushed.parcels)
         show.say(f"order {order.external_id} to {place}: {len(parcels)} parcel(s): {states}")
+        labels.append(pushed.id)
+    await _settle(rt, show, connection_id, labels, shop)
     return chosen
+
+
+async def _settle(rt: Runtime, show: Demo, connection_id: int, label_ids: list[int], shop: DemoShop) -> None:
+    """Wait for the shop to settle the parcels it accepted, asking it as the settle job would."""
+    accepted = [label_id for label_id in label_ids if (await get_label(rt.db.pool, label_id)).parcels_in(PushState.ACCEPTED)]
+    if not accepted:
+        return
+    show.say(f"{shop.title} accepted them and settles them later; asking it until it has (the hub's settle job)")
+    deadline = time.monotonic() + SETTLE_WAIT_SECONDS
+    while accepted and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)  # the demo waits for the shop's clock; tests wait on conditions
+        await settle_parcels(rt, connection_id)
+        accepted = [
+            label_id for label_id in accepted if (await get_label(rt.db.pool, label_id)).parcels_in(PushState.ACCEPTED)
+        ]
+    for label_id in label_ids:
+        label = await get_label(rt.db.pool, label_id)
+        show.say(f"label {label.external_id}: " + ", ".join(f"{p.tracking_number} {p.push_state.value}" for p in label.parcels))
 
 
 async def _read_back(show: Demo, shop: DemoShop, chosen: list[StoredOrder]) -> None:
