@@ -99,7 +99,13 @@ class ImportRun:
     @property
     def ids(self) -> list[str]:
         """The external ids of every order and skipped order yielded, in order, repeats kept."""
-        return [item.external_id for page in self.pages for item in (*page.orders, *page.skipped)]
+        return [external_id for page in self.pages for external_id in page_ids(page)]
+
+
+
+def page_ids(page: ImportPage) -> list[str]:
+    """The external ids of a page's orders, then of its skipped orders."""
+    return [order.external_id for order in page.orders] + [skipped.external_id for skipped in page.skipped]
 
 
 class Bystander:

@@ -57,6 +57,7 @@ from core.testing.bench import (
     ImportRun,
     ResourceTracker,
     Subject,
+    page_ids,
 )
 from core.testing.scenario import FAULTS, Fault, PostedEvent
 
@@ -240,7 +241,7 @@ async def orders_validate(subject: Subject) -> None:
             _revalidate(Order, order, number)
         for skipped in page.skipped:
             _revalidate(SkippedOrder, skipped, number)
-        twice = _repeated([item.external_id for item in (*page.orders, *page.skipped)])
+        twice = _repeated(page_ids(page))
         if twice:
             raise ContractViolation(
                 f"Page {number} of the import holds the external ids {twice} more than once: "
@@ -316,8 +317,7 @@ async def import_resumes_from_a_page_cursor(subject: Subject) -> None:
                 "Scenarios.settings() to check resuming."
             )
         resumed = await bench.run_import(full.pages[0].cursor)
-    expected = [item for page in full.pages[1:] for item in (*page.orders, *page.skipped)]
-    expected_ids = sorted(item.external_id for item in expected)
+    expected_ids = sorted(external_id for page in full.pages[1:] for external_id in page_ids(page))
     if sorted(resumed.ids) != expected_ids:
         raise ContractViolation(
             f"Resuming from the cursor of page 1 ({_cursor(full.pages[0].cursor)}) yielded {sorted(resumed.ids)}; "
@@ -363,7 +363,7 @@ async def import_misses_no_change_during_a_run(subject: Subject) -> None:
                     raise ContractViolation("import_orders did not end: the last page must end the generator.")
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
-        later = {item.external_id for page in run.pages[1:] for item in (*page.orders, *page.skipped)}
+        later = {external_id for page in run.pages[1:] for external_id in page_ids(page)}
         following = await bench.run_import(run.cursor)
     for external_id, what in ((changed, "changed"), (added, "added")):
         if external_id not in later and external_id not in following.ids:

@@ -336,7 +336,7 @@ async def test_kit_catches_a_check_confirming_what_the_shop_has_not_settled() ->
 
 
 async def test_kit_catches_accepted_outcomes_without_check_parcels() -> None:
-    with pytest.raises(ContractViolation, match=r"answered accepted .* does not implement check_parcels"):
+    with pytest.raises(ContractViolation, match=r"accepted.* does not implement check_parcels"):
         await checks.label_outcome_per_parcel(subject(KeyVariant(check_parcels=None)))
 
 
