@@ -4,7 +4,10 @@
 ledger and pgqueuer's queue, log and statistics tables) as JSON, keyed by primary key. ``changes``
 lists what differs between two snapshots as readable lines ("orders[3].recipient changed",
 "labels: +1 row"). Columns that every authenticated request stamps (``api_tokens.last_used_at``)
-are left out: they say nothing about the data.
+are left out: they say nothing about the data. So are the tables of core's coordination service
+from snapshots (rate-limit buckets and short-lived access tokens shared by the hub's processes):
+any call to a shop spends a token there, whether or not the request it served is refused. ``dump``
+keeps them: an access token stored there must not be readable either.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import asyncpg
 
 #: (table, column) pairs that change on every request by design.
 VOLATILE = {("api_tokens", "last_used_at")}
+#: Tables that follow the calls made to shops, not the hub's data (core.coordination).
+COORDINATION = {"shared_buckets", "shared_secrets"}
 
 Snapshot = dict[str, dict[str, dict[str, Any]]]
 
@@ -41,7 +46,7 @@ async def tables(db: Db) -> list[tuple[str, list[str]]]:
 
 async def snapshot(db: Db) -> Snapshot:
     """Every row of every table, as {table: {key: {column: value}}}."""
-    found = await tables(db)
+    found = [(name, key) for name, key in await tables(db) if name not in COORDINATION]
     result: Snapshot = {name: {} for name, _ in found}
     keys = dict(found)
     query = " union all ".join(f"""select '{name}' as name, to_jsonb(t)::text as row from public."{name}" t""" for name, _ in found)
