@@ -121,3 +121,9 @@ async def delete_secret(db: Db, key: str, digest: str | None = None) -> None:
     await db.execute(
         "delete from shared_secrets where key = $1 and ($2::text is null or digest = $2)", key, digest
     )
+
+
+async def delete_stale(db: Db) -> None:
+    """Forget expired secrets, and buckets untouched for a day (full again: a new one is the same)."""
+    await db.execute("delete from shared_secrets where expires_at < now()")
+    await db.execute("delete from shared_buckets where updated_at < now() - interval '1 day'")

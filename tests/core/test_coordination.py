@@ -16,6 +16,7 @@ import pytest
 
 from core.coordination import Coordination, DatabaseCoordination, MemoryCoordination
 from core.crypto import Vault, new_key
+from core.retention import delete_expired_personal_data
 from core.runtime import Runtime
 
 RATE, BURST = 2.0, 10.0
@@ -199,3 +200,18 @@ async def test_the_runtime_gives_each_connector_its_own_keys(runtime: Runtime) -
     keys = {row["key"] for row in await runtime.db.pool.fetch("select key from shared_buckets")}
     assert keys == {"amazon:pace:seller", "bol:pace:seller"}
     assert runtime.setup_of("amazon").coordination is not None
+
+
+async def test_retention_forgets_expired_secrets_and_idle_buckets(runtime: Runtime) -> None:
+    pool = runtime.db.pool
+    await pool.execute(
+        "insert into shared_secrets (key, value, digest, expires_at) values"
+        " ('old', '\\x00', 'd', now() - interval '1 minute'), ('live', '\\x00', 'd', now() + interval '1 hour')"
+    )
+    await pool.execute(
+        "insert into shared_buckets (key, tokens, rate, burst, updated_at) values"
+        " ('idle', 1, 1, 1, now() - interval '2 days'), ('busy', 1, 1, 1, now())"
+    )
+    await delete_expired_personal_data(runtime)
+    assert [r["key"] for r in await pool.fetch("select key from shared_secrets")] == ["live"]
+    assert [r["key"] for r in await pool.fetch("select key from shared_buckets")] == ["busy"]

@@ -112,4 +112,4 @@ def test_a_connector_cannot_take_the_name_of_a_hub_command(
 
 def test_demo_without_a_connector_that_brings_a_demo_shop_says_so() -> None:
     with pytest.raises(click.ClickException, match="No loaded connector brings a demo shop"):
-        demo_connectors(HubSettings(plugins={"deny": ["amazon"]}), orders=5)
+        demo_connectors(HubSettings(plugins={"allow": ["no-such-connector"]}), orders=5)
