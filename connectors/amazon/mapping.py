@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import ValidationError
 
@@ -289,17 +289,15 @@ def amazon_time(value: datetime) -> str:
 MAX_QUANTITY = 2**31 - 1
 
 
-def _count(value: Any) -> bool:
+def _count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_QUANTITY
 
 
 def _text(value: Any) -> str | None:
     if isinstance(value, str):
-        if "\x00" in value:  # PostgreSQL text cannot hold NUL
-            value = value.replace("\x00", "")
-        value = value.strip()
-        if value:
-            return value
+        text = value.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
+        if text:
+            return text
     return None
 
 

@@ -83,9 +83,12 @@ async def run_simulator(
 ) -> AsyncIterator[RunningSimulator]:
     """Serve a simulator on ``host``:``port`` (0: a free port) for the duration of the block."""
     app = create_app(config)
-    # access_log=None switches aiohttp's access log off; leaving it out keeps the default logger.
-    log_options = {} if access_log else {"access_log": None}
-    runner = web.AppRunner(app, shutdown_timeout=2.0, **log_options)
+    # access_log=None switches aiohttp's access log off; the default keeps aiohttp's logger.
+    runner = (
+        web.AppRunner(app, shutdown_timeout=2.0)
+        if access_log
+        else web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
