@@ -94,3 +94,13 @@ def test_every_amazon_setting_is_in_hub_toml() -> None:
     text = (ROOT / "hub.toml").read_text(encoding="utf-8").split("[connectors.amazon]")[1]
     for name in AmazonSettings.model_fields:
         assert re.search(rf"^#? ?{name} =", text, re.M), f"hub.toml does not document connectors.amazon.{name}"
+
+
+def test_every_bol_setting_is_in_hub_toml_and_docs_bol() -> None:
+    from connectors.bol.settings import BolSettings
+
+    toml = (ROOT / "hub.toml").read_text(encoding="utf-8").split("[connectors.bol]")[1]
+    doc = (ROOT / "docs" / "bol.md").read_text(encoding="utf-8")
+    for name in BolSettings.model_fields:
+        assert re.search(rf"^#? ?{name} =", toml, re.M), f"hub.toml does not document connectors.bol.{name}"
+        assert f"| `{name}` |" in doc, f"docs/bol.md does not explain connectors.bol.{name}"
