@@ -33,6 +33,7 @@ class Vault:
         try:
             self._fernet = MultiFernet([Fernet(key) for key in keys])
             self._primary = keys[0]
+            self._keys = list(keys)
         except ValueError as err:
             raise ConfigError(
                 "An encryption key is not a valid Fernet key: generate one with `hub config new-key`."
@@ -55,6 +56,17 @@ class Vault:
         """A key for another purpose (such as signing), derived from the newest key."""
         hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode())
         return hkdf.derive(self._primary)
+
+    def derive_all(self, purpose: str) -> list[bytes]:
+        """The key ``derive`` gives, under every configured key, newest first.
+
+        For values made once and looked up later (search tokens): after a key rotation, values
+        made under an older key are still found while that key stays configured.
+        """
+        return [
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(key)
+            for key in self._keys
+        ]
 
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypt a token with the newest key."""

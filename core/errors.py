@@ -3,21 +3,124 @@
 Every error carries a message a user can act on (``str(err)``) and, apart from it, an internal
 ``detail`` for logs and developers. Connector errors map onto connection states; ``error_for_status``
 is the one table that turns an HTTP status from a shop into one of them.
+
+Messages a merchant reads can be said in their language: ``MESSAGES`` catalogues them by a
+message code, as English templates with ``{name}`` parameters. ``SomeError.coded(code, params)``
+makes an error with such a message (and keeps the code and parameters on it); ``message_text``
+makes the text alone (for a parcel outcome's message). Wherever the hub stores such a text (an
+import's error, a parcel's push message, a connection's reason) it stays plain English for logs,
+the CLI and the API, and ``read_message`` reads the code and parameters back from it, so that the
+pages translate it and keep the parameters, the shop's own words among them, as they are.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any, Self
+
+#: Messages a merchant reads, by message code: English templates whose ``{name}`` parameters are
+#: filled in as given (a shop's name, the shop's own words in ``reason``). Codes are only ever
+#: added; a template's wording may change only with its translations (hub/web/i18n.py). A text
+#: must read back to its own code: a test renders every template and reads it back, with shop
+#: words in ``reason`` that quote the other templates.
+MESSAGES: dict[str, str] = {
+    # Connecting
+    "consent_declined": "The authorisation was declined or cancelled in {place}; click Connect to try again.",
+    "link_expired": "The authorisation link has expired or was used already: start connecting again.",
+    "link_invalid": "The authorisation link is invalid: start connecting again.",
+    "code_expired": "{shop}'s authorisation code expired or was already used; click Connect to try again.",
+    "credentials_refused": "{shop} refused these credentials: {reason}",
+    "access_refused": "{shop} refused this connection's access ({reason}). Reconnect {shop} under Settings > Integrations.",
+    "access_revoked": (
+        "{shop} no longer accepts this connection's authorisation (revoked in {place} or expired). "
+        "Reconnect {shop} under Settings > Integrations."
+    ),
+    # Talking to the shop: imports, checks
+    "shop_not_answering": "{shop} is not answering properly right now; the hub will try again.",
+    "shop_throttled": "{shop} throttled the hub; it will try again shortly.",
+    "request_rejected": "{shop} rejected the request: {reason}",
+    "import_stopped": "Connection {connection} became {state} during the import; it stopped.",
+    "import_interrupted": "the import was interrupted",
+    # Tracking codes
+    "tracking_rejected": "{shop} rejected the tracking code: {reason}",
+    "tracking_off": "updating the tracking code in the shop is off",
+    "tracking_retry": "will retry",
+    "not_settled": "The shop did not confirm this parcel within {hours} hours; Retry looks it up at the shop again.",
+}
+
+_PARAM = re.compile(r"\{(\w+)\}")
+
+
+def message_text(message_code: str, params: Mapping[str, object] | None = None) -> str:
+    """The English text of a catalogued message (``MESSAGES``) with its parameters filled in."""
+    return MESSAGES[message_code].format_map({name: str(value) for name, value in (params or {}).items()})
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts, seen, at = [], set(), 0
+    for found in _PARAM.finditer(template):
+        parts.append(re.escape(template[at:found.start()]))
+        name = found.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        at = found.end()
+    parts.append(re.escape(template[at:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+_PATTERNS = {message_code: _pattern(template) for message_code, template in MESSAGES.items()}
+
+
+def read_message(text: str) -> tuple[str, dict[str, str]] | None:
+    """The message code and parameters of a text made from ``MESSAGES``; ``None`` for any other text.
+
+    ``reason`` may hold anything (the shop's own words, quoting other messages even); the other
+    parameters are short names. Where a text fits several templates, the one that leaves the
+    other parameters shortest made it.
+    """
+    best: tuple[int, str, dict[str, str]] | None = None
+    for message_code, pattern in _PATTERNS.items():
+        found = pattern.fullmatch(text)
+        if found:
+            params = found.groupdict()
+            named = sum(len(value) for name, value in params.items() if name != "reason")
+            if best is None or named < best[0]:
+                best = (named, message_code, params)
+    return (best[1], best[2]) if best else None
+
 
 class HubError(Exception):
-    """Base of every error the hub raises on purpose."""
+    """Base of every error the hub raises on purpose.
+
+    ``message_code`` and ``params``: the catalogued message (``MESSAGES``) the message was made
+    from, when it was (see ``coded``); the JSON API passes them on, the pages translate them.
+    """
 
     #: Short machine-readable code, used by the JSON API.
     code = "hub_error"
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: str | None = None,
+        message_code: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.message_code = message_code
+        self.params = {name: str(value) for name, value in (params or {}).items()}
+
+    @classmethod
+    def coded(cls, message_code: str, params: Mapping[str, object] | None = None, **kwargs: Any) -> Self:
+        """This error with a catalogued message: the text from ``MESSAGES``, the code and parameters kept.
+
+        ``kwargs`` go to the error's constructor (``detail``, ``retry_after``, ``field``).
+        """
+        return cls(message_text(message_code, params), message_code=message_code, params=params, **kwargs)
 
 
 class ConfigError(HubError):
@@ -41,8 +144,16 @@ class InvalidInput(HubError):
 
     code = "invalid_input"
 
-    def __init__(self, message: str, *, detail: str | None = None, field: str | None = None) -> None:
-        super().__init__(message, detail=detail)
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: str | None = None,
+        field: str | None = None,
+        message_code: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, detail=detail, message_code=message_code, params=params)
         self.field = field
 
 
@@ -103,9 +214,15 @@ class TransientError(ConnectorError):
     code = "transient"
 
     def __init__(
-        self, message: str, *, detail: str | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        detail: str | None = None,
+        retry_after: float | None = None,
+        message_code: str | None = None,
+        params: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message, detail=detail)
+        super().__init__(message, detail=detail, message_code=message_code, params=params)
         self.retry_after = retry_after
 
 
@@ -122,15 +239,22 @@ class RateLimited(TransientError):
 
 
 def error_for_status(
-    status: int, message: str, *, detail: str | None = None, retry_after: float | None = None
+    status: int,
+    message: str,
+    *,
+    detail: str | None = None,
+    retry_after: float | None = None,
+    message_code: str | None = None,
+    params: Mapping[str, object] | None = None,
 ) -> ConnectorError:
-    """Map an HTTP status from a shop to the connector error the hub acts on."""
+    """Map an HTTP status from a shop to the connector error the hub acts on (``message_code`` and ``params`` as ``HubError``'s)."""
+    coded: dict[str, Any] = {"detail": detail, "message_code": message_code, "params": params}
     if status == 429:
-        return RateLimited(message, detail=detail, retry_after=retry_after)
+        return RateLimited(message, retry_after=retry_after, **coded)
     if status in (401, 403):
-        return ConnectorAuthFailed(message, detail=detail)
+        return ConnectorAuthFailed(message, **coded)
     if status == 408 or status >= 500:
-        return ConnectorNotReady(message, detail=detail, retry_after=retry_after)
+        return ConnectorNotReady(message, retry_after=retry_after, **coded)
     if 400 <= status < 500:
-        return ConnectorRejected(message, detail=detail)
-    return ConnectorError(message, detail=detail)
+        return ConnectorRejected(message, **coded)
+    return ConnectorError(message, **coded)

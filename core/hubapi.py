@@ -26,9 +26,11 @@ from core.errors import (
     EventRejected,
     HubError,
     InvalidInput,
+    MESSAGES,
     RateLimited,
     TransientError,
     error_for_status,
+    message_text,
 )
 from core.hookspecs import HUB_API_VERSION, hookimpl
 from core.logs import register_secret
@@ -63,6 +65,7 @@ from core.models import (
 
 __all__ = [
     "HUB_API_VERSION",
+    "MESSAGES",
     "SHOP_CALLS",
     "AcceptedParcel",
     "Address",
@@ -106,5 +109,6 @@ __all__ = [
     "UtcDatetime",
     "error_for_status",
     "hookimpl",
+    "message_text",
     "register_secret",
 ]

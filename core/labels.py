@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from core import lifecycle, queue
 from core.authorization import mark_auth_required
@@ -51,6 +51,14 @@ class NewLabel(Model):
     ship_date: UtcDatetime | None = None
     parcels: list[NewParcel] = Field(min_length=1, max_length=50)
 
+    @model_validator(mode="after")
+    def _one_parcel_per_tracking_number(self) -> NewLabel:
+        numbers = [parcel.tracking_number for parcel in self.parcels]
+        twice = sorted({number for number in numbers if numbers.count(number) > 1})
+        if twice:
+            raise ValueError(f"tracking number {', '.join(twice)} is given to more than one parcel; each parcel has its own")
+        return self
+
 
 async def create_label(rt: Runtime, order_id: int, new: NewLabel, account_id: int | None = None) -> StoredLabel:
     """Record a label for a stored order and queue its push (see ``record_label``)."""
@@ -64,15 +72,33 @@ async def record_label(
     """Record a label for a stored order and queue its push; return it and whether it is new.
 
     The push job is queued in the same transaction, so no label is ever stored without its push.
-    The same label id again returns the stored label, unchanged (and ``False``).
+    The same label id again returns the stored label, unchanged (and ``False``); with other
+    tracking numbers, items or carrier it is a ``Conflict`` naming the difference. A tracking
+    number already on a parcel of the order is a ``Conflict`` too.
     """
     async with rt.db.pool.acquire() as db, db.transaction():
         # Read under the order's lock: a cancellation imported meanwhile must be seen.
         target = await store.lock_label_target(db, order_id, new.external_id, account_id)
         if target.existing_label is not None:
-            return await store.get_label(db, target.existing_label), False
+            existing = await store.get_label(db, target.existing_label)
+            differences = _differences(existing, new)
+            if differences:
+                raise Conflict(
+                    f"Label {new.external_id} of order {order_id} was recorded already, with "
+                    f"{'; '.join(differences)}. A label id names one label: post the new label under a new label_id."
+                )
+            return existing, False
         if target.status == OrderStatus.CANCELLED.value:
             raise Conflict(f"Order {order_id} was cancelled in the shop: do not ship it.")
+        taken = await store.tracking_numbers_of_order(db, order_id)
+        for parcel in new.parcels:
+            if parcel.tracking_number in taken:
+                label_id, reference = taken[parcel.tracking_number]
+                raise Conflict(
+                    f"Tracking number {parcel.tracking_number} is on parcel {reference} of label {label_id} of "
+                    f"order {order_id} already: each parcel has its own tracking number (a parcel the shop "
+                    "refused goes again with Retry)."
+                )
         # What is left per item, as the shop last reported it less what the hub sent since; a label
         # asking for more is refused here, before anything goes to the shop.
         remaining = target.remaining()
@@ -108,6 +134,25 @@ async def record_label(
         stored = await store.insert_label(db, order_id, label)
         await queue.enqueue_push(db, stored.id)
         return stored, True
+
+
+def _differences(stored: StoredLabel, new: NewLabel) -> list[str]:
+    """How a label posted again under its label id differs from the stored one (what it sets, not its defaults)."""
+    found = []
+    if len(new.parcels) != len(stored.parcels):
+        found.append(f"{len(stored.parcels)} parcel(s), not {len(new.parcels)}")
+    for number, (was, now) in enumerate(zip(stored.parcels, new.parcels), start=1):
+        if was.tracking_number != now.tracking_number:
+            found.append(f"tracking number {was.tracking_number} for parcel {number}, not {now.tracking_number}")
+        if now.items is not None and _items(now.items) != _items(was.items):
+            found.append(f"other items in parcel {number}")
+    if "carrier" in new.model_fields_set and new.carrier != stored.carrier:
+        found.append(f"carrier {stored.carrier}, not {new.carrier}")
+    return found
+
+
+def _items(items: list[ParcelItem]) -> list[tuple[str, int]]:
+    return sorted((item.item_external_id, item.quantity) for item in items)
 
 
 def _left_of(target: store.LabelTarget, item_id: str) -> str:
@@ -153,9 +198,10 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
     """Send a label's pending parcels to the shop and store each outcome.
 
     Does nothing but mark the parcels skipped when the connection's "update the tracking code in
-    the shop" setting is off. Raises ``TransientError`` when the shop should be asked again
-    later, ``ConnectorAuthFailed`` (after moving the connection to auth_required), and
-    ``PushRunning`` while another worker pushes the label.
+    the shop" setting is off; parcels skipped so are pushed once it is on again. Raises
+    ``TransientError`` when the shop should be asked again later, ``ConnectorAuthFailed`` (after
+    moving the connection to auth_required), and ``PushRunning`` while another worker pushes the
+    label.
 
     The push takes a lease on the label (an owner id and an expiry) rather than holding a
     database connection: connections are taken only for the reads and the outcome writes, never
@@ -189,10 +235,16 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
 async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
     async with rt.db.pool.acquire() as db:
         label = await store.get_label(db, label_id)
-        if not label.parcels_in(PushState.PENDING):
+        if not label.parcels_in(PushState.PENDING, PushState.SKIPPED):
             return label
         stored = await order_store.get_order(db, rt.vault, label.order_id)
         connection = await connection_store.get_connection(db, stored.connection_id)
+        if connection.settings.update_tracking and label.parcels_in(PushState.SKIPPED):
+            # Skipped while the setting was off; the merchant has turned it on since: they go now.
+            await store.repend_skipped(db, label_id)
+            label = await store.get_label(db, label_id)
+        if not label.parcels_in(PushState.PENDING):
+            return label
         pending = label.as_label((PushState.PENDING,))
         if not connection.settings.update_tracking:
             off = "updating the tracking code in the shop is off"

@@ -373,6 +373,15 @@ async def reset_failed(db: Db, label_id: int) -> int:
     return int(result.split()[-1])
 
 
+async def repend_skipped(db: Db, label_id: int) -> int:
+    """Put a label's skipped parcels (the tracking setting was off) back to pending; return how many."""
+    result = await db.execute(
+        "update parcels set push_state = 'pending', push_message = null where label_id = $1 and push_state = 'skipped'",
+        label_id,
+    )
+    return int(result.split()[-1])
+
+
 @dataclass(frozen=True)
 class AcceptedRow:
     """A parcel the shop accepted and core is due to ask about, with what the question needs."""
@@ -449,3 +458,9 @@ async def connections_due_checks(db: Db) -> list[int]:
         """
     )
     return [row["connection_id"] for row in rows]
+
+
+async def tracking_numbers_of_order(db: Db, order_id: int) -> dict[str, tuple[int, str]]:
+    """The tracking numbers of an order's parcels: tracking number -> (label id, parcel reference)."""
+    rows = await db.fetch("select tracking_number, label_id, reference from parcels where order_id = $1", order_id)
+    return {row["tracking_number"]: (row["label_id"], row["reference"]) for row in rows}
