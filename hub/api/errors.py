@@ -1,8 +1,10 @@
 """Errors as JSON: every HubError maps to a status with a message; nothing leaks a traceback.
 
-An ``InvalidInput`` that names the body member at fault carries it as ``error.field``. Messages
-pass through the log mask (``core.logs.mask``), so a secret the hub knows never comes back in an
-answer, not even inside a shop's reason.
+An ``InvalidInput`` that names the body member at fault carries it as ``error.field``; a catalogued
+message (``core.errors.MESSAGES``) its ``message_code`` and ``params``. Messages pass through the
+log mask (``core.logs.mask``), so a secret the hub knows never comes back in an answer, not even
+inside a shop's reason. A request aiohttp cannot read (a header over its size limit) is logged in
+one line without what the client sent (``RequestFaults``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TypeVar
 
 import asyncpg
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from core.errors import (
@@ -51,18 +54,58 @@ STATUS: list[tuple[type[HubError], int]] = [
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    coded: HubError | None = None,
 ) -> web.Response:
-    """A JSON error body ``{"error": {"code", "message"[, "field"]}}``."""
-    detail = {"code": code, "message": mask(message)}
+    """A JSON error body ``{"error": {"code", "message"[, "field"][, "message_code", "params"]}}``.
+
+    ``coded``: the error whose catalogued message code and parameters go with the message.
+    """
+    detail: dict[str, object] = {"code": code, "message": mask(message)}
     if field:
         detail["field"] = field
+    if coded is not None and coded.message_code:
+        detail["message_code"] = coded.message_code
+        detail["params"] = {name: mask(value) for name, value in coded.params.items()}
     return web.json_response({"error": detail}, status=status, headers=headers)
 
 
 def where(request: web.Request) -> str:
     """The request's path for a log line; a shop event's path without its token (the connection's events address)."""
     return EVENTS_PATH + "{token}" if request.path.startswith(EVENTS_PATH) else request.path
+
+
+class RequestFaults(logging.Filter):
+    """aiohttp's line about a request it could not read, in one line and with none of the client's bytes.
+
+    aiohttp refuses such a request (a header over its 8190-byte limit, a bad request line) with a
+    400 before any handler or middleware runs, and logs it on ``aiohttp.server`` with a traceback
+    whose message quotes the start of the offending line: an ``Authorization`` header's token, in
+    clear. The client has its 400; the log keeps that it happened, from where and why in a word.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Fold a parser refusal into one line without the exception's text."""
+        err = record.exc_info[1] if record.exc_info else None
+        if isinstance(err, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "-"
+            record.msg = "refused a request it could not read from %s: %s (answered %s)"
+            record.args = (remote, type(err).__name__, err.code)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+#: aiohttp's server logger, where its HTTP parser's refusals are logged (see ``RequestFaults``).
+SERVER_LOGGER = "aiohttp.server"
+_REQUEST_FAULTS = RequestFaults()
+# On the logger itself, not a handler: whatever handlers a process sets up, none sees the original.
+logging.getLogger(SERVER_LOGGER).addFilter(_REQUEST_FAULTS)
 
 
 def status_of(err: HubError) -> int:
@@ -79,7 +122,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         status = status_of(err)
         if status >= 500:
             log.warning("%s %s failed: %s (%s)", request.method, where(request), err, err.detail)
-        return error_response(status, err.code, err.message, getattr(err, "field", None))
+        return error_response(status, err.code, err.message, getattr(err, "field", None), coded=err)
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError):
         log.warning("%s %s: the database is unavailable", request.method, where(request))
         return error_response(503, "unavailable", "The database is unavailable; retry shortly.")
@@ -107,10 +150,11 @@ async def read_body(request: web.Request, model: type[B]) -> B:
         # pydantic also refuses invalid JSON, bad UTF-8 and absurd nesting here.
         return model.model_validate_json(raw, strict=True)
     except ValidationError as err:
-        raise InvalidInput(_first_problem(err)) from err
+        raise InvalidInput(first_problem(err)) from err
 
 
-def _first_problem(err: ValidationError) -> str:
+def first_problem(err: ValidationError) -> str:
+    """The first thing a validation error found, as a 400's message names it."""
     problem = err.errors()[0]
     where = ".".join(str(part) for part in problem["loc"]) or "body"
     return f"Invalid {where}: {problem['msg']}."

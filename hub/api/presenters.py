@@ -113,6 +113,7 @@ def order_out(stored: StoredOrder, labels: list[StoredLabel] | None = None) -> O
         external_id=o.external_id,
         reference=o.reference,
         status=o.status.value,
+        work_state=stored.work_state,
         marketplace=o.marketplace,
         created_at=o.created_at,
         updated_at=o.updated_at,

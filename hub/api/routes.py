@@ -12,7 +12,7 @@ from __future__ import annotations
 
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from core import authorization, lifecycle, queue
 from core.errors import InvalidInput
@@ -25,7 +25,7 @@ from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.tokens import account_for
 from hub.api import events
-from hub.api.errors import Handler, error_response, int_param, read_body
+from hub.api.errors import Handler, error_response, first_problem, int_param, read_body
 from hub.api.presenters import connection_out, connector_out, import_out, label_out, order_out
 from hub.api.schemas import (
     ConnectIn,
@@ -206,7 +206,8 @@ async def list_orders(request: web.Request) -> web.Response:
         after_id=int_param(request, "after", 0),
     )
     next_after = found[-1].id if len(found) == limit else None
-    return reply(OrderList(orders=[order_out(o) for o in found], next_after=next_after))
+    labels = await order_store.labels_of_orders(rt.db.pool, [o.id for o in found])  # one statement for the page
+    return reply(OrderList(orders=[order_out(o, labels[o.id]) for o in found], next_after=next_after))
 
 
 @routes.get(PREFIX + r"/orders/{id:\d+}")
@@ -214,8 +215,8 @@ async def get_order(request: web.Request) -> web.Response:
     """One order with its labels and their push states."""
     rt = request.app[RUNTIME]
     stored = await order_store.get_order(rt.db.pool, rt.vault, int_param(request, "id"), request[ACCOUNT])
-    labels = [await label_store.get_label(rt.db.pool, lid) for lid in await label_store.labels_of_order(rt.db.pool, stored.id)]
-    return reply(order_out(stored, labels))
+    labels = await order_store.labels_of_orders(rt.db.pool, [stored.id])
+    return reply(order_out(stored, labels[stored.id]))
 
 
 @routes.post(PREFIX + "/labels")
@@ -223,13 +224,12 @@ async def report_label(request: web.Request) -> web.Response:
     """The platform created a label: store it and queue its tracking push (idempotent by label_id)."""
     body = await read_body(request, LabelIn)
     rt = request.app[RUNTIME]
-    new = NewLabel(
-        external_id=body.label_id,
-        carrier=body.carrier,
-        shipping_method=body.shipping_method,
-        ship_date=body.ship_date,
-        parcels=body.parcels,
-    )
+    # Only what the body sets: a label posted again is compared with what it says, not with defaults.
+    given = {name: getattr(body, name) for name in body.model_fields_set & {"carrier", "shipping_method", "ship_date"}}
+    try:
+        new = NewLabel(external_id=body.label_id, parcels=body.parcels, **given)
+    except ValidationError as err:
+        raise InvalidInput(first_problem(err)) from err
     label, created = await record_label(rt, body.order_id, new, account_id=request[ACCOUNT])
     return reply(label_out(label), status=201 if created else 200)
 

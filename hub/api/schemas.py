@@ -25,11 +25,18 @@ class Body(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    """What went wrong and what to do about it; ``field``: the body member at fault, when there is one."""
+    """What went wrong and what to do about it; ``field``: the body member at fault, when there is one.
+
+    ``message_code`` and ``params``: when the message is one of the hub's catalogued messages
+    (``core.errors.MESSAGES``), its code and parameters, so that a client can say it in its
+    user's language (the parameters, the shop's own words among them, as they are).
+    """
 
     code: str
     message: str
     field: str | None = None
+    message_code: str | None = None
+    params: dict[str, str] | None = None
 
 
 class ErrorOut(BaseModel):
@@ -218,6 +225,9 @@ class OrderOut(BaseModel):
     external_id: str
     reference: str | None
     status: str
+    #: Where the order stands for the merchant: to_ship, attention (a parcel refused or not sent),
+    #: shipped (as the shop says, or every item in parcels the shop confirmed), cancelled.
+    work_state: Literal["to_ship", "attention", "shipped", "cancelled"]
     marketplace: str | None
     created_at: datetime
     updated_at: datetime

@@ -54,8 +54,8 @@ def _parcel(text: str) -> NewParcel:
 
 @labels.command("create")
 @click.option("--order", "order_id", type=ID, required=True, help="The hub's order id (see `hub orders list`).")
-@click.option("--tracking", default=None, help="Tracking number of a single parcel with all items left.")
-@click.option("--parcel", "parcels", multiple=True, help="TRACKING[:ITEM=QTY,...]; repeat for more parcels.")
+@click.option("--tracking", default=None, help="Tracking number of a single parcel with all items left (not with --parcel).")
+@click.option("--parcel", "parcels", multiple=True, help="TRACKING[:ITEM=QTY,...]; repeat for more parcels (not with --tracking).")
 @click.option("--label-id", default=None, help="The platform's label id (default: label-<order>-<tracking>).")
 @click.option("--no-push", is_flag=True, help="Record only; do not send the tracking code now.")
 @with_runtime
@@ -63,6 +63,12 @@ async def create(
     rt: Runtime, order_id: int, tracking: str | None, parcels: tuple[str, ...], label_id: str | None, no_push: bool
 ) -> None:
     """Record a label for an order and send its tracking codes to the shop."""
+    if tracking and parcels:
+        raise InvalidInput(
+            f"Give either --tracking (one parcel with every item left) or --parcel (each parcel and its items), "
+            f"not both: --tracking {tracking} and --parcel {parcels[0]} would be one label with "
+            f"{len(parcels) + 1} parcels. For that, repeat --parcel: --parcel {tracking} --parcel {parcels[0]}."
+        )
     try:
         wanted = [_parcel(p) for p in parcels] or ([NewParcel(tracking_number=tracking)] if tracking else [])
         if not wanted:
@@ -94,7 +100,7 @@ async def show(rt: Runtime, label_id: int) -> None:
 @click.argument("label_id", type=ID)
 @with_runtime
 async def push(rt: Runtime, label_id: int) -> None:
-    """Send a label's pending parcels to the shop."""
+    """Send a label's pending parcels to the shop (and those skipped while the tracking setting was off, once it is on)."""
     await _push(rt, label_id)
 
 

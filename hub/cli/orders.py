@@ -6,7 +6,7 @@ import click
 
 from core.models import PushState
 from core.storage import labels as label_store
-from core.storage.orders import get_order, list_orders
+from core.storage.orders import get_order, list_orders, reindex_recipients
 from hub.cli.base import ID, HubGroup, Runtime, echo_json, with_runtime
 from hub.cli.labels import parcel_line
 
@@ -86,3 +86,11 @@ async def show(rt: Runtime, order_id: int, as_json: bool) -> None:
             click.echo(parcel_line(parcel))
     if any(label.parcels_in(PushState.ACCEPTED) for label in labels):
         click.echo("Accepted parcels are confirmed by the shop later; `hub serve` asks it until they are.")
+
+
+@orders.command("reindex-search")
+@with_runtime
+async def reindex_search(rt: Runtime) -> None:
+    """Make the recipients' search tokens again (orders imported before they existed; before removing a rotated key)."""
+    count = await reindex_recipients(rt.db.pool, rt.vault)
+    click.echo(f"Search tokens made again for {count} recipient(s) under the newest key.")
