@@ -90,6 +90,7 @@ async def callback(request: web.Request) -> web.Response:
         200,
         connection_id=connection.id,
         connector_name=connector_name(rt, connection.connector),
+        update_tracking=connection.settings.update_tracking,
     )
 
 
@@ -102,7 +103,12 @@ async def connected(request: web.Request) -> web.Response:
     if connection.state is not ConnectionState.CONNECTED:
         return see_other(f"/settings/integrations/{connection.id}")
     return result_page(
-        request, "connected", 200, connection_id=connection.id, connector_name=connector_name(rt, connection.connector)
+        request,
+        "connected",
+        200,
+        connection_id=connection.id,
+        connector_name=connector_name(rt, connection.connector),
+        update_tracking=connection.settings.update_tracking,
     )
 
 

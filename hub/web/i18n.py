@@ -4,7 +4,9 @@ English text is the key (as with gettext); ``DUTCH`` translates it. Templates ca
 English text and its values; Python marks its texts with ``N_`` so that a test can find them and
 check that each has a Dutch translation. Two languages and about 150 texts do not need
 gettext's .po/.mo files and their compile step. Messages that core writes (reasons, errors) are
-shown in Dutch where ``CORE_DUTCH`` knows them, else as they are.
+shown in Dutch where ``CORE_DUTCH`` knows them; messages of core's catalog (``core.errors.MESSAGES``,
+which connectors use too) by their message code in ``CODED_DUTCH``, their parameters (the shop's own
+words among them) kept as they are; any other message as it is.
 
 The language is the ``hub_lang`` cookie (set by the switch), else the browser's Accept-Language,
 else English.
@@ -13,6 +15,8 @@ else English.
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from core.errors import read_message
 
 LANGUAGES = {"nl": "Nederlands", "en": "English"}
 DEFAULT = "en"
@@ -62,9 +66,38 @@ PUSH_STATES = {
     "skipped": N_("Not sent to the shop"),
 }
 
-#: Order statuses.
+#: Where an order stands for the merchant (the Shipments filters; core.storage.orders.WORK_STATES).
+WORK_STATES = {
+    "to_ship": N_("To ship"),
+    "attention": N_("Needs attention"),
+    "shipped": N_("Shipped"),
+    "cancelled": N_("Cancelled"),
+}
+
+#: A parcel still to send while its connection cannot push, by the connection's state: the badge...
+WAITING = {
+    "auth_required": N_("Waiting for a Reconnect"),
+    "pending_authorization": N_("Waiting for a Reconnect"),
+    "disabled": N_("Waiting: the integration is disabled"),
+    "disconnected": N_("Not sent: the shop is disconnected"),
+}
+#: ... and what the merchant must do.
+WAITING_ACTIONS = {
+    "auth_required": N_(
+        "The shop no longer accepts the hub's access: click Reconnect under Settings › All integrations. "
+        "The tracking code is sent right after."
+    ),
+    "pending_authorization": N_(
+        "The shop no longer accepts the hub's access: click Reconnect under Settings › All integrations. "
+        "The tracking code is sent right after."
+    ),
+    "disabled": N_("Click Enable on the shop's Integration details page: the tracking code is sent right after."),
+    "disconnected": N_("The hub no longer talks to this shop: enter the tracking code in the shop itself."),
+}
+
+#: Order statuses in the shop.
 ORDER_STATES = {
-    "open": N_("To ship"),
+    "open": N_("Open"),
     "partially_shipped": N_("Partially shipped"),
     "shipped": N_("Shipped"),
     "cancelled": N_("Cancelled"),
@@ -156,6 +189,10 @@ DUTCH: dict[str, str] = {
     "{name} is connected to your carrier account.": "{name} is gekoppeld aan uw vervoerdersaccount.",
     "Next: tick “Update the tracking code in the shop” in the integration details, then import your orders.":
         "Vink hierna „Update de trackingcode in de shop” aan in de integratie details en importeer dan uw bestellingen.",
+    "Tracking codes go to the shop as soon as labels are created (“Update the tracking code in the shop” is ticked). "
+    "Next: import your orders.":
+        "Trackingcodes gaan naar de shop zodra er labels zijn aangemaakt („Update de trackingcode in de shop” is "
+        "aangevinkt). Importeer nu uw bestellingen.",
     "Back to all integrations": "Terug naar alle integraties",
     "You declined the authorisation in the shop, so nothing was connected. Click Connect to try again.":
         "U heeft de toestemming in de shop geweigerd, dus er is niets gekoppeld. Klik op Koppelen om het opnieuw te proberen.",
@@ -219,19 +256,59 @@ DUTCH: dict[str, str] = {
     "Finished": "Klaar",
     "Failed": "Mislukt",
     "Interrupted": "Onderbroken",
+    "Nothing new: the {count} orders the shop sent are here already, unchanged.":
+        "Niets nieuws: de {count} bestellingen die de shop stuurde staan hier al, ongewijzigd.",
+    "Nothing to ship: the shop's orders were all skipped, for the reasons below.":
+        "Niets te verzenden: de bestellingen van de shop zijn allemaal overgeslagen, om de redenen hieronder.",
+    "Nothing new: no order was created or changed in the shop since the previous import. "
+    "The hub imports every {minutes} minutes by itself.":
+        "Niets nieuws: er is sinds de vorige import geen bestelling in de shop bijgekomen of gewijzigd. "
+        "De hub importeert zelf elke {minutes} minuten.",
+    "Nothing to import: the shop has no orders that still need shipping. "
+    "Orders it gets later arrive with the next import; the hub imports every {minutes} minutes by itself.":
+        "Niets te importeren: de shop heeft geen bestellingen die nog verzonden moeten worden. "
+        "Latere bestellingen komen met de volgende import; de hub importeert zelf elke {minutes} minuten.",
     # Shipments
     "Show": "Toon",
-    "Filter": "Filteren",
     "All shipments": "Alle zendingen",
     "To ship": "Te verzenden",
+    "Needs attention": "Actie nodig",
     "Partially shipped": "Deels verzonden",
+    "Open": "Open",
     "Shipped": "Verzonden",
     "Cancelled": "Geannuleerd",
+    "Search": "Zoeken",
+    "Clear the search": "Zoekopdracht wissen",
+    "An order number, or the recipient's name, city or postal code (whole words).":
+        "Een bestelnummer, of de naam, plaats of postcode van de ontvanger (hele woorden).",
+    "Shop": "Shop",
+    "Order number": "Bestelnummer",
+    "Order date": "Besteldatum",
+    "Ship by": "Verzenden vóór",
+    "Deliver by": "Bezorgen vóór",
+    "deliver by {day}": "bezorgen vóór {day}",
+    "Late": "Te laat",
+    "Status": "Status",
+    "Tracking": "Tracking",
+    "and {count} more": "en nog {count}",
+    "No shipments match “{search}” here.": "Geen zendingen hier gevonden voor „{search}”.",
+    "Search all shipments": "Zoek in alle zendingen",
+    "Nothing to ship.": "Niets te verzenden.",
+    "Import new orders under Shipping › Import from shop.": "Importeer nieuwe bestellingen onder Verzenden › Importeer uit Shop.",
+    "No shipments here.": "Hier zijn geen zendingen.",
+    "Pages": "Pagina's",
+    "First page": "Eerste pagina",
+    "Previous page": "Vorige pagina",
     "Order {reference}": "Bestelling {reference}",
+    "Your reference": "Uw referentie",
+    "In the shop": "In de shop",
     "Recipient": "Ontvanger",
     "No address (removed after shipping, or not shared by the shop).":
         "Geen adres (verwijderd na verzending, of niet gedeeld door de shop).",
     "Items": "Artikelen",
+    "Item": "Artikel",
+    "Ordered": "Besteld",
+    "Unshipped in the shop": "Onverzonden in de shop",
     "Label and tracking": "Label en tracking",
     "Message from the shop:": "Bericht van de shop:",
     "Retry": "Opnieuw proberen",
@@ -240,9 +317,19 @@ DUTCH: dict[str, str] = {
     "Create label": "Label aanmaken",
     "Letters, digits and dashes. Stands in for the label the carrier platform creates.":
         "Letters, cijfers en streepjes. Staat voor het label dat het vervoerdersplatform aanmaakt.",
-    "No shipments yet.": "Nog geen zendingen.",
-    "Import them under Shipping › Import from shop.": "Importeer ze onder Verzenden › Importeer uit Shop.",
+    "Back to Shipments": "Terug naar Zendingen",
     "Next page": "Volgende pagina",
+    "Waiting for a Reconnect": "Wacht op opnieuw koppelen",
+    "Waiting: the integration is disabled": "Wacht: de integratie is uitgeschakeld",
+    "Not sent: the shop is disconnected": "Niet verstuurd: de shop is ontkoppeld",
+    "The shop no longer accepts the hub's access: click Reconnect under Settings › All integrations. "
+    "The tracking code is sent right after.":
+        "De shop accepteert de toegang van de hub niet meer: klik op Opnieuw koppelen onder Instellingen › "
+        "Alle integraties. De trackingcode wordt direct daarna verstuurd.",
+    "Click Enable on the shop's Integration details page: the tracking code is sent right after.":
+        "Klik op Inschakelen op de pagina Integratie details van de shop: de trackingcode wordt direct daarna verstuurd.",
+    "The hub no longer talks to this shop: enter the tracking code in the shop itself.":
+        "De hub heeft geen verbinding meer met deze shop: vul de trackingcode in de shop zelf in.",
     "Label created.": "Label aangemaakt.",
     "The tracking code is sent to the shop again.": "De trackingcode wordt opnieuw naar de shop gestuurd.",
     "Choose which shipments to show from the list.": "Kies uit de lijst welke zendingen u wilt zien.",
@@ -282,6 +369,54 @@ CORE_DUTCH: dict[str, str] = {
 }
 
 
+#: core.errors.MESSAGES in Dutch, by message code (a test checks that every code is here, with
+#: the same parameters).
+CODED_DUTCH: dict[str, str] = {
+    "consent_declined": "De toestemming is geweigerd of geannuleerd in {place}; klik op Koppelen om het opnieuw te proberen.",
+    "link_expired": "De toestemmingslink is verlopen of al gebruikt: begin opnieuw met Koppelen.",
+    "link_invalid": "De toestemmingslink is ongeldig: begin opnieuw met Koppelen.",
+    "code_expired": "De toestemmingscode van {shop} is verlopen of al gebruikt; klik op Koppelen om het opnieuw te proberen.",
+    "credentials_refused": "{shop} weigerde deze inloggegevens: {reason}",
+    "access_refused": (
+        "{shop} weigerde de toegang van deze koppeling ({reason}). Koppel {shop} opnieuw onder Instellingen › Alle integraties."
+    ),
+    "access_revoked": (
+        "{shop} accepteert de toestemming van deze koppeling niet meer (ingetrokken in {place} of verlopen). "
+        "Koppel {shop} opnieuw onder Instellingen › Alle integraties."
+    ),
+    "shop_not_answering": "{shop} antwoordt nu niet goed; de hub probeert het later opnieuw.",
+    "shop_throttled": "{shop} remde de hub af; de hub probeert het zo opnieuw.",
+    "request_rejected": "{shop} weigerde het verzoek: {reason}",
+    "import_stopped": "Koppeling {connection} werd {state} tijdens de import; de import is gestopt.",
+    "import_interrupted": "de import is onderbroken",
+    "tracking_rejected": "{shop} weigerde de trackingcode: {reason}",
+    "tracking_off": "het updaten van de trackingcode in de shop staat uit",
+    "tracking_retry": "wordt opnieuw geprobeerd",
+    "not_settled": (
+        "De shop bevestigde dit pakket niet binnen {hours} uur; met Opnieuw proberen zoekt de hub het opnieuw op bij de shop."
+    ),
+}
+
+#: Parameter values that are the hub's own words (connection states), in Dutch.
+VALUES_DUTCH = {
+    "pending_authorization": "wachtend op toestemming",
+    "connected": "gekoppeld",
+    "auth_required": "opnieuw te koppelen",
+    "error": "in fout",
+    "disabled": "uitgeschakeld",
+    "disconnected": "ontkoppeld",
+}
+
+
+def _coded_dutch(text: str) -> str | None:
+    """A catalogued message in Dutch, its parameters kept (the hub's own words among them translated)."""
+    read = read_message(text)
+    if read is None or read[0] not in CODED_DUTCH:
+        return None
+    code, params = read
+    return CODED_DUTCH[code].format_map({name: VALUES_DUTCH.get(value, value) for name, value in params.items()})
+
+
 def choose(cookie: str | None, accept_language: str | None) -> str:
     """The pages' language: the switch's cookie, else the browser's preference, else English."""
     if cookie in LANGUAGES:
@@ -306,7 +441,7 @@ def translator(lang: str) -> Callable[..., str]:
 
     def t(text: str, **values: object) -> str:
         if lang == "nl":
-            text = DUTCH.get(text) or CORE_DUTCH.get(text) or text
+            text = DUTCH.get(text) or CORE_DUTCH.get(text) or (None if values else _coded_dutch(text)) or text
         return text.format(**values) if values else text
 
     return t

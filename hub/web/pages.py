@@ -89,6 +89,11 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
 
 
+def day(value: datetime | None) -> str:
+    """A date as the pages' tables show it (UTC)."""
+    return value.strftime("%Y-%m-%d") if value else "–"
+
+
 def render(request: web.Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> web.Response:
     """A page from a template, with what every page needs in its context."""
     rt = request.app[RUNTIME]
@@ -99,6 +104,7 @@ def render(request: web.Request, template: str, context: dict[str, Any] | None =
         "account": request.get(ACCOUNT_NAME),
         "here": request.path_qs if request.method == "GET" else "/",
         "when": when,
+        "day": day,
         "section": None,
         "notice": None,
         "error": None,

@@ -1,7 +1,12 @@
-"""Shipping > Import from shop (start, live progress, result) and Shipments (labels, tracking pushes, Retry).
+"""Shipping > Import from shop (start, live progress, result) and Shipments (the work list, one order's page).
 
-A parcel the shop accepted and confirms later shows as such ("Accepted by the shop, waiting for its
-confirmation") until the hub learns the outcome; the page follows it like a pending push.
+Shipments is the merchant's work list: a table of the account's orders (shop and account, the
+shop's order number, order date, ship-by date, recipient city, items, status, tracking) with
+filters (to ship, needs attention, shipped, cancelled, all), search by order number or recipient
+and keyset pages (core.storage.orders.list_page). Each order has its own page with the recipient,
+the items, the labels and their tracking pushes, Create label and Retry. A parcel the shop
+accepted and confirms later shows as such until the hub learns the outcome, and a parcel that
+waits for a Reconnect says so; the order page follows both with a small JSON endpoint.
 
 Start import queues the same job the API and the scheduler queue (core.queue); the progress page
 follows the run through a small JSON endpoint, or a meta refresh without JavaScript. "Create label"
@@ -11,8 +16,10 @@ core.labels, which queues the tracking push in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -21,16 +28,17 @@ from core import queue
 from core.errors import HubError, InvalidInput
 from core.labels import NewLabel, NewParcel, create_label, retry_label
 from core.models import ConnectionState, OrderStatus, PushState
+from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.imports import ImportRun
-from core.storage.labels import StoredLabel
+from core.storage.labels import StoredLabel, StoredParcel
 from core.storage.orders import StoredOrder
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
-from hub.web.i18n import N_, ORDER_STATES, PUSH_STATES, RUN_STATES
+from hub.web.i18n import N_, ORDER_STATES, PUSH_STATES, RUN_STATES, WAITING, WAITING_ACTIONS, WORK_STATES
 from hub.web.integrations import connector_name, shop_name
 from hub.web.pages import account_of, page, render, see_other, translator
 
@@ -38,14 +46,6 @@ routes = web.RouteTableDef()
 
 #: Orders on one page of Shipments.
 PAGE_SIZE = 25
-#: Shipments filter: value, name.
-STATUSES = [
-    ("all", N_("All shipments")),
-    (OrderStatus.OPEN.value, N_("To ship")),
-    (OrderStatus.PARTIALLY_SHIPPED.value, N_("Partially shipped")),
-    (OrderStatus.SHIPPED.value, N_("Shipped")),
-    (OrderStatus.CANCELLED.value, N_("Cancelled")),
-]
 FINISHED = ("succeeded", "failed", "interrupted")
 
 NOTICES = {
@@ -137,7 +137,29 @@ async def import_run(request: web.Request) -> web.Response:
             "finished": run.state in FINISHED,
             "shop_name": f"{connector_name(rt, connection.connector)} – {await shop_name(rt, connection)}",
             "run_states": RUN_STATES,
+            "nothing_new": await _nothing_new(rt, run, connection.settings.import_interval_minutes),
         },
+    )
+
+
+async def _nothing_new(rt: Runtime, run: ImportRun, interval: int) -> tuple[str, dict[str, Any]] | None:
+    """Why a finished import brought nothing new (a text and its values), or ``None`` when it did."""
+    if run.state != "succeeded" or run.new or run.updated:
+        return None
+    if run.unchanged:
+        return N_("Nothing new: the {count} orders the shop sent are here already, unchanged."), {"count": run.unchanged}
+    if run.skipped_total:
+        return N_("Nothing to ship: the shop's orders were all skipped, for the reasons below."), {}
+    if await order_store.count_orders(rt.db.pool, run.connection_id):
+        return (
+            N_("Nothing new: no order was created or changed in the shop since the previous import. "
+               "The hub imports every {minutes} minutes by itself."),
+            {"minutes": interval},
+        )
+    return (
+        N_("Nothing to import: the shop has no orders that still need shipping. "
+           "Orders it gets later arrive with the next import; the hub imports every {minutes} minutes by itself."),
+        {"minutes": interval},
     )
 
 
@@ -162,18 +184,39 @@ async def import_progress(request: web.Request) -> web.Response:
     )
 
 
-# Shipping > Shipments
+# Shipping > Shipments: the work list, and one order on its own page
 
 
-@dataclass
-class Row:
-    """An order on Shipments with its labels and what can be done with it."""
+#: The list's filters: value, name (to ship first: the merchant's work list).
+FILTERS = [
+    ("to_ship", N_("To ship")),
+    ("attention", N_("Needs attention")),
+    ("shipped", N_("Shipped")),
+    ("cancelled", N_("Cancelled")),
+    ("all", N_("All shipments")),
+]
+#: Longest search text taken.
+SEARCH_MAX = 100
+#: Before the shop's message about a parcel it refused.
+FROM_THE_SHOP = N_("Message from the shop:")
 
-    stored: StoredOrder
-    labels: list[StoredLabel]
-    can_label: bool
-    retryable: set[int] = field(default_factory=set)
-    error: str | None = None
+
+def parcel_view(t: Callable[..., str], parcel: StoredParcel, connection_state: str) -> dict[str, Any]:
+    """A parcel's push as the pages say it: badge class, state text, and a message (the shop's, or what to do).
+
+    A parcel still to send while its connection cannot push is not "Sending to the shop": it waits
+    for the merchant to reconnect (or enable) the shop, and says so.
+    """
+    state, message = parcel.push_state.value, ""
+    text = t(PUSH_STATES[state])
+    if parcel.push_state is PushState.PENDING and connection_state in WAITING:
+        state, text = "waiting", t(WAITING[connection_state])
+        message = t(WAITING_ACTIONS[connection_state])
+    elif parcel.push_message and parcel.push_state is PushState.FAILED:
+        message = t(FROM_THE_SHOP) + " " + t(parcel.push_message)
+    elif parcel.push_message and parcel.push_state is PushState.SKIPPED:
+        message = t(parcel.push_message)
+    return {"id": parcel.id, "tracking_number": parcel.tracking_number, "state": state, "state_text": text, "message": message}
 
 
 def _retryable(label: StoredLabel) -> bool:
@@ -195,62 +238,107 @@ def _left_to_ship(stored: StoredOrder, labels: list[StoredLabel]) -> int:
     return sum(max(0, item.quantity_ordered - used.get(item.external_id, 0)) for item in items)
 
 
-async def _shipments_page(
-    request: web.Request,
-    status: str = "all",
-    after: int = 0,
-    errors: dict[int, str] | None = None,
-    http_status: int = 200,
-) -> web.Response:
+def _list_query(request: web.Request) -> tuple[str, str, int | None, int | None]:
+    """The list's filter, search text and page anchor from the query; a 400 page for a broken link."""
+    query = request.query
+    # Control characters (a NUL above all) cannot be in an order number or a name; PostgreSQL refuses a NUL.
+    search = " ".join("".join(ch for ch in query.get("q", "")[:1000] if ch.isprintable()).split())[:SEARCH_MAX]
+    state = query.get("state") or ("all" if search else "to_ship")
+    if state not in dict(FILTERS):
+        raise InvalidInput(N_("Choose which shipments to show from the list."))
+    broken = N_("The page link is broken: open Shipments again.")
+    after = _number(query["after"], broken) if "after" in query else None
+    before = _number(query["before"], broken) if "before" in query else None
+    if after is not None and before is not None:
+        raise InvalidInput(broken)
+    return state, search, after, before
+
+
+def _link(state: str, search: str, **anchor: int) -> str:
+    return "/shipping/shipments?" + urlencode({"state": state, **({"q": search} if search else {}), **anchor})
+
+
+@routes.get("/shipping/shipments")
+@page()
+async def shipments(request: web.Request) -> web.Response:
+    """The work list: the account's orders as a table, by filter and search, a keyset page at a time."""
     rt = request.app[RUNTIME]
-    found = await order_store.list_orders(
-        rt.db.pool,
-        rt.vault,
-        account_id=account_of(request),
-        status=None if status == "all" else status,
+    state, search, after, before = _list_query(request)
+    found = await order_store.list_page(
+        rt.db.pool, rt.vault, account_of(request), state=state, search=search, after=after, before=before,  # type: ignore[arg-type]
         limit=PAGE_SIZE,
-        after_id=after,
     )
-    rows = []
-    for stored in found:
-        ids = await label_store.labels_of_order(rt.db.pool, stored.id)
-        labels = [await label_store.get_label(rt.db.pool, label_id) for label_id in ids]
-        open_order = stored.order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_SHIPPED)
-        rows.append(
-            Row(
-                stored=stored,
-                labels=labels,
-                can_label=open_order and _left_to_ship(stored, labels) > 0,
-                retryable={label.id for label in labels if _retryable(label)},
-                error=(errors or {}).get(stored.id),
-            )
-        )
+    t = translator(request)
+    rows = [
+        {
+            "order": o,
+            "state": "attention" if o.stuck else o.work_state,
+            "late": o.work_state in ("to_ship", "attention") and o.ship_by is not None and o.ship_by < rt.now(),
+            "parcels": [
+                parcel_view(t, p, o.connection_state)
+                for label in o.labels
+                for p in label.parcels
+            ],
+        }
+        for o in found.orders
+    ]
     return render(
         request,
         "shipments.html",
         {
             "section": "shipments",
             "rows": rows,
-            "status": status,
-            "statuses": STATUSES,
-            "order_states": ORDER_STATES,
-            "push_states": PUSH_STATES,
-            "next_after": found[-1].id if len(found) == PAGE_SIZE else None,
-            "notice": NOTICES.get(request.query.get("done", "")) if not errors else None,
+            "work_states": WORK_STATES,
+            "state": state,
+            "search": search,
+            "filters": [(value, name, _link(value, search)) for value, name in FILTERS],
+            "connector_name": lambda connector: connector_name(rt, connector),
+            "next_link": _link(state, search, after=found.next_after) if found.next_after else None,
+            "previous_link": _link(state, search, before=found.previous_before) if found.previous_before else None,
+            "first_link": _link(state, search) if after or before else None,
         },
-        status=http_status,
     )
 
 
-@routes.get("/shipping/shipments")
+async def _order_page(
+    request: web.Request, order_id: int, error: str | None = None, status: int = 200
+) -> web.Response:
+    rt = request.app[RUNTIME]
+    stored = await order_store.get_order(rt.db.pool, rt.vault, order_id, account_of(request))
+    labels = (await order_store.labels_of_orders(rt.db.pool, [stored.id]))[stored.id]
+    connection = await connection_store.get_connection(rt.db.pool, stored.connection_id)
+    t = translator(request)
+    open_order = stored.order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_SHIPPED)
+    stuck = any(label.parcels_in(PushState.PENDING) for label in labels) and connection.state.value in WAITING
+    return render(
+        request,
+        "order.html",
+        {
+            "section": "shipments",
+            "stored": stored,
+            "o": stored.order,
+            "state": "attention" if stuck and stored.work_state == "to_ship" else stored.work_state,
+            "shop": f"{connector_name(rt, connection.connector)} – {await shop_name(rt, connection)}",
+            "labels": [
+                {"label": label, "retryable": _retryable(label), "parcels": [parcel_view(t, p, connection.state.value) for p in label.parcels]}
+                for label in labels
+            ],
+            "can_label": open_order and _left_to_ship(stored, labels) > 0,
+            "order_states": ORDER_STATES,
+            "work_states": WORK_STATES,
+            "notice": NOTICES.get(request.query.get("done", "")) if not error else None,
+            "error": None,
+            "label_error": error,
+        },
+        status=status,
+    )
+
+
+@routes.get(r"/shipping/shipments/{id:\d{1,18}}")
 @page()
-async def shipments(request: web.Request) -> web.Response:
-    """The imported orders with recipient, items, labels, tracking and push states."""
-    status = request.query.get("status", "all")
-    if status not in dict(STATUSES):
-        raise InvalidInput(N_("Choose which shipments to show from the list."))
-    after = _number(request.query.get("after", "0"), N_("The page link is broken: open Shipments again."))
-    return await _shipments_page(request, status, after)
+async def order_page(request: web.Request) -> web.Response:
+    """One order: the shop's facts, recipient, items, labels with their tracking pushes, Create label."""
+    return await _order_page(request, int(request.match_info["id"]))
 
 
 @routes.post(r"/shipping/shipments/{id:\d{1,18}}/label")
@@ -267,7 +355,7 @@ async def new_label(request: web.Request) -> web.Response:
         parcel = NewParcel(tracking_number=tracking)
     except ValidationError:
         error = N_("A tracking number has 1 to 64 letters, digits or dashes.")
-        return await _shipments_page(request, after=order_id - 1, errors={order_id: error}, http_status=400)
+        return await _order_page(request, order_id, error=error, status=400)
     label = NewLabel(external_id=f"web-{tracking}", parcels=[parcel])
     try:
         await create_label(rt, order_id, label, account_id=account_of(request))
@@ -275,8 +363,8 @@ async def new_label(request: web.Request) -> web.Response:
         status = status_of(err)
         if status >= 500 or status == 404:
             raise
-        return await _shipments_page(request, after=order_id - 1, errors={order_id: err.message}, http_status=status)
-    return see_other(f"/shipping/shipments?done=label#order-{order_id}")
+        return await _order_page(request, order_id, error=err.message, status=status)
+    return see_other(f"/shipping/shipments/{order_id}?done=label")
 
 
 async def _own_label(request: web.Request) -> StoredLabel:
@@ -289,23 +377,31 @@ async def retry(request: web.Request) -> web.Response:
     """Retry: the label's failed (and skipped) parcels go to the shop again."""
     rt = request.app[RUNTIME]
     label = await retry_label(rt, (await _own_label(request)).id)
-    return see_other(f"/shipping/shipments?done=retry#order-{label.order_id}")
+    return see_other(f"/shipping/shipments/{label.order_id}?done=retry")
 
 
 @routes.get(r"/shipping/labels/{id:\d{1,18}}/state")
 @page(json=True)
 async def label_state(request: web.Request) -> web.Response:
-    """The push state of a label's parcels as JSON, for the Shipments page's poll."""
+    """The push state of a label's parcels as JSON, for the order page's poll."""
+    rt = request.app[RUNTIME]
     label = await _own_label(request)
+    work_state, connection_state = await order_store.standing_of(rt.db.pool, label.order_id)
     t = translator(request)
-    parcels = []
-    for p in label.parcels:
-        message = ""
-        if p.push_message and p.push_state is PushState.FAILED:
-            message = f"{t(N_('Message from the shop:'))} {t(p.push_message)}"
-        elif p.push_message and p.push_state is PushState.SKIPPED:
-            message = t(p.push_message)
-        parcels.append({"id": p.id, "state": p.push_state.value, "state_text": t(PUSH_STATES[p.push_state.value]), "message": message})
-    # "pending": the page keeps asking while a parcel is still to send or accepted and not yet confirmed.
-    waiting = bool(label.parcels_in(PushState.PENDING, PushState.ACCEPTED))
-    return web.json_response({"id": label.id, "pending": waiting, "retryable": _retryable(label), "parcels": parcels})
+    parcels = [parcel_view(t, p, connection_state) for p in label.parcels]
+    # "pending": the page keeps asking while a parcel is on its way or accepted and not yet
+    # confirmed; one waiting for a Reconnect is not on its way.
+    waiting = any(p["state"] in ("pending", "accepted") for p in parcels)
+    if any(p["state"] == "waiting" for p in parcels) and work_state == "to_ship":
+        work_state = "attention"
+    return web.json_response(
+        {
+            "id": label.id,
+            "pending": waiting,
+            "retryable": _retryable(label),
+            "parcels": parcels,
+            # The order moves with its parcels (shipped once every item is in a confirmed one).
+            "order_state": work_state,
+            "order_state_text": t(WORK_STATES[work_state]),
+        }
+    )

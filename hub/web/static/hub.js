@@ -46,6 +46,12 @@
         }
         setText(list, "[data-parcel-message='" + parcel.id + "']", parcel.message || "");
       });
+      // The order moves with its parcels: shipped once every item is in a confirmed one.
+      var order = document.querySelector("[data-order-state]");
+      if (order && label.order_state) {
+        order.className = "badge " + label.order_state;
+        if (order.textContent !== label.order_state_text) { order.textContent = label.order_state_text; }
+      }
       if (label.pending) { return true; }
       // A failed push needs its Retry button, which the server renders.
       if (label.retryable) { window.location.reload(); }

@@ -2,7 +2,8 @@
 
 Sign in, All integrations, Connect (pick NL), the simulator's Seller Central consent page (tick,
 Confirm), back connected, tick "Update the tracking code in the shop", Start import and watch its
-progress, create a label, see the push confirmed, and find the order Shipped at the simulator.
+progress, the Shipments work list, search it, create a label on the order's page, see the push
+confirmed, find the order under Shipped at once and Shipped at the simulator.
 Once in English and once in Dutch (chosen by the browser's language).
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``HUB_CHROMIUM``) and Playwright for Python;
@@ -177,6 +178,11 @@ class Words:
     tracking_number: str
     create_label: str
     confirmed: str
+    shipments: str
+    to_ship: str
+    shipped: str
+    search: str
+    main_menu: str
 
 
 ENGLISH = Words(
@@ -200,6 +206,11 @@ ENGLISH = Words(
     tracking_number="Tracking number",
     create_label="Create label",
     confirmed="Confirmed by the shop",
+    shipments="Shipments",
+    to_ship="To ship",
+    shipped="Shipped",
+    search="Search",
+    main_menu="Main menu",
 )
 DUTCH = Words(
     locale="nl-NL",
@@ -222,6 +233,11 @@ DUTCH = Words(
     tracking_number="Trackingnummer",
     create_label="Label aanmaken",
     confirmed="Bevestigd door de shop",
+    shipments="Zendingen",
+    to_ship="Te verzenden",
+    shipped="Verzonden",
+    search="Zoeken",
+    main_menu="Hoofdmenu",
 )
 
 
@@ -309,15 +325,40 @@ async def test_the_merchant_journey_in_a_browser(browser: Any, hub: Hub, words: 
         await camera.shot("import-result")
         await page.get_by_role("link", name=words.see_shipments).click()
 
-        # Shipments: create a label for the first order; the push to Amazon is confirmed live.
-        order = page.locator("article.order", has=page.get_by_role("button", name=words.create_label)).first
-        order_id = int((await order.get_attribute("id")).removeprefix("order-"))
-        await order.get_by_label(words.tracking_number).fill("GLS0012345678")
-        await order.get_by_role("button", name=words.create_label).click()
-        labelled = page.locator(f"#order-{order_id}")
-        await expect(labelled.get_by_text(words.confirmed)).to_be_visible()
-        await expect(labelled).to_contain_text("GLS0012345678")
+        # Shipments, the work list: what is to ship, earliest ship-by date first, with Amazon's order numbers.
+        await expect(page.get_by_role("heading", name=words.shipments, exact=True)).to_be_visible()
+        await expect(page.get_by_role("link", name=words.to_ship, exact=True)).to_have_attribute("aria-current", "page")
+        rows = page.locator("table.shipments tbody tr")
+        assert await rows.count() == min(imported, 25)
+        first = rows.first
+        order_id = int((await first.get_attribute("id")).removeprefix("order-"))
+        stored = await order_store.get_order(rt.db.pool, rt.vault, order_id)
+        await expect(first.get_by_role("link", name=stored.order.external_id)).to_be_visible()
+        assert stored.order.ship_by is not None and stored.order.ship_by.latest is not None
+        await expect(first).to_contain_text(stored.order.ship_by.latest.strftime("%Y-%m-%d"))
         await camera.shot("shipments")
+
+        # Search by the recipient's city finds it; the order's own page creates the label, confirmed by Amazon live.
+        assert stored.order.recipient is not None and stored.order.recipient.city
+        await page.get_by_label(words.search, exact=True).fill(stored.order.recipient.city)
+        await page.get_by_role("button", name=words.search, exact=True).click()
+        await expect(page.locator(f"#order-{order_id}")).to_be_visible()
+        await page.locator(f"#order-{order_id}").get_by_role("link", name=stored.order.external_id).click()
+        await expect(page.get_by_role("heading", name=re.compile(re.escape(stored.order.external_id)))).to_be_visible()
+        await page.get_by_label(words.tracking_number).fill("GLS0012345678")
+        await page.get_by_role("button", name=words.create_label).click()
+        await expect(page.get_by_text(words.confirmed)).to_be_visible()
+        await expect(page.locator(".parcels")).to_contain_text("GLS0012345678")
+        await expect(page.locator("[data-order-state]")).to_have_text(words.shipped)  # updated live too
+        await camera.shot("order")
+
+        # Every item in a confirmed parcel: Shipped at once, without waiting for the next import.
+        await page.get_by_role("navigation", name=words.main_menu).get_by_role("link", name=words.shipments, exact=True).click()
+        await page.get_by_role("link", name=words.shipped, exact=True).click()
+        shipped = page.locator(f"#order-{order_id}")
+        await expect(shipped).to_contain_text(words.shipped)
+        await expect(shipped).to_contain_text("GLS0012345678")
+        await camera.shot("shipped")
 
         # Amazon has the shipment: the order is Shipped at the simulator, confirmed once, carrier GLS.
         stored = await order_store.get_order(rt.db.pool, rt.vault, order_id)
@@ -461,11 +502,11 @@ async def test_a_merchant_connects_a_shop_by_pasting_its_credentials(browser: An
         await expect(page.get_by_role("heading", name=words.result)).to_be_visible()
         await page.get_by_role("link", name=words.see_shipments).click()
 
-        # Shipments: a label; the shop accepts the parcel and confirms it later.
-        order = page.locator("article.order").filter(has_text="#K-0001")
-        await order.get_by_label(words.tracking_number).fill("GLSKEY0001")
-        await order.get_by_role("button", name=words.create_label).click()
-        labelled = page.locator("article.order").filter(has_text="GLSKEY0001")
+        # Shipments: the order's page, a label; the shop accepts the parcel and confirms it later.
+        await page.get_by_role("link", name="K-0001", exact=True).click()
+        await page.get_by_label(words.tracking_number).fill("GLSKEY0001")
+        await page.get_by_role("button", name=words.create_label).click()
+        labelled = page.locator(".parcels").filter(has_text="GLSKEY0001")
         await expect(labelled.get_by_text(words.accepted)).to_be_visible()
         await camera.shot("accepted")
         (process_id,) = shop.pending_processes()

@@ -9,6 +9,7 @@ import pytest
 
 import connectors.amazon
 from connectors.amazon.const import MARKETPLACES
+from core.errors import MESSAGES, ConnectorRejected, message_text, read_message
 from core.manifest import read_manifest
 from hub.web import i18n
 from hub.web.integrations import COUNTRIES
@@ -81,3 +82,56 @@ def test_amazon_offers_known_marketplaces_with_country_names() -> None:
     offered = marketplace.choices
     assert offered[0] == "NL" and {"NL", "DE", "FR", "IT", "ES", "UK", "BE", "PL", "SE"} <= set(offered)
     assert set(offered) <= set(MARKETPLACES) and set(offered) <= set(COUNTRIES)
+
+
+# Messages by code (core.errors.MESSAGES): connectors' and core's texts, in Dutch with their parameters kept
+
+
+def test_every_message_code_has_a_dutch_template_with_the_same_parameters() -> None:
+    assert set(i18n.CODED_DUTCH) == set(MESSAGES)
+    for code, english in MESSAGES.items():
+        assert set(re.findall(r"\{(\w+)\}", english)) == set(re.findall(r"\{(\w+)\}", i18n.CODED_DUTCH[code])), code
+
+
+def test_a_catalogued_text_reads_back_to_its_code_even_when_the_shops_words_quote_another() -> None:
+    literals = [re.sub(r"\{\w+\}", "Z", template) for template in MESSAGES.values()]
+    for code, template in MESSAGES.items():
+        names = re.findall(r"\{(\w+)\}", template)
+        for quoted in literals:
+            params = {name: {"shop": "bol.com", "place": "Seller Central"}.get(name, "12") for name in names}
+            if "reason" in params:
+                params["reason"] = f"the shop said: {quoted}"
+            assert read_message(message_text(code, params)) == (code, params), (code, quoted)
+    assert read_message("Something else entirely.") is None
+
+
+def test_a_coded_error_keeps_its_code_and_parameters() -> None:
+    err = ConnectorRejected.coded("tracking_rejected", {"shop": "bol.com", "reason": "Track and trace is invalid."})
+    assert err.message == "bol.com rejected the tracking code: Track and trace is invalid."
+    assert (err.message_code, err.params) == ("tracking_rejected", {"shop": "bol.com", "reason": "Track and trace is invalid."})
+
+
+@pytest.mark.parametrize(
+    ("said", "dutch"),
+    [
+        # Amazon's own messages today, recognised by their shape (connectors/amazon/errors.py, auth.py, shipping.py)
+        ("The authorisation was declined or cancelled in Seller Central; click Connect to try again.",
+         "De toestemming is geweigerd of geannuleerd in Seller Central; klik op Koppelen om het opnieuw te proberen."),
+        ("Amazon rejected the tracking code: InvalidInput: carrierCode is invalid (GLS)",
+         "Amazon weigerde de trackingcode: InvalidInput: carrierCode is invalid (GLS)"),
+        ("Amazon is not answering properly right now; the hub will try again.",
+         "Amazon antwoordt nu niet goed; de hub probeert het later opnieuw."),
+        ("Amazon refused this connection's access (Unauthorized). Reconnect Amazon under Settings > Integrations.",
+         "Amazon weigerde de toegang van deze koppeling (Unauthorized). Koppel Amazon opnieuw onder Instellingen › Alle integraties."),
+        # core's own
+        ("The authorisation link has expired or was used already: start connecting again.",
+         "De toestemmingslink is verlopen of al gebruikt: begin opnieuw met Koppelen."),
+        ("Connection 7 became disabled during the import; it stopped.",
+         "Koppeling 7 werd uitgeschakeld tijdens de import; de import is gestopt."),
+        ("The shop did not confirm this parcel within 48 hours; Retry looks it up at the shop again.",
+         "De shop bevestigde dit pakket niet binnen 48 uur; met Opnieuw proberen zoekt de hub het opnieuw op bij de shop."),
+    ],
+)
+def test_messages_a_merchant_reads_are_dutch_on_dutch_pages(said: str, dutch: str) -> None:
+    assert i18n.translator("nl")(said) == dutch
+    assert i18n.translator("en")(said) == said

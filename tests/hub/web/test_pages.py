@@ -255,12 +255,13 @@ async def test_unknown_marketplace_is_refused_and_creates_no_connection(merchant
 async def test_bad_tracking_number_is_refused_and_creates_no_label(merchant: Merchant, shop: FakeShop) -> None:
     await imported(merchant, shop, orders=1)
     order_id = await first_order_id(merchant)
-    await merchant.get("/shipping/shipments")
+    await merchant.get(f"/shipping/shipments/{order_id}")
     for bad in ("has spaces", "", "x" * 65, "ünïcode"):
         status, text, _ = await merchant.post(f"/shipping/shipments/{order_id}/label", {"tracking_number": bad})
         assert status == 400 and "1 to 64 letters, digits or dashes" in text, bad
+        assert 'aria-invalid="true"' in text and f"<h1 id=\"order-title\">Order {order_id}" not in text
     assert await label_store.labels_of_order(merchant.rt.db.pool, order_id) == []
-    for query in ("status=lost", "after=-1", "after=x"):
+    for query in ("state=lost", "status=open&state=x", "after=-1", "after=x", "before=x", "after=1&before=2"):
         status, text = await merchant.get(f"/shipping/shipments?{query}")
         assert status == 400 and "<h1>That did not work</h1>" in text, query
 
@@ -283,7 +284,7 @@ async def test_another_accounts_ids_answer_404_and_change_nothing(merchant: Merc
     connection_id = await imported(merchant, shop, orders=1)
     await tracking_on(merchant, connection_id)
     order_id = await first_order_id(merchant)
-    await merchant.get("/shipping/shipments")
+    await merchant.get(f"/shipping/shipments/{order_id}")
     await merchant.post(f"/shipping/shipments/{order_id}/label", {"tracking_number": "TRACK1"})
     (label_id,) = await label_store.labels_of_order(merchant.rt.db.pool, order_id)
     run_id = await merchant.rt.db.pool.fetchval("select max(id) from import_runs")
@@ -294,6 +295,7 @@ async def test_another_accounts_ids_answer_404_and_change_nothing(merchant: Merc
         f"/shipping/import/{run_id}",
         f"/shipping/import/{run_id}/progress",
         f"/shipping/labels/{label_id}/state",
+        f"/shipping/shipments/{order_id}",
     ):
         status, text = await other.get(path)
         assert status == 404, path
@@ -313,8 +315,11 @@ async def test_another_accounts_ids_answer_404_and_change_nothing(merchant: Merc
     assert await connection_store.get_connection(merchant.rt.db.pool, connection_id) == before
     assert await label_store.labels_of_order(merchant.rt.db.pool, order_id) == [label_id]
     assert await merchant.rt.db.pool.fetchval("select max(id) from import_runs") == run_id
-    _, text = await other.get("/shipping/shipments")
-    assert "No shipments yet." in text and "Anna de Vries" not in text
+    for state in ("to_ship", "attention", "shipped", "all"):
+        _, text = await other.get(f"/shipping/shipments?state={state}&q=Amsterdam")
+        assert "No shipments match" in text and "Amsterdam</td>" not in text and f"order-{order_id}" not in text
+    _, text = await other.get(f"/shipping/shipments?after={order_id}")  # another account's id anchors nothing
+    assert f"order-{order_id}" not in text
 
 
 async def test_callback_refuses_a_state_of_another_signed_in_account(merchant: Merchant, other: Merchant, shop: FakeShop) -> None:
@@ -411,11 +416,14 @@ async def test_import_label_push_and_retry_over_the_pages(merchant: Merchant, sh
     assert "Result: Finished" in text and "fulfilled by the marketplace" in text
     assert re.search(r'data-field="new">2<', text) and re.search(r'data-field="skipped">1<', text)
 
+    order_id = await first_order_id(merchant)
     _, text = await merchant.get("/shipping/shipments")
+    assert "Amsterdam" in text and "Fake product" in text and f'href="/shipping/shipments/{order_id}"' in text
+    assert "Kerkstraat 1" not in text  # the list shows the city; the address is on the order's page
+    _, text = await merchant.get(f"/shipping/shipments/{order_id}")
     assert "Anna de Vries" in text and "Kerkstraat 1" in text and "Fake product" in text and "No label yet." in text
 
     # Tracking off: the label is stored, its push skipped, and Retry offered.
-    order_id = await first_order_id(merchant)
     status, text, _ = await merchant.post(f"/shipping/shipments/{order_id}/label", {"tracking_number": "GLS-001"})
     assert status == 200 and "Label created." in text
     (label_id,) = await label_store.labels_of_order(merchant.rt.db.pool, order_id)
@@ -432,13 +440,15 @@ async def test_import_label_push_and_retry_over_the_pages(merchant: Merchant, sh
     await tracking_on(merchant, connection_id)
     stored = await order_store.get_order(merchant.rt.db.pool, merchant.rt.vault, order_id)
     removed = shop.orders.pop(stored.order.external_id)
-    await merchant.get("/shipping/shipments")
+    await merchant.get(f"/shipping/shipments/{order_id}")
     status, text, _ = await merchant.post(f"/shipping/labels/{label_id}/retry")
     assert status == 200 and "sent to the shop again" in text
     body = await eventually(settled)
     assert body["parcels"][0]["state"] == "failed" and "not found" in body["parcels"][0]["message"]
-    _, text = await merchant.get("/shipping/shipments")
+    _, text = await merchant.get(f"/shipping/shipments/{order_id}")
     assert "Not accepted by the shop" in text and "Message from the shop:" in text and f"/shipping/labels/{label_id}/retry" in text
+    _, text = await merchant.get("/shipping/shipments?state=attention")
+    assert f"order-{order_id}" in text and "GLS-001" in text and "Not accepted by the shop" in text
 
     # Back in the shop, Retry confirms it.
     shop.orders[removed.id] = removed
@@ -446,8 +456,10 @@ async def test_import_label_push_and_retry_over_the_pages(merchant: Merchant, sh
     body = await eventually(settled)
     assert body["parcels"][0]["state"] == "confirmed"
     assert (removed.id, "1") in shop.confirmations
-    _, text = await merchant.get("/shipping/shipments")
+    _, text = await merchant.get(f"/shipping/shipments/{order_id}")
     assert "Confirmed by the shop" in text and "GLS-001" in text
+    _, text = await merchant.get("/shipping/shipments?state=shipped")
+    assert f"order-{order_id}" in text and "Confirmed by the shop" in text
 
 
 async def test_pages_send_security_headers(merchant: Merchant) -> None:
@@ -524,6 +536,8 @@ async def test_every_page_has_labelled_controls_one_heading_and_a_language(merch
         "/shipping/import",
         f"/shipping/import/{run_id}",
         "/shipping/shipments",
+        "/shipping/shipments?state=all&q=Amsterdam",
+        f"/shipping/shipments/{await first_order_id(merchant)}",
         "/connect/callback?state=bad",
         "/settings/integrations/999999",
     ):
@@ -729,7 +743,7 @@ async def keyshop_label(m: Merchant, keyshop: KeyShop) -> int:
         return orders[0].id if orders else None
 
     order_id = await eventually(imported)
-    await m.get("/shipping/shipments")
+    await m.get(f"/shipping/shipments/{order_id}")
     status, _, _ = await m.post(f"/shipping/shipments/{order_id}/label", {"tracking_number": "GLSKEY42"}, follow=False)
     assert status == 303
     return order_id
@@ -746,15 +760,16 @@ async def test_shipments_show_a_parcel_accepted_then_confirmed(merchant: Merchan
     accepted = await eventually(lambda: _when(state, lambda s: s["parcels"][0]["state"] == "accepted"))
     assert accepted["pending"] is True  # the page keeps following it
     assert accepted["parcels"][0]["state_text"] == "Accepted by the shop, waiting for its confirmation"
-    _, text = await merchant.get("/shipping/shipments")
-    assert "Accepted by the shop, waiting for its confirmation" in text and 'class="badge accepted"' in text
-    _, dutch = await merchant.get("/shipping/shipments", headers={"Accept-Language": "nl"})
-    assert "Geaccepteerd door de shop, wacht op bevestiging" in dutch
+    for path in (f"/shipping/shipments/{order_id}", "/shipping/shipments"):
+        _, text = await merchant.get(path)
+        assert "Accepted by the shop, waiting for its confirmation" in text and 'class="badge accepted"' in text, path
+        _, dutch = await merchant.get(path, headers={"Accept-Language": "nl"})
+        assert "Geaccepteerd door de shop, wacht op bevestiging" in dutch, path
     (process_id,) = keyshop.pending_processes()
     keyshop.settle(process_id, "SUCCESS")
     confirmed = await eventually(lambda: _when(state, lambda s: s["parcels"][0]["state"] == "confirmed"))
     assert confirmed["pending"] is False and confirmed["parcels"][0]["state_text"] == "Confirmed by the shop"
-    _, text = await merchant.get("/shipping/shipments")
+    _, text = await merchant.get(f"/shipping/shipments/{order_id}")
     assert "Confirmed by the shop" in text and "Accepted by the shop" not in text
 
 
