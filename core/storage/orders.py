@@ -175,6 +175,7 @@ async def save_page(
     open_orders = [o for o in by_id.values() if o.status.value not in _CLOSED]
     closed_orders = [o for o in by_id.values() if o.status.value in _CLOSED]
     changed: list[int] = []
+    restated: list[int] = []  # orders stored before: their parcels may move their work state
     page, items = _page(vault, [*open_orders, *closed_orders])
     if open_orders:
         rows = await db.fetch(
@@ -205,6 +206,7 @@ async def save_page(
                 counts.new += 1
             else:
                 counts.updated += 1
+                restated.append(row["id"])
             changed.append(row["id"])
         counts.unchanged += len(open_orders) - len(rows)
     if closed_orders:
@@ -228,6 +230,7 @@ async def save_page(
             list(_CLOSED),
         )
         changed.extend(row["id"] for row in rows)
+        restated.extend(row["id"] for row in rows)
         counts.updated += len(rows)
         known = {
             row["external_id"]
@@ -244,13 +247,16 @@ async def save_page(
                 skipped.append(SkippedOrder(external_id=order.external_id, reason=reason))
     if changed:
         await _replace_items(db, connection_id, changed, items)
+    if restated:
+        # A new order is open without parcels: to ship, as inserted. One stored before may have
+        # parcels, and its status or items changed: where it stands again.
         await db.execute(
             """
             update orders o set work_state = s.state
             from (select id, order_work_state(id) as state from orders where id = any($1::bigint[])) as s
             where o.id = s.id and o.work_state <> s.state
             """,
-            changed,
+            restated,
         )
     if skipped:
         await db.executemany(
