@@ -3,7 +3,8 @@
 Rotating takes two steps. Put a new key first in ``security.encryption_keys`` and keep the old
 ones after it: the hub reads data under any of them and writes under the first (MultiFernet).
 Then ``reencrypt`` (``hub config rotate-keys``) rewrites the stored credentials and recipients
-under the newest key, a batch per transaction, after which the old keys can be removed. OAuth
+under the newest key, a batch per transaction, and makes the recipients' search tokens again under
+it, after which the old keys can be removed. OAuth
 states and web sessions are signed with a key derived from the newest key, so connects in
 progress must start again and merchants sign in again.
 """
@@ -15,6 +16,7 @@ from cryptography.fernet import InvalidToken
 
 from core.crypto import Vault
 from core.errors import ConfigError
+from core.storage.orders import reindex_recipients
 
 #: Every encrypted column, as (table, column); both tables have a bigint ``id``.
 ENCRYPTED = (("connections", "credentials"), ("orders", "recipient"))
@@ -46,4 +48,6 @@ async def reencrypt(pool: asyncpg.Pool, vault: Vault, batch: int = 500) -> dict[
             done += len(rows)
             last = rows[-1]["id"]
         counts[f"{table}.{column}"] = done
+    # The search tokens are keyed by the newest key too: until they are remade, the old key finds them.
+    counts["orders.recipient_tokens"] = await reindex_recipients(pool, vault)
     return counts

@@ -209,7 +209,7 @@ async def test_data_written_with_key_a_stays_readable_with_b_a_and_after_rotatio
         assert (await connection_store.load_credentials(rt.db.pool, rt.vault, connection_id))["refresh_token"] == "Atzr|rotation-secret"
         assert (await get_order(rt.db.pool, rt.vault, orders["O-2"])).order.recipient.name == "Bram"
         counts = await reencrypt(rt.db.pool, rt.vault, batch=2)  # two batches of orders
-    assert counts == {"connections.credentials": 1, "orders.recipient": 3}
+    assert counts == {"connections.credentials": 1, "orders.recipient": 3, "orders.recipient_tokens": 3}
     async with open_runtime(with_keys(settings, key_b)) as rt:
         assert (await connection_store.load_credentials(rt.db.pool, rt.vault, connection_id))["refresh_token"] == "Atzr|rotation-secret"
         assert [(await get_order(rt.db.pool, rt.vault, oid)).order.recipient.name for oid in orders.values()] == ["Anna", "Bram", "Cees"]
