@@ -273,3 +273,159 @@ def quiet_logs() -> None:
     logging.basicConfig(level=logging.WARNING)
     for name in ("connectors", "core", "hub", "aiohttp.access"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# -- bol.com ------------------------------------------------------------------------------------
+
+START_BOL_SIMULATOR = "from connectors.bol.cli import bol; bol()"
+
+
+@asynccontextmanager
+async def bol_simulator_process(
+    orders: int, *, retailers: int = 1, rate_limits: bool = True, seed: int = 1, settle_delay: float = 1.0
+) -> AsyncIterator[tuple[str, psutil.Process]]:
+    """``hub bol simulator`` in its own process (no demo orders); yields its base URL and the process."""
+    args = [
+        sys.executable, "-c", START_BOL_SIMULATOR, "simulator", "--port", "0", "--retailers", str(retailers),
+        "--orders", str(orders), "--seed", str(seed), "--settle-delay", str(settle_delay), "--no-demo-orders",
+        "--quiet",
+    ]
+    if not rate_limits:
+        args.append("--no-rate-limits")
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=REPO,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    banner, url = [], None
+    try:
+        while True:
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                raise SystemExit("the bol.com simulator did not start:\n" + "".join(banner))
+            banner.append(line)
+            if line.startswith("bol.com simulator at "):
+                url = line.split()[-1]
+            if "Press Ctrl-C" in line and url:
+                break
+        yield url, psutil.Process(process.pid)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+@asynccontextmanager
+async def bol_simulator(config: Any, *, middlewares: tuple[Any, ...] = ()) -> AsyncIterator[Any]:
+    """The bol.com simulator served in this process (like ``run_simulator``), with extra aiohttp middlewares.
+
+    A middleware sees each request of the simulator's clients (the daemons): the crash run uses
+    one to know which daemon is waiting for the answer of a shipment POST.
+    """
+    from aiohttp import web
+
+    from connectors.bol.simulator import RunningSimulator, create_app
+
+    app = create_app(config)
+    app.middlewares.extend(middlewares)
+    runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield RunningSimulator(f"http://127.0.0.1:{runner.addresses[0][1]}", app)
+    finally:
+        await runner.cleanup()
+
+
+def bol_environment(database_url: str, data_dir: Path, encryption_key: str, sim_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `hub serve` on this database with bol.com at the simulator (Amazon not loaded).
+
+    Webhooks to the daemons' http://127.0.0.1 events URLs are allowed, as in the demo.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env.update(
+        {
+            "HUB_DATABASE__URL": database_url,
+            "HUB_DATA_DIR": str(data_dir),
+            "HUB_SECURITY__ENCRYPTION_KEYS": f'["{encryption_key}"]',
+            "HUB_PLUGINS__DENY": '["amazon"]',
+            "HUB_CONNECTORS__BOL__ENDPOINT": sim_url,
+            "HUB_CONNECTORS__BOL__WEBHOOKS_ALLOW_LOOPBACK": "true",
+            "HUB_LOG__LEVEL": "WARNING",
+            # This checkout's code, also when it is not the one the virtual environment installed.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class HubApi:
+    """A merchant's JSON API calls to one `hub serve` (bearer token)."""
+
+    def __init__(self, http: aiohttp.ClientSession, token: str) -> None:
+        self.http, self.token = http, token
+
+    async def call(self, url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One request; the status and the JSON answer."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with self.http.request(method, url + path, json=body, headers=headers) as response:
+            return response.status, await response.json()
+
+    async def connect_bol(self, url: str, client_id: str, client_secret: str, update_tracking: bool = True) -> int:
+        """Connect bol.com with pasted client credentials (tracking updates on); the connection id."""
+        fields = {"client_id": client_id, "client_secret": client_secret}
+        status, body = await self.call(url, "POST", "/api/v1/connections", {"connector": "bol", "fields": fields})
+        if status != 201:
+            raise SystemExit(f"connecting bol.com answered {status}: {body}")
+        connection_id = int(body["connection"]["id"])
+        if update_tracking:
+            status, body = await self.call(url, "PATCH", f"/api/v1/connections/{connection_id}", {"update_tracking": True})
+            if status != 200:
+                raise SystemExit(f"turning tracking updates on answered {status}: {body}")
+        return connection_id
+
+    async def import_now(self, url: str, connection_id: int, timeout: float = 600) -> dict[str, Any]:
+        """Start an import (or join the one queued or running) and wait until it ends; the run."""
+        status, run = await self.call(url, "POST", "/api/v1/imports", {"connection_id": connection_id})
+        if status not in (200, 202):
+            raise SystemExit(f"POST /api/v1/imports answered {status}: {run}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            _, body = await self.call(url, "GET", f"/api/v1/imports/{run['id']}")
+            if body["state"] not in ("queued", "running"):
+                return body
+            await asyncio.sleep(0.1)
+        raise SystemExit(f"import {run['id']} still running after {timeout} s")
+
+    async def orders(self, url: str) -> list[dict[str, Any]]:
+        """Every order of the account."""
+        found: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            status, body = await self.call(url, "GET", f"/api/v1/orders?limit=500&after={after}")
+            if status != 200:
+                raise SystemExit(f"GET /api/v1/orders answered {status}: {body}")
+            found.extend(body["orders"])
+            if body["next_after"] is None:
+                return found
+            after = body["next_after"]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system seconds of the processes still alive."""
+    total = 0.0
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total

@@ -83,7 +83,8 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
 async def on_label_created(context: ConnectorContext, order: Order, label: Label) -> list[ParcelOutcome]:
     """Create one bol.com shipment per parcel (GLS track and trace), never a second one."""
     settings, state = settings_of(context), state_of(context)
-    return await shipping.push_label(settings, connection_api(context, settings, state), order, label)
+    api = connection_api(context, settings, state)
+    return await shipping.push_label(settings, api, order, label, context.coordination)
 
 
 @hookimpl

@@ -6,19 +6,28 @@ answers 202 with a process status that settles later (``accepted``; ``check_parc
 takes no idempotency key, so any push may repeat one whose answer was lost, or one a crash cut
 short. Before creating anything a push therefore finds out what happened to the parcel:
 
-1. the ``CREATE_SHIPMENT`` process statuses of the parcel's items: one still PENDING that this push
-   did not start is most likely the parcel's own, whose answer was lost: the parcel is
-   ``accepted`` with that process as its shop reference, marked ``found:`` so that
-   ``check_parcels``, once it succeeds, confirms the parcel only when the order's shipments show
-   its reference (else ``failed``: it was another parcel's, and a new push sends this one);
-2. the order at bol.com: a cancellation request, an item bol.com ships itself, or fewer units
-   left than the parcel carries stops the parcel (``failed``, with the reason);
-3. when bol.com shows units of the parcel's items shipped, the order's shipments: one with the
+1. when bol.com shows units of the parcel's items shipped, the order's shipments: one with the
    parcel's ``shipmentReference`` is the parcel's (``confirmed``; a changed track and trace goes
-   to its transport with ``PUT /retailer/transports/{id}``, ``accepted`` until that settles).
+   to its transport with ``PUT /retailer/transports/{id}``, ``accepted`` until that settles);
+2. the ``CREATE_SHIPMENT`` process statuses of the parcel's items: one still PENDING that this push
+   did not start is most likely the parcel's own, whose answer was lost: the parcel is
+   ``accepted`` with that process as its shop reference, marked ``found:``. A process found goes
+   to one parcel only, the first to find it (a claim every hub process shares, through
+   ``context.coordination``): another parcel of the same items waits (``retry``) until bol.com has
+   settled it, since it may be either parcel's (bol.com's process statuses do not show the
+   reference), and core settles parcels by their shop reference, so two parcels must never share
+   one;
+3. the order at bol.com: a cancellation request, an item bol.com ships itself, or fewer units
+   left than the parcel carries stops the parcel (``failed``, with the reason).
 
 Only then is the shipment created; a POST whose answer is lost is never repeated blindly (the
 client does not repeat it, the parcel is ``retry``, and the next push starts at step 1).
+
+A found process may still turn out to be another parcel's (when two answers were lost, each
+parcel may claim the other's). ``check_parcels`` therefore
+confirms a parcel with a found process only when the order's shipments show its reference; while
+other shipments of the order's items are still processing it waits for them, and only when none
+is left does it give the parcel up (``failed``: a new push sends it).
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from connectors.bol.errors import BolRejected
 from connectors.bol.settings import BolSettings
 from core.hubapi import (
     AcceptedParcel,
+    Coordination,
     Label,
     Order,
     Parcel,
@@ -57,6 +67,8 @@ MAX_REFERENCE = 90
 #: Marks a shop reference for a process a push found rather than started: once it succeeds, the
 #: order's shipments must show the parcel's reference before the parcel counts as confirmed.
 FOUND = "found:"
+#: How long a parcel's claim on a process it found is kept: longer than bol.com takes to settle one.
+CLAIM_SECONDS = 2 * SETTLED_WITHIN.total_seconds()
 
 
 def process_id_of(shop_reference: str) -> str:
@@ -89,13 +101,15 @@ def shipment_request(settings: BolSettings, reference: str, parcel: Parcel) -> d
 class _Push:
     """One push of a label: what it learnt from bol.com, and what it started there."""
 
-    def __init__(self, settings: BolSettings, api: BolApi, order: Order) -> None:
-        self.settings, self.api, self.order = settings, api, order
+    def __init__(self, settings: BolSettings, api: BolApi, order: Order, claims: Coordination | None) -> None:
+        self.settings, self.api, self.order, self.claims = settings, api, order, claims
         self._detail: dict[str, Any] | None = None
         self._shipments: list[dict[str, Any]] | None = None
         #: Units of each item this push has sent, and the process statuses it started.
         self.sent: dict[str, int] = defaultdict(int)
         self.started: set[str] = set()
+        #: Processes found PENDING, and the parcel (its shipmentReference) each was given to.
+        self.claimed: dict[str, str] = {}
 
     async def detail(self) -> dict[str, Any] | None:
         if self._detail is None:
@@ -110,17 +124,6 @@ class _Push:
     async def parcel(self, parcel: Parcel) -> ParcelOutcome:
         """Find out what happened to the parcel, then do only what bol.com does not have yet."""
         reference = shipment_reference(self.order.external_id, parcel.reference)
-        for item in parcel.items:
-            statuses = await self.api.process_statuses_of(item.item_external_id, CREATE_SHIPMENT)
-            pending = [s for s in statuses if s.get("status") == PENDING and s.get("processStatusId") not in self.started]
-            if pending and isinstance(pending[0].get("processStatusId"), str):
-                # Most likely this parcel's own shipment, whose answer was lost: wait for it to settle.
-                return ParcelOutcome(
-                    reference=parcel.reference,
-                    state="accepted",
-                    shop_reference=FOUND + pending[0]["processStatusId"],
-                    retry_after=self.settings.settle_retry_seconds,
-                )
         detail = await self.detail()
         if detail is None:
             return _failed(parcel, f"bol.com does not know order {self.order.external_id}; it cannot be confirmed there.")
@@ -129,6 +132,9 @@ class _Push:
             existing = next((s for s in await self.shipments() if s.get("shipmentReference") == reference), None)
             if existing is not None:
                 return await self._existing(parcel, existing)
+        waiting = await self._processing(parcel, reference)
+        if waiting is not None:
+            return waiting
         problem = self._unsendable(parcel, items)
         if problem:
             return _failed(parcel, problem)
@@ -139,6 +145,49 @@ class _Push:
         for item in parcel.items:
             self.sent[item.item_external_id] += item.quantity
         return self._settling(parcel, status, "shipment")
+
+    async def _processing(self, parcel: Parcel, reference: str) -> ParcelOutcome | None:
+        """The parcel's outcome while bol.com processes a shipment of its items that this push did not start."""
+        held_by_another = False
+        for item in parcel.items:
+            statuses = await self.api.process_statuses_of(item.item_external_id, CREATE_SHIPMENT)
+            for status in statuses:
+                process_id = status.get("processStatusId")
+                if status.get("status") != PENDING or not isinstance(process_id, str) or process_id in self.started:
+                    continue
+                if not await self._claim(process_id, reference):
+                    held_by_another = True
+                    continue
+                # Most likely this parcel's own shipment, whose answer was lost: wait for it to settle.
+                return ParcelOutcome(
+                    reference=parcel.reference,
+                    state="accepted",
+                    shop_reference=FOUND + process_id,
+                    retry_after=self.settings.settle_retry_seconds,
+                )
+        if held_by_another:
+            # Another parcel was given that process, but it may be this one's: sent (or found
+            # shipped) once bol.com has settled it.
+            return ParcelOutcome(
+                reference=parcel.reference,
+                state="retry",
+                message="bol.com is still processing a shipment of this parcel's items; the hub looks again once it is done.",
+                retry_after=self.settings.settle_retry_seconds,
+            )
+        return None
+
+    async def _claim(self, process_id: str, reference: str) -> bool:
+        """Give a found process to the parcel ``reference`` unless another parcel has it; whether it is this parcel's."""
+        owner = self.claimed.get(process_id)
+        if owner is None and self.claims is not None:
+
+            async def this_parcel() -> tuple[str, float]:
+                return reference, CLAIM_SECONDS
+
+            # One caller at a time across the hub's processes: the first parcel to find it keeps it.
+            owner = await self.claims.secret(FOUND + process_id, this_parcel)
+        owner = self.claimed.setdefault(process_id, owner or reference)
+        return owner == reference
 
     def _unsendable(self, parcel: Parcel, items: dict[str, dict[str, Any]]) -> str | None:
         """Why bol.com's order stops the parcel (a cancellation request, not the merchant's item, too few units)."""
@@ -192,13 +241,17 @@ class _Push:
         return outcome
 
 
-async def push_label(settings: BolSettings, api: BolApi, order: Order, label: Label) -> list[ParcelOutcome]:
+async def push_label(
+    settings: BolSettings, api: BolApi, order: Order, label: Label, claims: Coordination | None = None
+) -> list[ParcelOutcome]:
     """Create a shipment per parcel at bol.com (see the module docstring); one outcome per parcel.
 
-    Once bol.com fails transiently, the parcels left are not sent but marked ``retry`` too.
-    ``ConnectorAuthFailed`` is raised, for core to ask for a reconnect.
+    ``claims`` (``context.coordination``) keeps which parcel each found process was given to, for
+    every process of the hub; without it, only within this push. Once bol.com fails transiently,
+    the parcels left are not sent but marked ``retry`` too. ``ConnectorAuthFailed`` is raised,
+    for core to ask for a reconnect.
     """
-    push = _Push(settings, api, order)
+    push = _Push(settings, api, order, claims)
     outcomes: list[ParcelOutcome] = []
     transient: TransientError | None = None
     for parcel in label.parcels:
@@ -217,8 +270,10 @@ async def push_label(settings: BolSettings, api: BolApi, order: Order, label: La
 async def check_parcels(api: BolApi, parcels: list[AcceptedParcel], now: datetime) -> list[ParcelOutcome]:
     """Ask bol.com in bulk how the parcels' process statuses settled; outcomes keyed by ``shop_reference``.
 
-    A process the push found (``FOUND``) rather than started may have been another parcel's: when
-    it succeeds, the parcel is confirmed only if the order's shipments show its reference.
+    A process the push found (``FOUND``) rather than started may have been another parcel's: once
+    it has settled, the parcel is confirmed only if the order's shipments show its reference; if
+    they do not, it waits while other shipments of the order's items are still processing (its
+    own may be among them), and only then fails.
     """
     asked = list({parcel.shop_reference: parcel for parcel in parcels}.values())
     ids = list(dict.fromkeys(process_id_of(parcel.shop_reference) for parcel in asked))
@@ -228,6 +283,7 @@ async def check_parcels(api: BolApi, parcels: list[AcceptedParcel], now: datetim
             if isinstance(answer.get("processStatusId"), str):
                 found[answer["processStatusId"]] = answer
     shipped = _ShipmentReferences(api)
+    processing = _Processing(api)
     outcomes: list[ParcelOutcome] = []
     for parcel in asked:
         status = found.get(process_id_of(parcel.shop_reference))
@@ -236,16 +292,52 @@ async def check_parcels(api: BolApi, parcels: list[AcceptedParcel], now: datetim
             outcome = await _forgotten(shipped, parcel, now)
         else:
             outcome = outcome_of(parcel.reference, status, "shipment", parcel.shop_reference)
-            if outcome.state == "confirmed" and parcel.shop_reference.startswith(FOUND) and not await shipped.holds(parcel):
-                outcome = ParcelOutcome(
-                    reference=parcel.reference,
-                    state="failed",
-                    shop_reference=parcel.shop_reference,
-                    message="bol.com finished an earlier shipment of these items, but not this parcel's: push it again.",
-                )
+            if outcome.state != "accepted" and parcel.shop_reference.startswith(FOUND):
+                outcome = await _found_settled(shipped, processing, parcel, outcome)
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
+
+
+async def _found_settled(
+    shipped: _ShipmentReferences, processing: _Processing, parcel: AcceptedParcel, outcome: ParcelOutcome
+) -> ParcelOutcome:
+    """The outcome of a parcel whose found process settled: its shipment decides, once nothing else is processing."""
+    if await shipped.holds(parcel):
+        return ParcelOutcome(reference=parcel.reference, state="confirmed", shop_reference=parcel.shop_reference)
+    if await processing.any(parcel.order_external_id):
+        # The process was another parcel's; this parcel's own may still be processing.
+        return ParcelOutcome(reference=parcel.reference, state="accepted", shop_reference=parcel.shop_reference)
+    if outcome.state == "confirmed":
+        return ParcelOutcome(
+            reference=parcel.reference,
+            state="failed",
+            shop_reference=parcel.shop_reference,
+            message="bol.com finished an earlier shipment of these items, but not this parcel's: push it again.",
+        )
+    return outcome
+
+
+class _Processing:
+    """Whether bol.com is still processing a shipment of an order's items, each order asked once per check."""
+
+    def __init__(self, api: BolApi) -> None:
+        self.api = api
+        self._orders: dict[str, bool] = {}
+
+    async def any(self, order_id: str) -> bool:
+        """Whether a ``CREATE_SHIPMENT`` process of one of the order's items is still PENDING."""
+        if order_id not in self._orders:
+            detail = await self.api.order(order_id)
+            item_ids = [str(i.get("orderItemId")) for i in (detail or {}).get("orderItems") or [] if isinstance(i, dict)]
+            pending = False
+            for item_id in item_ids:
+                statuses = await self.api.process_statuses_of(item_id, CREATE_SHIPMENT)
+                if any(s.get("status") == PENDING for s in statuses):
+                    pending = True
+                    break
+            self._orders[order_id] = pending
+        return self._orders[order_id]
 
 
 class _ShipmentReferences:

@@ -36,6 +36,7 @@ from connectors.bol.simulator import (
     parse_faults,
     run_simulator,
 )
+from core.coordination import MemoryCoordination
 from core.hubapi import (
     AcceptedParcel,
     AuthCredentials,
@@ -70,6 +71,7 @@ class World:
         self.sim, self.http, self.recorder = sim, http, recorder
         self.state = BolState()
         self.settings = quick_settings(sim)
+        self.coordination = MemoryCoordination()  # what every hub process shares (kept over a restart)
 
     def context(self, *, settings: BolSettings | None = None, events_url: str | None = None) -> ConnectorContext:
         connection = Connection(
@@ -85,6 +87,7 @@ class World:
             now=self.sim.state.clock.now,
             state=self.state,
             events_url=events_url,
+            coordination=self.coordination,
         )
 
     def restart(self) -> None:
@@ -317,6 +320,92 @@ async def test_two_parcels_of_one_item_make_two_shipments(world: World) -> None:
     assert [o.state for o in outcomes] == ["accepted", "accepted"]
     world.sim.state.settle_all()
     assert [o.state for o in await world.check(order, outcomes, label)] == ["confirmed", "confirmed"]
+    assert world.made(order_id) == 2
+
+
+async def settle_as_core_does(world: World, order: Order, label: Label, rounds: int = 8) -> dict[str, str]:
+    """Push the pending parcels, settle at bol.com, check the accepted ones, as core's jobs would; final states."""
+    states = {parcel.reference: "pending" for parcel in label.parcels}
+    accepted: dict[str, ParcelOutcome] = {}
+    for _ in range(rounds):
+        pending = [parcel for parcel in label.parcels if states[parcel.reference] == "pending"]
+        if pending:
+            for outcome in await world.push(order, label.model_copy(update={"parcels": pending})):
+                states[outcome.reference] = "pending" if outcome.state == "retry" else outcome.state
+                if outcome.state == "accepted":
+                    accepted[outcome.reference] = outcome
+        world.sim.state.settle_all()
+        waiting = [accepted[ref] for ref, state in states.items() if state == "accepted"]
+        if waiting:
+            for outcome in await world.check(order, waiting, label):
+                states[outcome.reference] = outcome.state
+                accepted[outcome.reference] = outcome
+        if all(state in ("confirmed", "failed") for state in states.values()):
+            break
+    return states
+
+
+async def test_a_lost_answer_for_the_first_of_two_parcels_of_one_item_still_makes_both(world: World) -> None:
+    # Found by bench/crash_run_bol.py: the repeated push gave the first parcel's process to both parcels,
+    # and the second one failed ("push it again") once that process turned out to be the first's.
+    order_id = add(world, items=[ItemCreate(orderItemId="6107331383", quantity=2)])
+    order = await world.imported(order_id)
+    label = label_of(order, ("1", "GLS-A", [("6107331383", 1)]), ("2", "GLS-B", [("6107331383", 1)]))
+    world.sim.state.faults.add(parse_faults("create-shipment:lost:next=1"))
+    assert [o.state for o in await world.push(order, label)] == ["retry", "retry"]
+    first, second = await world.push(order, label)  # bol.com is still processing the first parcel's shipment
+    assert first.state == "accepted" and first.shop_reference and first.shop_reference.startswith("found:")
+    assert second.shop_reference != first.shop_reference  # not given the same process
+    assert await settle_as_core_does(world, order, label) == {"1": "confirmed", "2": "confirmed"}
+    made = world.sim.state.shipments_made(order_id=order_id)
+    assert sorted((s.reference, s.transport.track_and_trace) for s in made) == [
+        (f"{order_id}-1", "GLS-A"), (f"{order_id}-2", "GLS-B")
+    ]
+
+
+async def test_a_process_one_parcel_found_is_not_taken_by_the_next_push_of_another(world: World) -> None:
+    order_id = add(world, items=[ItemCreate(orderItemId="6107331383", quantity=2)])
+    order = await world.imported(order_id)
+    label = label_of(order, ("1", "GLS-A", [("6107331383", 1)]), ("2", "GLS-B", [("6107331383", 1)]))
+    world.sim.state.faults.add(parse_faults("create-shipment:lost:next=1"))
+    assert [o.state for o in await world.push(order, label)] == ["retry", "retry"]
+    first, second = await world.push(order, label)
+    assert (first.state, second.state) == ("accepted", "retry")
+    only_second = label.model_copy(update={"parcels": label.parcels[1:]})
+    world.restart()  # another hub process pushes the second parcel again, bol.com still processing the first's
+    (again,) = await world.push(order, only_second)
+    assert again.state == "retry"
+    world.sim.state.settle_all()
+    assert [o.state for o in await world.check(order, [first], label)] == ["confirmed"]
+    (sent,) = await world.push(order, only_second)
+    assert sent.state == "accepted" and not (sent.shop_reference or "").startswith("found:")
+    world.sim.state.settle_all()
+    assert [o.state for o in await world.check(order, [sent], label)] == ["confirmed"]
+    assert sorted(s.reference for s in world.sim.state.shipments_made(order_id=order_id)) == [f"{order_id}-1", f"{order_id}-2"]
+
+
+async def test_a_process_found_for_another_parcel_of_the_item_waits_for_the_others_to_settle(world: World) -> None:
+    # The first parcel's 202 came, the second parcel's answer was lost, and the hub stored neither (a crash).
+    # The process of the second may settle after the first's: until every process of the item has
+    # settled, a parcel whose found process turned out to be another's is not given up.
+    order_id = add(world, items=[ItemCreate(orderItemId="6107331383", quantity=2)])
+    order = await world.imported(order_id)
+    label = label_of(order, ("1", "GLS-A", [("6107331383", 1)]), ("2", "GLS-B", [("6107331383", 1)]))
+    first, second = await world.push(order, label)
+    assert (first.state, second.state) == ("accepted", "accepted")
+    world.restart()
+    found = await world.push(order, label)  # both processes still PENDING: each parcel is given one
+    assert [o.state for o in found] == ["accepted", "accepted"]
+    assert all(o.shop_reference and o.shop_reference.startswith("found:") for o in found)
+    assert len({o.shop_reference for o in found}) == 2
+    # bol.com settles the newer process first.
+    newer = max((first, second), key=lambda o: o.shop_reference or "")
+    older = first if newer is second else second
+    world.sim.state.settle(newer.shop_reference or "")
+    checked = {o.reference: o.state for o in await world.check(order, found, label)}
+    assert "failed" not in checked.values()
+    world.sim.state.settle(older.shop_reference or "")
+    assert {o.reference: o.state for o in await world.check(order, found, label)} == {"1": "confirmed", "2": "confirmed"}
     assert world.made(order_id) == 2
 
 

@@ -106,9 +106,22 @@ async def test_a_repeat_while_a_shipment_of_the_items_is_processing_waits_for_it
     mocked: aioresponses, api: BolApi
 ) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM)))
     mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("lost-answer", entity=ITEM)]})
     (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
     assert (outcome.state, outcome.shop_reference) == ("accepted", "found:lost-answer")
+    assert posted(mocked) == []
+
+
+async def test_a_process_found_goes_to_one_parcel_and_the_next_parcel_of_its_items_waits(
+    mocked: aioresponses, api: BolApi
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2)))
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("lost-answer", entity=ITEM)]}, repeat=True)
+    first, second = await push_label(bol_settings(), api, hub_order(2), label(("1", 1, "GLS-A"), ("2", 1, "GLS-B")))
+    assert (first.state, first.shop_reference) == ("accepted", "found:lost-answer")
+    assert (second.state, second.shop_reference) == ("retry", None)  # it may be either parcel's: wait until it settles
     assert posted(mocked) == []
 
 
@@ -116,6 +129,8 @@ async def test_a_found_process_confirms_the_parcel_only_when_its_shipment_is_the
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.post(BULK_STATUS_URL, payload={"processStatuses": [process_status("ours", "SUCCESS"), process_status("theirs", "SUCCESS")]})
     mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-1"))
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2, shipped=1)))
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("ours", "SUCCESS"), process_status("theirs", "SUCCESS")]})
     outcomes = {o.shop_reference: o for o in await check_parcels(api, [accepted("1", "found:ours"), accepted("2", "found:theirs")], NOW)}
     assert outcomes["found:ours"].state == "confirmed"
     assert outcomes["found:theirs"].state == "failed"
@@ -125,6 +140,18 @@ async def test_a_found_process_confirms_the_parcel_only_when_its_shipment_is_the
     ((_, call),) = requests_to(mocked, "POST", BULK_STATUS_URL)
     assert [q["processStatusId"] for q in orjson.loads(call["data"])["processStatusQueries"]] == ["ours", "theirs"]
     assert len(requests_to(mocked, "GET", SHIPMENTS_OF_URL)) == 1  # one look per order
+
+
+async def test_a_found_process_that_was_another_parcels_waits_while_the_items_are_still_processing(
+    mocked: aioresponses, api: BolApi
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.post(BULK_STATUS_URL, payload={"processStatuses": [process_status("theirs", "SUCCESS")]})
+    mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-2"))
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2, shipped=1)))
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("ours-maybe"), process_status("theirs", "SUCCESS")]})
+    (outcome,) = await check_parcels(api, [accepted("1", "found:theirs")], NOW)
+    assert (outcome.state, outcome.shop_reference) == ("accepted", "found:theirs")
 
 
 @pytest.mark.bol_models  # checks the requests against bol.com's descriptions
