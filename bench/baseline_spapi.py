@@ -31,13 +31,13 @@ import argparse
 import json
 import resource
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from sp_api.__version__ import __version__
 from sp_api.api import Orders
 from sp_api.auth import AccessTokenClient
 from sp_api.base import Marketplaces
-from sp_api.__version__ import __version__
 
 CREDENTIALS = {
     "lwa_app_id": "amzn1.application-oa2-client.hubsimulator",
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=["search", "v0"], default="search")
     parser.add_argument("--lookback-days", type=int, default=14)
     args = parser.parse_args()
-    since = (datetime.now(timezone.utc) - timedelta(days=args.lookback_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = (datetime.now(UTC) - timedelta(days=args.lookback_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     began_wall, began_cpu = time.perf_counter(), time.process_time()
     result = (search if args.mode == "search" else v0_loop)(args.url, args.refresh_token, since)
     result.update(

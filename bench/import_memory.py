@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 import harness
+import psutil
 
 TARGET_GROWTH = 50 * 2**20
 

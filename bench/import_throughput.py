@@ -25,11 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-
 import harness
 
 BASELINE_PYTHON = harness.REPO / "bench" / ".venv-baseline" / "bin" / "python"
@@ -60,7 +59,7 @@ async def raw_pager(url: str, refresh_token: str) -> tuple[int, float]:
             "client_id": "amzn1.application-oa2-client.hubsimulator", "client_secret": "simulator-secret",
         }) as response:
             token = (await response.json())["access_token"]
-        since = (datetime.now(timezone.utc) - timedelta(days=14)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        since = (datetime.now(UTC) - timedelta(days=14)).strftime("%Y-%m-%dT%H:%M:%SZ")
         params = {
             "lastUpdatedAfter": since, "fulfillmentStatuses": "UNSHIPPED,PARTIALLY_SHIPPED", "fulfilledBy": "MERCHANT",
             "marketplaceIds": "A1805IZSGTT6HS", "includedData": "RECIPIENT,FULFILLMENT,PACKAGES",

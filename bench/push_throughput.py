@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import aiohttp
-
 import harness
 
 CONFIRM_RATE, CONFIRM_BURST = 2.0, 10

@@ -27,12 +27,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-
 import harness
 
 FIRST = ["Anna", "Jan", "Piet", "Kees", "Fatima", "Sanne", "Daan", "Emma", "Lucas", "Noah", "Julia", "Mila", "Sem", "Tess"]
@@ -46,7 +45,7 @@ def orders(count: int, seed: int, start: int) -> list[Any]:
     from core.models import Address, Order, OrderItem, OrderStatus, TimeWindow
 
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     made = []
     for n in range(start, start + count):
         created = now - timedelta(minutes=rng.randrange(60 * 24 * 60))

@@ -11,10 +11,9 @@ See docs/hooks.md for the walk-through and what changed from v1.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pluggy
-
-from typing import Any
 
 from core.context import ConnectorContext, ConnectorSetup
 from core.models import (

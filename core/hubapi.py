@@ -18,6 +18,7 @@ from core.context import ConnectorContext, ConnectorSetup, utc_now
 from core.coordination import Coordination, Slot
 from core.demo import DemoShop
 from core.errors import (
+    MESSAGES,
     ConfigError,
     ConnectorAuthFailed,
     ConnectorError,
@@ -26,7 +27,6 @@ from core.errors import (
     EventRejected,
     HubError,
     InvalidInput,
-    MESSAGES,
     RateLimited,
     TransientError,
     error_for_status,
@@ -108,6 +108,7 @@ __all__ = [
     "TransientError",
     "UtcDatetime",
     "error_for_status",
+    "utc_now",
     "hookimpl",
     "message_text",
     "register_secret",

@@ -21,7 +21,7 @@ from core.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as store
 from core.storage.database import DATABASE_FAULTS
-from core.storage.imports import IMPORT_LOCK, ImportRun
+from core.storage.imports import ImportRun
 from core.storage.orders import PageCounts, save_page
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,6 @@ from core.imports import ImportRunning, run_import
 from core.labels import PushRunning, push_label, settle_parcels
 from core.metrics import JOB_DURATION, JOB_LATENCY, PUSHES
 from core.models import PushState
-from core.runtime import Runtime
 from core.queue import (
     IMPORT,
     PUSH,
@@ -54,11 +53,12 @@ from core.queue import (
     schedule_due_settles,
 )
 from core.retention import delete_expired_personal_data
+from core.runtime import Runtime
 from core.settings import HubSettings
 from core.storage import imports as import_store
-from core.storage.jobqueue import queries
 from core.storage import labels as label_store
 from core.storage.database import DATABASE_FAULTS
+from core.storage.jobqueue import queries
 
 log = logging.getLogger(__name__)
 

@@ -141,7 +141,7 @@ def _differences(stored: StoredLabel, new: NewLabel) -> list[str]:
     found = []
     if len(new.parcels) != len(stored.parcels):
         found.append(f"{len(stored.parcels)} parcel(s), not {len(new.parcels)}")
-    for number, (was, now) in enumerate(zip(stored.parcels, new.parcels), start=1):
+    for number, (was, now) in enumerate(zip(stored.parcels, new.parcels, strict=False), start=1):
         if was.tracking_number != now.tracking_number:
             found.append(f"tracking number {was.tracking_number} for parcel {number}, not {now.tracking_number}")
         if now.items is not None and _items(now.items) != _items(was.items):

@@ -8,7 +8,7 @@ names a shop: shop-specific facts a merchant still needs (an ASIN, a sales chann
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a time zone")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 #: A timestamp that is always time-zone aware and stored in UTC.

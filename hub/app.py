@@ -17,13 +17,13 @@ from core.jobs import running_workers
 from core.plugins import LoadedConnector
 from core.runtime import open_runtime
 from core.settings import HubSettings
+from hub import ops
+from hub import web as pages
 from hub.api import openapi
 from hub.api.errors import errors_middleware
 from hub.api.routes import auth_middleware
 from hub.api.routes import routes as api_routes
-from hub import ops
 from hub.keys import CONNECTORS, QUEUE_WORKER, RUNTIME, SETTINGS
-from hub import web as pages
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,8 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import asyncpg
 import pytest

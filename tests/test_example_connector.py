@@ -9,6 +9,7 @@ no index, no build isolation), never into this virtualenv; the checks run in sub
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -164,7 +165,8 @@ async def test_example_connector_connects_with_an_api_key_imports_and_confirms(
     installed: Installed, database_url: str, tmp_path: Path
 ) -> None:
     env = {**installed.env(), "HUB_DATABASE__URL": database_url, "HUB_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-c", JOURNEY, str(installed.package / "tests")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT,
     )  # fmt: skip

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.amazon.client import SpApi
@@ -232,7 +232,7 @@ async def _ids_in(
 def _whole_second_up(value: datetime) -> datetime:
     """``value`` rounded up to a whole second (Amazon's times in queries have no fractions)."""
     seconds = math.ceil(value.timestamp())
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _seen(raw: Any, since: datetime) -> bool:

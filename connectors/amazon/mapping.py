@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
@@ -275,14 +275,14 @@ def parse_time(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.strip())
         # Amazon always sends UTC; a time without zone is read as UTC rather than lost.
-        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # not a time, or one UTC cannot hold (year 1 or 9999 with an offset)
         return None
 
 
 def amazon_time(value: datetime) -> str:
     """A time in Amazon's format: ISO 8601 UTC with ``Z``, whole seconds (rounded down)."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 #: The largest quantity stored (PostgreSQL ``integer``); a larger one makes the order malformed.

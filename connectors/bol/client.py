@@ -554,9 +554,9 @@ class BolApi:
                 failure: ConnectorError = ConnectorNotReady(
                     "bol.com did not answer; the hub will try again.", detail=f"{name} {type(err).__name__}"
                 )
-                failure.__cause__ = err
                 if not repeatable:
-                    raise failure
+                    raise failure from err
+                failure.__cause__ = err
             else:
                 count_call(name, status)
                 self._state.pacer.observe(self.key, operation, answer_headers)

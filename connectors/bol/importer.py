@@ -329,5 +329,5 @@ async def _details(api: BolApi, order_ids: list[str], concurrency: int) -> list[
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(order_id)) for order_id in order_ids]
     except ExceptionGroup as failed:
-        raise failed.exceptions[0]  # the hub's error itself, not the group: core maps it to a state
+        raise failed.exceptions[0] from None  # the hub's error itself (its own cause kept): core maps it to a state
     return [task.result() for task in tasks]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -314,7 +314,7 @@ def parse_time(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.strip())
         # bol.com sends an offset; a time without one is Dutch time.
-        return (parsed.replace(tzinfo=BOL_ZONE) if parsed.tzinfo is None else parsed).astimezone(timezone.utc)
+        return (parsed.replace(tzinfo=BOL_ZONE) if parsed.tzinfo is None else parsed).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
 

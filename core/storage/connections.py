@@ -12,7 +12,6 @@ from core.models import Connection, ConnectionSettings, ConnectionState
 from core.storage.database import Db
 
 
-
 def to_connection(row: asyncpg.Record) -> Connection:
     """Build the model from a ``connections`` row."""
     return Connection(

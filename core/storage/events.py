@@ -5,7 +5,6 @@ from __future__ import annotations
 from core.storage.database import Db
 
 
-
 async def remember(db: Db, connection_id: int, event_id: str) -> bool:
     """Note an event id for a connection; ``False`` when it was seen before."""
     inserted = await db.fetchval(

@@ -13,7 +13,6 @@ from core.storage.database import Db
 from core.storage.orders import PageCounts
 
 
-
 @dataclass(frozen=True)
 class ImportRun:
     """One import of one connection: state, counts, error."""

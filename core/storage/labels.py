@@ -14,7 +14,6 @@ from core.models import Label, Parcel, ParcelItem, PushState
 from core.storage.database import Db
 
 
-
 @dataclass(frozen=True)
 class StoredParcel:
     """A parcel as stored, with its push state."""

@@ -28,7 +28,6 @@ from core.models import Address, Money, Order, OrderItem, OrderStatus, ParcelIte
 from core.storage.database import Db
 from core.storage.labels import StoredLabel, StoredParcel
 
-
 _CLOSED = (OrderStatus.SHIPPED.value, OrderStatus.CANCELLED.value)
 
 #: Where an order stands for the merchant (see ``WORK_STATES``).

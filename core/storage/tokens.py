@@ -5,11 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-import asyncpg
-
 from core.errors import InvalidInput
 from core.storage.database import Db
-
 
 PREFIX = "hub_"
 

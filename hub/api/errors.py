@@ -19,11 +19,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from core.errors import (
-    Conflict,
     ConfigError,
+    Conflict,
     ConnectorAuthFailed,
-    CredentialsRefused,
     ConnectorError,
+    CredentialsRefused,
     HubError,
     InvalidInput,
     NotFound,

@@ -10,7 +10,6 @@ there, and the connector verifies each message.
 
 from __future__ import annotations
 
-
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -30,8 +29,8 @@ from hub.api.presenters import connection_out, connector_out, import_out, label_
 from hub.api.schemas import (
     ConnectIn,
     ConnectionList,
-    ConnectOut,
     ConnectorList,
+    ConnectOut,
     ImportIn,
     LabelIn,
     OrderList,

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.labels import NewParcel
 from core.models import Address, ConnectionSettings, OrderItem, TimeWindow, UtcDatetime
 
-
 #: Text without control characters (PostgreSQL cannot store NUL; the others have no place in a name).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 

@@ -7,7 +7,8 @@ import asyncio
 import click
 
 from core.storage.database import open_database
-from core.storage.migrate import migrate as apply, status as read_status
+from core.storage.migrate import migrate as apply
+from core.storage.migrate import status as read_status
 from hub.cli.base import HubGroup, settings_of
 
 

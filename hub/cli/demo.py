@@ -15,7 +15,7 @@ import signal
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import click
@@ -152,7 +152,7 @@ async def _account(rt: Runtime, show: Demo) -> tuple[int, str]:
             for connection in await list_connections(rt.db.pool, account.id):
                 if connection.state is not ConnectionState.DISCONNECTED:
                     await authorization.disconnect(rt, account.id, connection.id)
-    name = f"{DEMO_PREFIX}{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}"
+    name = f"{DEMO_PREFIX}{datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     account = await create_account(rt.db.pool, name)
     token = await create_token(rt.db.pool, account.id, "demo")
     show.say(f"account {account.id} ({name}), API token created")

@@ -29,7 +29,7 @@ from core.storage import connections as connection_store
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
 from hub.web.i18n import N_
-from hub.web.integrations import COUNTRIES, CONNECTION, CONNECTOR, connector_name, shop_name
+from hub.web.integrations import CONNECTION, CONNECTOR, COUNTRIES, connector_name, shop_name
 from hub.web.pages import LANG, account_of, page, render, see_other, translator
 
 log = logging.getLogger(__name__)

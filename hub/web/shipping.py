@@ -304,8 +304,11 @@ async def _order_page(
     request: web.Request, order_id: int, error: str | None = None, status: int = 200
 ) -> web.Response:
     rt = request.app[RUNTIME]
+    # The labels before the order: a push confirmed between the two reads then shows in both (the
+    # order's state is never older than its parcels', and a page with nothing pending polls no more).
+    # Another account's order is a 404 from get_order; its labels are never shown.
+    labels = (await order_store.labels_of_orders(rt.db.pool, [order_id])).get(order_id, [])
     stored = await order_store.get_order(rt.db.pool, rt.vault, order_id, account_of(request))
-    labels = (await order_store.labels_of_orders(rt.db.pool, [stored.id]))[stored.id]
     connection = await connection_store.get_connection(rt.db.pool, stored.connection_id)
     t = translator(request)
     open_order = stored.order.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_SHIPPED)

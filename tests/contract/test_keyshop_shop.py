@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 import tests.contract.keyshop as keyshop
+from core.hooks import HookRunner
 from core.hubapi import (
     AcceptedParcel,
     AuthCredentials,
@@ -39,7 +40,6 @@ from core.hubapi import (
     RateLimited,
     ShopEvent,
 )
-from core.hooks import HookRunner
 from tests.contract.keyshop.settings import KeyshopSettings
 from tests.contract.keyshop.shop import (
     GOOD_CLIENT_ID,
@@ -129,7 +129,7 @@ def ids_and_orders(result: list[ImportPage]) -> list[Order]:
 def label_for(order: Order, *tracking: str) -> Label:
     items = [ParcelItem(item_external_id=order.items[0].external_id, quantity=1)]
     parcels = [Parcel(reference=str(n), tracking_number=code, items=items) for n, code in enumerate(tracking, 1)]
-    return Label(external_id=f"L-{order.external_id}", ship_date=datetime.now(timezone.utc), parcels=parcels)
+    return Label(external_id=f"L-{order.external_id}", ship_date=datetime.now(UTC), parcels=parcels)
 
 
 def accepted(outcome: Any, order: Order) -> AcceptedParcel:
@@ -138,12 +138,12 @@ def accepted(outcome: Any, order: Order) -> AcceptedParcel:
         shop_reference=outcome.shop_reference,
         tracking_number="T",
         order_external_id=order.external_id,
-        accepted_at=datetime.now(timezone.utc),
+        accepted_at=datetime.now(UTC),
     )
 
 
 def event(message: EventMessage, received_at: datetime | None = None) -> ShopEvent:
-    return ShopEvent(headers=message.headers, body=message.body, received_at=received_at or datetime.now(timezone.utc))
+    return ShopEvent(headers=message.headers, body=message.body, received_at=received_at or datetime.now(UTC))
 
 
 # connecting -------------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ async def test_the_shop_posts_queued_events_to_the_subscribed_url(
     async def route(request: web.Request) -> web.Response:
         received.append(ShopEvent(
             headers={k.lower(): v for k, v in request.headers.items()}, body=await request.read(),
-            received_at=datetime.now(timezone.utc),
+            received_at=datetime.now(UTC),
         ))  # fmt: skip
         return web.Response(status=202 if len(received) > 1 else 503)
 

@@ -13,7 +13,7 @@ import json
 import os
 import textwrap
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -362,7 +362,7 @@ async def receive_event_without_verifying(context: ConnectorContext, event: Shop
 async def receive_event_ignoring_its_age(context: ConnectorContext, event: ShopEvent) -> EventMeaning:
     stamp = event.headers.get(TIMESTAMP_HEADER, "")
     if stamp.isdigit():
-        event = event.model_copy(update={"received_at": datetime.fromtimestamp(int(stamp), timezone.utc)})
+        event = event.model_copy(update={"received_at": datetime.fromtimestamp(int(stamp), UTC)})
     return await keyshop.receive_event(context, event)
 
 

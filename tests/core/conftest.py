@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+
 import pytest
 
 from core import authorization
@@ -13,7 +14,6 @@ from core.settings import HubSettings
 from core.storage.accounts import create_account
 from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
-
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import types
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pluggy
 import pytest
@@ -15,7 +15,6 @@ from core.context import ConnectorContext, ConnectorSetup
 from core.errors import ConnectorError, ConnectorNotReady, EventRejected, PluginError, RateLimited
 from core.hooks import HookRunner, check_specs
 from core.hookspecs import hookimpl
-from core.plugins import NoSettings
 from core.models import (
     AcceptedParcel,
     AuthCallback,
@@ -35,9 +34,10 @@ from core.models import (
     ParcelOutcome,
     ShopEvent,
 )
+from core.plugins import NoSettings
 from core.settings import HookSettings
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def context(connector: str) -> ConnectorContext:
@@ -281,7 +281,7 @@ async def test_connector_bug_becomes_a_connector_error() -> None:
 async def test_cursor_moving_backwards_is_refused() -> None:
     hooks = runner(Shop("a"))
     with pytest.raises(PluginError, match="backwards"):
-        async for _ in hooks.import_orders(context("a"), Cursor(since=datetime(2027, 1, 1, tzinfo=timezone.utc))):
+        async for _ in hooks.import_orders(context("a"), Cursor(since=datetime(2027, 1, 1, tzinfo=UTC))):
             pass
 
 

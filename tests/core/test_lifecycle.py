@@ -6,7 +6,8 @@ import pytest
 
 from core import lifecycle
 from core.errors import Conflict, InvalidInput
-from core.models import ConnectionSettings, ConnectionState as S
+from core.models import ConnectionSettings
+from core.models import ConnectionState as S
 from core.oauth import consume_state, issue_state
 from core.runtime import Runtime
 from core.storage.accounts import create_account

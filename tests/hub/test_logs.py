@@ -89,7 +89,7 @@ async def test_a_whole_api_flow_logs_no_token_secret_or_personal_data(
         assert len(orders) == ORDERS and all(order["recipient"]["name"] for order in orders)
         for order in orders:
             label = await call("POST", "/api/v1/labels", {"order_id": order["id"], "label_id": f"L{order['id']}", "parcels": [{"tracking_number": f"GLS{order['id']}"}]}, 201)
-            await eventually(lambda: _parcel_confirmed(call, label["id"]))
+            await eventually(lambda label=label: _parcel_confirmed(call, label["id"]))
 
     assert len(sim.state.confirmations) == ORDERS
     assert len(caplog.records) > 20, "the flow was logged at DEBUG"

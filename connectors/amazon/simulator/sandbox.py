@@ -123,7 +123,7 @@ def _matches(expected: dict[str, Any], given: dict[str, Any], arrays: frozenset[
 
 def _operation(model: dict[str, Any], operation_id: str) -> dict[str, Any]:
     for item in model["paths"].values():
-        for key, op in item.items():
+        for op in item.values():
             if isinstance(op, dict) and op.get("operationId") == operation_id:
                 return op
     raise KeyError(f"the model has no operation {operation_id}")

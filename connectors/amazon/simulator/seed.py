@@ -22,6 +22,7 @@ from .marketplace import MARKETPLACES
 from .records import (
     AMAZON,
     CANCELLED,
+    CARRIER_CODES,
     MERCHANT,
     PARTIALLY_SHIPPED,
     PENDING,
@@ -32,7 +33,6 @@ from .records import (
     Order,
     Package,
     Seller,
-    CARRIER_CODES,
 )
 
 T = TypeVar("T")

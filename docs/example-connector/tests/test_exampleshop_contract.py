@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from exampleshop.settings import ExampleShopSettings
 from pydantic import SecretStr
 from shop_server import GOOD_KEY, ShopServer
 
 from core.testing import ConnectorContract, Scenarios
-from exampleshop.settings import ExampleShopSettings
 
 REVOKED_KEY = "exs_live_revoked_0000000000000000"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aioresponses import aioresponses
@@ -24,7 +24,7 @@ REFRESH_TOKEN = "Atzr|refresh-token-SECRET-0001"
 ACCESS_TOKEN = "Atza|access-token-SECRET-0001"
 CLIENT_SECRET = "client-secret-SECRET-0001"
 SELLER = "A3SELLER0EXAMPLE"
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 NL, DE = "A1805IZSGTT6HS", "A1PA6795UKMFR9"
 
 

@@ -242,14 +242,14 @@ async def test_server_errors_are_retried_a_bounded_number_of_times_with_jitter(
 
     assert len(requests_to(mocked, "GET", ORDER_URL)) == 5
     assert len(clock.sleeps) == 4
-    assert all(0 <= pause <= ceiling for pause, ceiling in zip(clock.sleeps, [1, 2, 4, 5]))
+    assert all(0 <= pause <= ceiling for pause, ceiling in zip(clock.sleeps, [1, 2, 4, 5], strict=True))
 
 
 async def test_timeouts_and_dropped_connections_are_retried(
     mocked: aioresponses, make_context: MakeContext, state: ClientState
 ) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
-    mocked.get(ORDER_URL, exception=asyncio.TimeoutError())
+    mocked.get(ORDER_URL, exception=TimeoutError())
     mocked.get(ORDER_URL, exception=aiohttp.ServerDisconnectedError())
     mocked.get(ORDER_URL, payload={"order": {"orderId": "028-1"}})
 

@@ -7,7 +7,7 @@ tests fail, saying where they looked.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -38,7 +38,7 @@ ORDERS = "orders_2026-01-01.json"
 ORDERS_V0 = "ordersV0.json"
 SELLERS = "sellers.json"
 ORDER_URL = re.compile(r"^https://amazon\.test/orders/2026-01-01/orders/[^/?]+(\?.*)?$")
-SINCE = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+SINCE = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +134,7 @@ async def test_confirm_shipment_bodies_fit_the_model(
     mocked.post(confirm_url(order.external_id), status=204, repeat=True)
     label = Label(
         external_id="L-1",
-        ship_date=datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc),
+        ship_date=datetime(2026, 3, 2, 14, 0, tzinfo=UTC),
         parcels=[
             Parcel(reference="1", tracking_number="GLS0001", items=[ParcelItem(item_external_id="1", quantity=2)]),
             Parcel(reference="2", tracking_number="GLS0002", items=[ParcelItem(item_external_id="2", quantity=1)]),

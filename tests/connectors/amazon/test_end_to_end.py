@@ -19,9 +19,9 @@ from pydantic import SecretStr
 
 import connectors.amazon
 from connectors.amazon.client import ClientState
+from connectors.amazon.settings import AmazonSettings
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from connectors.amazon.settings import AmazonSettings
 from core.context import ConnectorContext
 from core.errors import ConnectorAuthFailed
 from core.models import (

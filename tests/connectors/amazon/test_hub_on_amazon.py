@@ -10,7 +10,7 @@ one seller's usage plan and refresh its access token once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit

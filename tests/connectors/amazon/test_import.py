@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from tests.connectors.amazon.fakes import (
     token_answer,
 )
 
-SINCE = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+SINCE = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 async def pages(context: Any, cursor: Cursor) -> list[ImportPage]:
@@ -58,7 +58,7 @@ async def test_first_import_looks_back_and_asks_only_for_orders_to_ship(
     assert second == {**first, "paginationToken": "tok/1+="}
     assert [page.cursor for page in result] == [
         Cursor(since=NOW - timedelta(days=14), page_token="open:tok/1+="),
-        Cursor(since=datetime(2026, 3, 2, 11, 58, tzinfo=timezone.utc)),
+        Cursor(since=datetime(2026, 3, 2, 11, 58, tzinfo=UTC)),
     ]
     assert [[o.external_id for o in page.orders] for page in result] == [["1"], ["2"]]
 
@@ -109,7 +109,7 @@ async def test_an_expired_pagination_token_restarts_the_run_from_since(
     assert "paginationToken" not in second
     assert second["lastUpdatedAfter"] == first["lastUpdatedAfter"]
     assert [o.external_id for o in page.orders] == ["1"]
-    assert page.cursor.since == datetime(2026, 3, 2, 11, 58, tzinfo=timezone.utc)
+    assert page.cursor.since == datetime(2026, 3, 2, 11, 58, tzinfo=UTC)
 
 
 async def test_a_bad_request_without_token_is_rejected(
@@ -156,7 +156,7 @@ async def test_without_amazons_window_end_the_newest_order_seen_is_the_cursor(
 
     [page] = await pages(make_context(), Cursor(since=SINCE))
 
-    assert page.cursor == Cursor(since=datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    assert page.cursor == Cursor(since=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
 
 
 async def test_a_page_without_an_orders_list_is_not_read_as_empty(

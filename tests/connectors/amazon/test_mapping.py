@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -60,14 +60,14 @@ def test_unshipped_order_with_company_three_lines_and_diacritics() -> None:
     assert order.marketplace == NL
     assert order.is_prime is True
     assert order.service_level == "STANDARD"
-    assert order.created_at == datetime(2026, 3, 1, 9, 15, tzinfo=timezone.utc)
-    assert order.updated_at == datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc)
+    assert order.created_at == datetime(2026, 3, 1, 9, 15, tzinfo=UTC)
+    assert order.updated_at == datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
     assert order.ship_by == TimeWindow(
-        earliest=datetime(2026, 3, 1, 9, 15, tzinfo=timezone.utc),
-        latest=datetime(2026, 3, 3, 22, 59, 59, tzinfo=timezone.utc),
+        earliest=datetime(2026, 3, 1, 9, 15, tzinfo=UTC),
+        latest=datetime(2026, 3, 3, 22, 59, 59, tzinfo=UTC),
     )
     assert order.deliver_by is not None and order.deliver_by.latest == datetime(
-        2026, 3, 6, 22, 59, 59, tzinfo=timezone.utc
+        2026, 3, 6, 22, 59, 59, tzinfo=UTC
     )
     assert order.recipient == Address(
         name="Zoë Müller-Lüdenscheidt",

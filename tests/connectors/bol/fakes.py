@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aioresponses import aioresponses
@@ -31,7 +31,7 @@ CLIENT_ID = "4c2b1a0e-1111-4d3c-9a8b-client-id-0001"
 CLIENT_SECRET = "bol-client-SECRET-0001-aaaaaaaaaaaaaaaaaaaa"
 ACCESS_TOKEN = "eyJhbGciOiJSUzI1NiJ9.access-token-SECRET-0001"
 RETAILER_ID = "1055479"
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 EVENTS_URL = "https://hub.example/events/0123456789abcdef"
 
 

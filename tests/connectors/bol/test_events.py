@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -25,7 +25,7 @@ from tests.connectors.bol.fakes import (
     token_answer,
 )
 
-RECEIVED = datetime(2026, 3, 2, 12, 0, 30, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 
 # A message bol.com signed, with the key it published (third-party test vector: rojtjo/bol-api-client,
 # src/Types/SignatureKeyTest.php, checked with openssl): the verifier must accept bol.com's real signatures.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from connectors.bol.mapping import (
@@ -44,7 +44,7 @@ def test_an_fbr_order_shipped_by_the_retailer_is_imported_with_address_items_and
     order = mapped(order_detail("1043946570", order_item("6107434013", quantity=2, price=12.99)))
     assert order.external_id == "1043946570"
     assert order.status is OrderStatus.OPEN
-    assert order.created_at == datetime(2026, 3, 1, 9, 15, tzinfo=timezone.utc)
+    assert order.created_at == datetime(2026, 3, 1, 9, 15, tzinfo=UTC)
     (item,) = order.items
     assert (item.external_id, item.quantity_ordered, item.quantity_unshipped) == ("6107434013", 2, 2)
     assert (item.sku, item.product_id, item.title) == ("SKU-6107434013", "8712626055143", "Product 6107434013")
@@ -56,7 +56,7 @@ def test_an_fbr_order_shipped_by_the_retailer_is_imported_with_address_items_and
     )
     assert recipient.kind == "residential"
     assert recipient.email and recipient.email.endswith("@verkopen.bol.com")
-    assert order.deliver_by is not None and order.deliver_by.latest == datetime(2026, 3, 3, 22, 59, 59, tzinfo=timezone.utc)
+    assert order.deliver_by is not None and order.deliver_by.latest == datetime(2026, 3, 3, 22, 59, 59, tzinfo=UTC)
     assert order.service_level == "REGULAR"
 
 
@@ -129,7 +129,7 @@ def test_an_order_shipped_or_cancelled_at_bol_follows() -> None:
 def test_an_exact_delivery_day_is_the_whole_window() -> None:
     order = mapped(order_detail("4", order_item("41", exact_delivery="2026-03-05", latest_delivery=None, time_frame="EVENING")))
     assert order.deliver_by is not None
-    assert order.deliver_by.earliest == datetime(2026, 3, 4, 23, 0, tzinfo=timezone.utc)
+    assert order.deliver_by.earliest == datetime(2026, 3, 4, 23, 0, tzinfo=UTC)
     assert order.service_level == "EVENING"
 
 

@@ -28,7 +28,7 @@ import itertools
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -125,7 +125,7 @@ class MemoryShop:
 
     def __init__(self, name: str = "default", now: datetime | None = None) -> None:
         self.name = name
-        self.now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+        self.now = (now or datetime.now(UTC)).replace(microsecond=0)
         self.orders: dict[str, FakeOrder] = {}
         self.calls: list[Call] = []
         self._faults: deque[FaultKind | None] = deque()

@@ -36,7 +36,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import aiohttp
@@ -468,7 +468,7 @@ class KeyShop(MemoryShop):
         return {
             "id": event_id,
             "account": self.account.id,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "event": {"resource": resource, "type": event_type, "resourceId": resource_id},
         }
 

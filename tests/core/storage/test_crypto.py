@@ -10,11 +10,11 @@ import pytest
 
 from core.crypto import KEY_FILE, Vault, new_key, open_vault
 from core.errors import ConfigError
+from core.models import ConnectionSettings
 from core.runtime import Runtime
 from core.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.connections import create_connection, load_credentials, store_authorization
-from core.models import ConnectionSettings
 
 
 def test_generated_key_file_is_private_and_reused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-
 from dataclasses import replace
 
 import asyncpg

@@ -18,10 +18,10 @@ from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from hub.app import create_app
 from hub.keys import RUNTIME
+from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 from tests.contract.keyshop import shop as keyshops
 from tests.contract.keyshop.shop import EventMessage, KeyShop
-from tests.conftest import FAKE
 
 #: The key shop connector's entry point (it is never installed as one).
 KEYSHOP = EntryPoint(name="keyshop", value="tests.contract.keyshop", group=ENTRY_POINT_GROUP)

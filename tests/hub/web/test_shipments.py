@@ -4,7 +4,7 @@ every message on them in both languages (issue 15)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -21,7 +21,7 @@ from tests.hub.api.conftest import eventually
 from tests.hub.web.conftest import Merchant, connect_fake, query_of
 from tests.hub.web.test_pages import imported, tracking_on
 
-NOW = datetime(2030, 12, 1, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2030, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def an_order(
@@ -83,7 +83,7 @@ async def test_the_list_is_a_table_with_the_shops_order_number_dates_city_items_
     ids = await store(merchant, connection_id, [
         an_order(1, ship_by=NOW + timedelta(days=1), items=3, city="Utrecht"),
         an_order(2, deliver_by=NOW + timedelta(days=3)),  # a shop that gives only a delivery date (bol.com)
-        an_order(3, ship_by=datetime.now(timezone.utc) - timedelta(days=1)),
+        an_order(3, ship_by=datetime.now(UTC) - timedelta(days=1)),
     ])
     first, second, late = ids["306-0000001-5319054"], ids["306-0000002-5319054"], ids["306-0000003-5319054"]
     status, text = await merchant.get("/shipping/shipments")
@@ -143,7 +143,7 @@ async def test_filters_to_ship_needs_attention_shipped_cancelled_and_all(merchan
     lists: dict[str, list[int]] = {}
     for state in ("to_ship", "attention", "shipped", "cancelled", "all"):
         status, text = await merchant.get(f"/shipping/shipments?state={state}")
-        assert status == 200 and f'aria-current="page">' in text
+        assert status == 200 and 'aria-current="page">' in text
         lists[state] = rows_of(text)
     assert lists == {"to_ship": [], "attention": [refused], "shipped": [shipped], "cancelled": [cancelled], "all": lists["all"]}
     assert sorted(lists["all"]) == sorted([refused, shipped, cancelled])
@@ -305,7 +305,7 @@ async def test_pages_of_the_list_cover_every_order_once_both_ways(merchant: Merc
         path = found.group(1).replace("&amp;", "&") if found else ""
     assert len(pages) == 3 and len(seen) == 60 and sorted(seen) == sorted(ids.values())
     # Earliest deadline first, none last.
-    due = {ids[o.external_id]: (o.ship_by.latest if o.ship_by else datetime.max.replace(tzinfo=timezone.utc)) for o in orders}
+    due = {ids[o.external_id]: (o.ship_by.latest if o.ship_by else datetime.max.replace(tzinfo=UTC)) for o in orders}
     assert seen == sorted(seen, key=lambda i: (due[i], i))
     # Back from the last page, page by page.
     status, text = await merchant.get(pages[-1])

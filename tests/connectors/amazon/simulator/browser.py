@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 
 from connectors.amazon.simulator import RunningSimulator
-from connectors.amazon.simulator.merchant import ConsentForm
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID
+from connectors.amazon.simulator.merchant import ConsentForm
 
 REDIRECT = "http://127.0.0.1:8080/amazon/callback"
 

@@ -10,6 +10,7 @@ from yarl import URL
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID
 from tests.connectors.amazon.simulator.browser import REDIRECT, open_consent, parse_form, submit
 
+
 async def test_consent_page_shows_app_role_checkbox_and_buttons(session, sim):
     status, html = await open_consent(session, sim)
     assert status == 200
