@@ -94,9 +94,9 @@ class World:
         """A new hub process: nothing kept in memory."""
         self.state = BolState()
 
-    async def run(self, cursor: Cursor = Cursor(), **settings: Any) -> list[ImportPage]:
+    async def run(self, cursor: Cursor | None = None, **settings: Any) -> list[ImportPage]:
         context = self.context(settings=quick_settings(self.sim, **settings) if settings else None)
-        return [page async for page in bol.import_orders(context, cursor)]
+        return [page async for page in bol.import_orders(context, cursor or Cursor())]
 
     async def imported(self, order_id: str) -> Order:
         pages = await self.run(page_size=50)
