@@ -429,3 +429,33 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
         except psutil.Error:
             pass
     return total
+
+
+def bol_hub_settings(database_url: str, data_dir: Path, sim_url: str, **bol: Any) -> Any:
+    """HubSettings on this database, bol.com at the simulator, Amazon not loaded, no hub.toml."""
+    from core.crypto import new_key
+    from core.settings import HubSettings
+
+    empty = data_dir / "hub.toml"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    empty.write_text("")
+    os.environ["HUB_CONFIG"] = str(empty)
+    return HubSettings(
+        data_dir=data_dir,
+        database={"url": database_url},
+        security={"encryption_keys": [new_key()]},
+        plugins={"deny": ["amazon"]},
+        connectors={"bol": {"endpoint": sim_url, **bol}},
+    )
+
+
+def shop_calls(connector: str) -> dict[tuple[str, str], float]:
+    """This process's ``hub_shop_calls_total`` of a connector so far: (operation, status) -> calls."""
+    from core.metrics import SHOP_CALLS
+
+    found: dict[tuple[str, str], float] = {}
+    for metric in SHOP_CALLS.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels.get("connector") == connector:
+                found[(sample.labels["operation"], sample.labels["status"])] = sample.value
+    return found
