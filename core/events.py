@@ -73,7 +73,8 @@ async def receive_event(rt: Runtime, event_token: str, headers: Mapping[str, str
             return EventReceipt(connection.id, meaning)
         import_queued = False
         if meaning.import_orders:
-            await queue.enqueue_import(db, connection.id, "event")
+            # Behind a run that may have read past the order this event is about.
+            await queue.enqueue_import(db, connection.id, "event", again_if_running=True)
             import_queued = True
         due = await label_store.check_now(db, connection.id, meaning.settled) if meaning.settled else 0
         if due:

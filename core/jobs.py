@@ -142,11 +142,21 @@ Handler = Callable[[Runtime, Job], Awaitable[None]]
 
 
 
+#: How many batches of due parcels one settle job asks about before it leaves the rest to the next.
+SETTLE_ROUNDS = 10
+
+
 async def run_settle_job(rt: Runtime, job: Job) -> None:
-    """Ask the shop about one connection's accepted parcels that are due; the scheduler queues the next."""
+    """Ask the shop about one connection's accepted parcels, a batch at a time, while any are due.
+
+    Parcels an event makes due while the job runs are asked about in its next round (a new job
+    for them is not queued while this one runs: the dedupe key).
+    """
     connection_id = json.loads(job.payload or b"{}")["connection_id"]
     try:
-        await settle_parcels(rt, connection_id)
+        for _ in range(SETTLE_ROUNDS):
+            if not await settle_parcels(rt, connection_id):
+                break
     except NotFound:
         log.warning("settle job %s: connection %s is gone", job.id, connection_id)
     except (ConnectorAuthFailed, TransientError):

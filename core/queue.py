@@ -39,13 +39,18 @@ async def enqueue_push(db: Connection, label_id: int, delay: float = 0) -> None:
     )
 
 
-async def enqueue_import(db: Connection, connection_id: int, trigger: str) -> int:
+async def enqueue_import(db: Connection, connection_id: int, trigger: str, again_if_running: bool = False) -> int:
     """Queue an import of a connection and return its run id; an import queued or running already is returned instead.
 
-    Call in a transaction: the connection row is locked so that two processes never queue twice.
+    ``again_if_running``: a run already running may have read past what prompted this one (a shop
+    event about an order that changed just now), so one more run is queued behind it, unless one
+    is queued already. Call in a transaction: the connection row is locked so that two processes
+    never queue twice.
     """
     await connection_store.lock_row(db, connection_id)
     existing = await import_store.open_run(db, connection_id)
+    if existing is not None and again_if_running:
+        existing = await import_store.queued_run(db, connection_id)
     if existing is not None:
         return existing
     run_id = await import_store.queue_run(db, connection_id, trigger)

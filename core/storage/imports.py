@@ -89,6 +89,13 @@ async def open_run(db: Db, connection_id: int) -> int | None:
     )
 
 
+async def queued_run(db: Db, connection_id: int) -> int | None:
+    """The queued (not yet running) import of a connection, if any."""
+    return await db.fetchval(
+        "select id from import_runs where connection_id = $1 and state = 'queued' order by id limit 1", connection_id
+    )
+
+
 async def start_run(db: Db, connection_id: int, trigger: str, run_id: int | None = None) -> int:
     """Mark a run running (creating it if needed); runs a crashed process left running become 'interrupted'.
 

@@ -9,8 +9,10 @@ deduplicated, rate-limited and acted on.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from importlib.metadata import EntryPoint
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,6 +29,7 @@ from core.errors import (
 )
 from core.events import receive_event
 from core.imports import run_import
+from core.jobs import run_settle_job
 from core.labels import NewLabel, NewParcel, create_label, push_label, settle_parcels
 from core.models import Connection, ConnectionState, PushState
 from core.plugins import ENTRY_POINT_GROUP, load_connector
@@ -35,6 +38,7 @@ from core.runtime import Runtime, open_runtime
 from core.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.connections import get_connection, list_connections
+from core.storage.imports import start_run
 from core.storage.labels import get_label
 from core.storage.orders import find_order
 from tests.conftest import FAKE
@@ -382,3 +386,41 @@ async def test_a_connector_fault_while_checking_backs_off_like_a_transient_one(
     row = await rt.db.pool.fetchrow("select push_state, checks, check_after > now() as later from parcels")
     assert (row["push_state"], row["checks"], row["later"]) == ("accepted", 1, True)
     assert await schedule_due_settles(rt.db.pool) == 0  # not asked again on the next tick
+
+
+async def test_an_order_event_during_a_running_import_queues_one_more_run(rt: Runtime, keyshop: KeyShop) -> None:
+    connection = await connected(rt)
+    token = await event_token(rt, connection)
+    running = await start_run(rt.db.pool, connection.id, "schedule")  # a run that read its pages already
+    keyshop.add_order()
+    keyshop.add_order()
+    first, second = keyshop.events_for()
+    assert (await receive_event(rt, token, first.headers, first.body)).import_queued
+    assert (await receive_event(rt, token, second.headers, second.body)).import_queued
+    runs = await rt.db.pool.fetch("select id, state from import_runs where connection_id = $1 order by id", connection.id)
+    assert [(r["id"] == running, r["state"]) for r in runs] == [(True, "running"), (False, "queued")]
+
+
+async def test_one_settle_job_asks_batch_after_batch_while_parcels_are_due(
+    rt: Runtime, keyshop: KeyShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection = await connected(rt)
+    label_id, _ = await labelled(rt, keyshop, connection)
+    await push_label(rt, label_id)
+    other, _ = await labelled_another(rt, keyshop, connection)
+    await push_label(rt, other)
+    for process in keyshop.pending_processes():
+        keyshop.settle(process)
+    await due_now(rt)
+    monkeypatch.setattr("core.labels.SETTLE_BATCH", 1)  # two batches of one
+    await run_settle_job(rt, SimpleNamespace(id=1, payload=json.dumps({"connection_id": connection.id}).encode()))
+    states = await rt.db.pool.fetch("select push_state from parcels")
+    assert [row["push_state"] for row in states] == ["confirmed", "confirmed"]
+
+
+async def labelled_another(rt: Runtime, keyshop: KeyShop, connection: Connection) -> tuple[int, str]:
+    order = keyshop.add_order()
+    await run_import(rt, connection.id)
+    stored = await find_order(rt.db.pool, rt.vault, connection.id, order.id)
+    label = await create_label(rt, stored.id, NewLabel(external_id="L2", parcels=[NewParcel(tracking_number="GLS2")]))
+    return label.id, order.id
