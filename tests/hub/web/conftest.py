@@ -1,4 +1,7 @@
-"""The hub app with Amazon, the fake and the key shop connectors and the workers, and merchants with their own cookie jars."""
+"""The hub app with Amazon, the fake and the key shop connectors and the workers, and merchants with their own cookie jars.
+
+Also a bol.com simulator (``bol_sim``) and bol.com's settings on it (``bol_app``), for the hubs that load bol.com.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from connectors.bol.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from core.plugins import ENTRY_POINT_GROUP, load_connector
 from core.settings import HubSettings
 from core.storage.accounts import create_account
@@ -80,6 +84,19 @@ AMAZON_APP = {
     "client_id": "amzn1.application-oa2-client.hubsimulator",
     "client_secret": "simulator-secret",
 }
+
+
+def bol_app(sim: RunningSimulator) -> dict[str, Any]:
+    """bol.com's settings on the simulator: every endpoint there, webhooks to the hub's http://127.0.0.1 allowed."""
+    return {"endpoint": sim.url, "webhooks_allow_loopback": True}
+
+
+@pytest.fixture
+async def bol_sim() -> AsyncIterator[RunningSimulator]:
+    """A bol.com simulator without orders (a test adds its own) whose process statuses settle when the test says so."""
+    config = SimulatorConfig(orders_per_retailer=0, demo_orders=False, settle_delay=None, retry_interval=0.5)
+    async with run_simulator(config) as sim:
+        yield sim
 
 
 @pytest.fixture

@@ -1,10 +1,14 @@
-"""The install guide's journey in headless Chromium, against the hub and the Amazon simulator on 127.0.0.1.
+"""The install guide's journey in headless Chromium, against the hub and the Amazon and bol.com simulators on 127.0.0.1.
 
-Sign in, All integrations, Connect (pick NL), the simulator's Seller Central consent page (tick,
-Confirm), back connected, tick "Update the tracking code in the shop", Start import and watch its
-progress, the Shipments work list, search it, create a label on the order's page, see the push
-confirmed, find the order under Shipped at once and Shipped at the simulator.
-Once in English and once in Dutch (chosen by the browser's language).
+Sign in, All integrations (Amazon and bol.com), Connect (pick NL), the simulator's Seller Central
+consent page (tick, Confirm), back connected, tick "Update the tracking code in the shop", Start
+import and watch its progress, the Shipments work list, search it, create a label on the order's
+page, see the push confirmed, find the order under Shipped at once and Shipped at the simulator.
+bol.com's journey: the Client ID and secret pasted (a wrong secret first), the import with bol.com's
+FBB and VVB orders skipped and explained, a label accepted by bol.com and confirmed when its process
+status settles and the simulator's signed webhook reaches the hub. The key shop's journey: the same
+for a shop in memory, with the contract kit's test connector.
+Each once in English and once in Dutch (chosen by the browser's language).
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``HUB_CHROMIUM``) and Playwright for Python;
 the tests skip, saying why, without them, but fail when ``HUB_REQUIRE_BROWSER`` is set (``.ci/run``,
@@ -32,6 +36,8 @@ from aiohttp import web
 
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from connectors.bol import simulator as bol_simulator
+from connectors.bol.mapping import SKIP_FBB, SKIP_VVB
 from core.plugins import load_connector
 from core.settings import HubSettings
 from core.storage import orders as order_store
@@ -41,6 +47,7 @@ from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
 from tests.hub.api.conftest import KEYSHOP
+from tests.hub.web.conftest import bol_app
 
 #: Set by .ci/run, which installs Chromium and Playwright: there a missing one fails the tests.
 REQUIRE_BROWSER = os.environ.get("HUB_REQUIRE_BROWSER", "") not in ("", "0")
@@ -96,19 +103,22 @@ async def browser() -> AsyncIterator[Any]:
 
 @dataclass
 class Hub:
-    """The hub serving on 127.0.0.1 next to the simulator, and a merchant's account token."""
+    """The hub serving on 127.0.0.1 next to the Amazon and bol.com simulators, and a merchant's account token."""
 
     url: str
     app: web.Application
     sim: RunningSimulator
+    bol: bol_simulator.RunningSimulator
     token: str
     account_id: int
     import_gate: asyncio.Event
 
 
 @pytest.fixture
-async def hub(settings: HubSettings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hub]:
-    """The hub with its job workers and the installed Amazon connector, pointed at a simulator."""
+async def hub(
+    settings: HubSettings, bol_sim: bol_simulator.RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Hub]:
+    """The hub with its job workers and the installed connectors, Amazon and bol.com, each pointed at its simulator."""
     async with run_simulator(SimulatorConfig(seed=7, sellers=1, orders_per_seller=20, marketplaces=["NL"])) as sim:
         # Bound first, so that the public URL (and so the OAuth redirect URI) names the real port.
         sock = socket.socket()
@@ -124,7 +134,8 @@ async def hub(settings: HubSettings, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
                         "application_id": DEFAULT_APPLICATION_ID,
                         "client_id": DEFAULT_CLIENT_ID,
                         "client_secret": DEFAULT_CLIENT_SECRET,
-                    }
+                    },
+                    "bol": bol_app(bol_sim),
                 },
             }
         )
@@ -137,7 +148,7 @@ async def hub(settings: HubSettings, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
             gate = asyncio.Event()
             _hold_imports_after_first_page(rt, gate, monkeypatch)
             account = await create_account(rt.db.pool, "Bakkerij Jansen")
-            yield Hub(url, app, sim, await create_token(rt.db.pool, account.id), account.id, gate)
+            yield Hub(url, app, sim, bol_sim, await create_token(rt.db.pool, account.id), account.id, gate)
         finally:
             await runner.cleanup()
 
@@ -275,11 +286,12 @@ async def test_the_merchant_journey_in_a_browser(browser: Any, hub: Hub, words: 
         await camera.shot("sign-in")
         await page.keyboard.press("Enter")
 
-        # Settings > All integrations: the Amazon card with its logo, not connected.
+        # Settings > All integrations: the cards of Amazon and bol.com with their logos, not connected.
         await expect(page.get_by_role("heading", name=words.integrations, exact=True)).to_be_visible()
+        await expect(page.locator(".card h2")).to_have_text(["Amazon", "bol.com"])
+        for logo in await page.locator(".card img").all():
+            assert await logo.evaluate("img => img.complete && img.naturalWidth > 0")
         card = page.locator("#integration-amazon")
-        await expect(card.get_by_role("heading", name="Amazon")).to_be_visible()
-        assert await card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
         await camera.shot("all-integrations")
         await card.get_by_role("link", name=words.connect, exact=True).click()
 
@@ -366,6 +378,167 @@ async def test_the_merchant_journey_in_a_browser(browser: Any, hub: Hub, words: 
         assert at_amazon.status == "SHIPPED"
         (confirmation,) = hub.sim.state.confirmations_of(order_id=stored.order.external_id)
         assert "GLS0012345678" in json.dumps(confirmation.payload) and confirmation.action == "created"
+    finally:
+        await context.close()
+
+
+# bol.com: pasted credentials, bol.com's own orders skipped with a reason, parcels settled later.
+
+
+@dataclass(frozen=True)
+class BolWords:
+    """What the pages say in one language, for bol.com's journey."""
+
+    locale: str
+    token: str
+    integrations: str
+    connect: str
+    heading: str
+    help: str
+    refused: str
+    connected: str
+    details: str
+    marketplaces: str
+    update_tracking: str
+    save: str
+    saved: str
+    import_from_shop: str
+    start_import: str
+    importing: str
+    result: str
+    skipped_by_reason: str
+    see_shipments: str
+    search: str
+    tracking_number: str
+    create_label: str
+    accepted: str
+    confirmed: str
+    shipped: str
+
+
+BOL_ENGLISH = BolWords(
+    locale="en-GB", token="API token", integrations="All integrations", connect="Connect", heading="Connect bol.com",
+    help="In the bol.com Seller Dashboard, go to Instellingen > Diensten > API instellingen",
+    refused="The shop did not accept these details:", connected="Connected", details="Integration details",
+    marketplaces="Marketplaces", update_tracking="Update the tracking code in the shop", save="Save",
+    saved="Settings saved.", import_from_shop="Import from shop", start_import="Start import", importing="Importing",
+    result="Result: Finished", skipped_by_reason="Skipped orders by reason", see_shipments="See the shipments",
+    search="Search", tracking_number="Tracking number", create_label="Create label",
+    accepted="Accepted by the shop, waiting for its confirmation", confirmed="Confirmed by the shop", shipped="Shipped",
+)
+BOL_DUTCH = BolWords(
+    locale="nl-NL", token="API-token", integrations="Alle integraties", connect="Koppelen", heading="bol.com koppelen",
+    help="Ga in het bol.com Verkoopaccount naar Instellingen > Diensten > API instellingen",
+    refused="De shop accepteerde deze gegevens niet:", connected="Gekoppeld", details="Integratie details",
+    marketplaces="Marktplaatsen", update_tracking="Update de trackingcode in de shop", save="Opslaan",
+    saved="Instellingen opgeslagen.", import_from_shop="Importeer uit Shop", start_import="Import starten",
+    importing="Bezig met importeren", result="Resultaat: Klaar",
+    skipped_by_reason="Overgeslagen bestellingen per reden", see_shipments="Naar de zendingen", search="Zoeken",
+    tracking_number="Trackingnummer", create_label="Label aanmaken",
+    accepted="Geaccepteerd door de shop, wacht op bevestiging", confirmed="Bevestigd door de shop", shipped="Verzonden",
+)
+
+
+@pytest.mark.parametrize("words", [BOL_ENGLISH, BOL_DUTCH], ids=["english", "dutch"])
+async def test_a_merchant_connects_bolcom_and_sees_a_parcel_confirmed_once_bolcom_settles_it(
+    browser: Any, hub: Hub, words: BolWords
+) -> None:
+    bol = hub.bol.state
+    # The retailer's open orders: two it ships itself, one bol.com ships (FBB), one with bol.com's own label (VVB).
+    own = [bol.new_order(shape="fbr").order_id, bol.new_order(shape="multi").order_id]
+    bol.new_order(items=[bol_simulator.ItemCreate(method="FBB")])
+    bol.new_order(items=[bol_simulator.ItemCreate(method="FBR", distributionParty="BOL")])
+    context = await browser.new_context(locale=words.locale, viewport={"width": 1100, "height": 760})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    camera = Camera(page, f"bol-{words.locale[:2]}")
+    wrong = "bol-secret-mistyped-0000"
+    try:
+        await page.goto(hub.url + "/")
+        await page.get_by_label(words.token).fill(hub.token)
+        await page.keyboard.press("Enter")
+
+        # All integrations: Amazon and bol.com; bol.com's Connect.
+        await expect(page.get_by_role("heading", name=words.integrations, exact=True)).to_be_visible()
+        await expect(page.locator(".card h2")).to_have_text(["Amazon", "bol.com"])
+        card = page.locator("#integration-bol")
+        assert await card.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+        await card.get_by_role("link", name=words.connect, exact=True).click()
+
+        # The form says where the Seller Dashboard keeps the credentials; a mistyped secret first.
+        await expect(page.get_by_role("heading", name=words.heading)).to_be_visible()
+        await expect(page.locator("#field-client_id-hint")).to_contain_text(words.help)
+        await expect(page.locator("#field-client_secret-hint")).to_contain_text("Diensten > API instellingen")
+        secret = page.get_by_label("Client secret")
+        assert await secret.get_attribute("type") == "password"
+        await page.get_by_label("Client ID").fill(bol_simulator.DEFAULT_CLIENT_ID)
+        # The whole pasted Client ID (bol.com's are 36 characters) shows, to be checked by eye.
+        assert await page.get_by_label("Client ID").evaluate("input => input.scrollWidth <= input.clientWidth")
+        await secret.fill(wrong)
+        await camera.shot("connect")
+        await page.get_by_role("button", name=words.connect, exact=True).click()
+
+        # Still on the form with bol.com's reason; the ID kept, the secret not.
+        await expect(page.get_by_role("alert")).to_contain_text(words.refused)
+        await expect(page.get_by_role("alert")).to_contain_text("Bad client credentials")  # bol.com's own words
+        await expect(page.get_by_label("Client ID")).to_have_value(bol_simulator.DEFAULT_CLIENT_ID)
+        await expect(page.get_by_label("Client secret")).to_have_value("")
+        assert wrong not in await page.content() and wrong not in page.url
+        await camera.shot("connect-refused")
+        await page.get_by_label("Client secret").fill(bol_simulator.DEFAULT_CLIENT_SECRET)
+        await page.get_by_role("button", name=words.connect, exact=True).click()
+
+        # Connected, keyed by the retailer; the hub subscribed its own event route (bol.com makes it at once here).
+        await expect(page.get_by_role("heading", name=words.connected, exact=True)).to_be_visible()
+        assert bol_simulator.DEFAULT_CLIENT_SECRET not in page.url + await page.content()
+        bol.settle_all()
+        (subscription,) = bol.subscriptions.values()
+        assert subscription.url.startswith(hub.url + "/") and subscription.enabled
+        await page.get_by_role("link", name=words.details).click()
+        await expect(page.get_by_text(bol_simulator.DEFAULT_RETAILER_ID)).to_be_visible()
+        await expect(page.locator("dl.facts")).not_to_contain_text(words.marketplaces)  # bol.com has none
+        await page.get_by_label(words.update_tracking).check()
+        await page.get_by_role("button", name=words.save).click()
+        await expect(page.get_by_role("status").filter(has_text=words.saved)).to_be_visible()
+
+        # Import from shop: one run (the scheduler's, held after its first page, or this one), then the
+        # result with bol.com's FBB and VVB orders skipped and why.
+        await page.get_by_role("link", name=words.import_from_shop).click()
+        await page.get_by_role("button", name=words.start_import).click()
+        await expect(page.locator("#progress").get_by_role("status")).to_contain_text(words.importing)
+        hub.import_gate.set()
+        await expect(page.get_by_role("heading", name=words.result)).to_be_visible()
+        await expect(page.locator("[data-field='new']")).to_have_text(str(len(own)))
+        await expect(page.locator("[data-field='skipped']")).to_have_text("2")
+        reasons = page.get_by_role("table").filter(has_text=words.skipped_by_reason)
+        await expect(reasons.get_by_role("row").filter(has_text=SKIP_FBB)).to_contain_text("1")
+        await expect(reasons.get_by_role("row").filter(has_text=SKIP_VVB)).to_contain_text("1")
+        await camera.shot("import-result")
+        await page.get_by_role("link", name=words.see_shipments).click()
+
+        # Shipments: search by bol.com's order number, the order's page, a label.
+        order_id = own[0]
+        await page.get_by_label(words.search, exact=True).fill(order_id)
+        await page.get_by_role("button", name=words.search, exact=True).click()
+        await page.get_by_role("link", name=order_id, exact=True).click()
+        await expect(page.get_by_role("heading", name=re.compile(re.escape(order_id)))).to_be_visible()
+        await page.get_by_label(words.tracking_number).fill("GLSBOL0012345")
+        await page.get_by_role("button", name=words.create_label).click()
+
+        # bol.com accepts the shipment (202) and settles it later: the parcel waits for that.
+        parcel = page.locator(".parcels").filter(has_text="GLSBOL0012345")
+        await expect(parcel.get_by_text(words.accepted)).to_be_visible()
+        items = {item.order_item_id for item in bol.order(order_id).items}
+        (process,) = [s for s in bol.processes.values() if s.pending and items & set(s.entity_ids)]
+        bol.settle(process.process_status_id)
+        # bol.com posts the settled status, signed, to the hub's event route; the page's poll shows it.
+        await expect(parcel.get_by_text(words.confirmed)).to_be_visible()
+        await expect(page.locator("[data-order-state]")).to_have_text(words.shipped)
+        await camera.shot("order")
+        (delivery,) = [d for d in bol.deliveries if d.resource_id == process.process_status_id]
+        await bol.wait_for(lambda: delivery.state == "delivered", timeout=TIMEOUT_MS / 1000)
+        (shipment,) = bol.shipments_made(order_id=order_id)
+        assert shipment.transport.track_and_trace == "GLSBOL0012345"
     finally:
         await context.close()
 
