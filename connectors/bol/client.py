@@ -117,6 +117,16 @@ class SystemClock:
 #: Paid once after a burst, so that the hub's calls never reach bol.com a hair before its bucket refills.
 PACING_MARGIN = 0.05
 
+#: The share of a bucket's burst the hub leaves unused (at least one call): calls reach bol.com
+#: later than the hub counts them (a busy event loop, the network), and bol.com's bucket starts
+#: refilling only once the burst has arrived, so a burst of the whole size leaves no room for that.
+BURST_HEADROOM = 0.2
+
+
+def usable_burst(capacity: float) -> float:
+    """How many calls of a bucket of ``capacity`` the hub makes at once."""
+    return capacity if capacity < 2 else capacity - max(1.0, math.floor(capacity * BURST_HEADROOM))
+
 
 class Bucket:
     """One endpoint's rate limit on our side: ``capacity`` calls refilled evenly over the limit's period.
@@ -129,7 +139,8 @@ class Bucket:
     def __init__(self, limit: RateLimit, now: float) -> None:
         self.period = limit.per_seconds
         self.capacity = float(limit.capacity)
-        self.tokens = self.capacity
+        self.burst = usable_burst(self.capacity)
+        self.tokens = self.burst
         self.updated = now
         self.hold_until = 0.0
 
@@ -139,7 +150,7 @@ class Bucket:
         return self.capacity / self.period
 
     def _refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
 
     def reserve(self, now: float) -> float:
@@ -151,7 +162,7 @@ class Bucket:
 
     def give_back(self) -> None:
         """Return a reserved call that will not be made."""
-        self.tokens = min(self.capacity, self.tokens + 1)
+        self.tokens = min(self.burst, self.tokens + 1)
 
     def wait_time(self, now: float) -> float:
         """How long until a call is free."""
@@ -171,10 +182,11 @@ class Bucket:
         limit = _number(headers.get("x-ratelimit-limit"))
         if limit is not None and limit >= 1 and limit != self.capacity:
             self.capacity = limit
-            self.tokens = min(self.tokens, limit)
+            self.burst = usable_burst(limit)
+            self.tokens = min(self.tokens, self.burst)
         remaining = _number(headers.get("x-ratelimit-remaining"))
         if remaining is not None and remaining >= 0:
-            self.tokens = min(self.tokens, remaining)
+            self.tokens = min(self.tokens, remaining)  # bol.com's own count: no headroom for jitter needed
 
     def hold(self, now: float, seconds: float) -> None:
         """Make no call for ``seconds`` (a 429's ``Retry-After``); bol.com's bucket is empty meanwhile."""

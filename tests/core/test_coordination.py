@@ -149,6 +149,7 @@ async def test_an_expired_secret_is_fetched_again(processes: list[Coordination],
     fetch, calls = fetcher(["Atza|one", "Atza|two"], lifetime=0.2)
 
     assert await processes[0].secret("lwa:seller", fetch) == "Atza|one"  # type: ignore[arg-type]
+    # The secret's lifetime passing (a clock, not work): every process's copy is stale after it.
     await asyncio.sleep(0.3)
 
     assert await processes[1].secret("lwa:seller", fetch) == "Atza|two"  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import pytest
 from aioresponses import aioresponses
 from multidict import CIMultiDict
 
-from connectors.bol.client import BolApi, BolState, Bucket, connection_api
+from connectors.bol.client import BolApi, BolState, Bucket, connection_api, usable_burst
 from connectors.bol.const import GET_ORDERS, MEDIA_TYPE, RATE_LIMITS
 from connectors.bol.errors import BolRejected
 from core.hubapi import (
@@ -218,15 +218,17 @@ def test_a_bucket_paces_a_burst_at_the_published_rate() -> None:
     limit = RATE_LIMITS[GET_ORDERS]  # 25 a minute
     bucket = Bucket(limit, now=0.0)
     waits = [bucket.reserve(0.0) for _ in range(30)]
-    assert waits[:25] == [0.0] * 25
-    assert waits[25] == pytest.approx(60 / 25, abs=0.1)
-    assert waits[29] == pytest.approx(5 * 60 / 25, abs=0.1)
+    burst = int(usable_burst(25))  # a fifth held back for calls that reach bol.com late
+    assert burst == 20
+    assert waits[:burst] == [0.0] * burst
+    assert waits[burst] == pytest.approx(60 / 25, abs=0.1)
+    assert waits[29] == pytest.approx(10 * 60 / 25, abs=0.1)
 
 
 def test_rate_limit_headers_only_make_the_bucket_stricter() -> None:
     bucket = Bucket(RATE_LIMITS[GET_ORDERS], now=0.0)
     bucket.observe(CIMultiDict({"x-ratelimit-remaining": "30"}), 0.0)
-    assert bucket.tokens == 25
+    assert bucket.tokens == usable_burst(25)  # never more than the hub's own burst
     bucket.observe(CIMultiDict({"X-RateLimit-Remaining": "3"}), 0.0)
     assert bucket.tokens == 3
     bucket.observe(CIMultiDict({"X-Ratelimit-Limit": "10", "x-ratelimit-remaining": "0"}), 0.0)
