@@ -36,9 +36,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .answers import json_response
 from .clock import iso
 from .faults import FaultRule, parse_faults
-from .gateway import json_response
 from .orders import INCLUDED_DATA, render_order
 from .records import STATUSES
 from .state import STATE, SimulatorState

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
+from .answers import json_response
 from .errors import SpApiError
 from .faults import FaultRule
 from .state import STATE, SimulatorState
@@ -32,8 +31,6 @@ _RATE_LIMIT_HEADER_STATUSES = frozenset({200, 204, 400, 404})
 _ERROR_TYPES = {403: "AccessDeniedException", 429: "QuotaExceededException",
                 500: "InternalServerErrorException", 503: "ServiceUnavailableException"}
 
-dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-
 UNAUTHORIZED = SpApiError(
     403, "Unauthorized", "Access to requested resource is denied.",
     "The access token you provided is revoked, malformed or invalid.",
@@ -43,11 +40,6 @@ INTERNAL_FAILURE = SpApiError(500, "InternalFailure", "We encountered an interna
 UNAVAILABLE = SpApiError(
     503, "InternalFailure", "Service temporarily unavailable. Please try again later."
 )
-
-
-def json_response(body: Any, status: int = 200) -> web.Response:
-    """A JSON answer encoded as Amazon does (UTF-8, not ASCII-escaped)."""
-    return web.json_response(body, status=status, dumps=dumps)
 
 
 def error_response(error: SpApiError) -> web.Response:

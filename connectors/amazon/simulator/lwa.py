@@ -15,8 +15,9 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from .answers import dumps
 from .errors import LwaError
-from .gateway import drop, dumps, pause
+from .gateway import drop, pause
 from .state import ACCESS_TOKEN_TTL, STATE, SimulatorState
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

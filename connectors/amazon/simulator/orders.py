@@ -30,9 +30,10 @@ from aiohttp import web
 from multidict import MultiMapping
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .answers import json_response
 from .clock import iso, parse_iso
 from .errors import SpApiError, invalid_input, not_found
-from .gateway import json_response, operation
+from .gateway import operation
 from .marketplace import BY_ID, MARKETPLACES, OTHER_MARKETPLACE_IDS
 from .records import (
     AMAZON,

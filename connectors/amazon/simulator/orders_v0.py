@@ -30,9 +30,10 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
+from .answers import json_response
 from .clock import iso
 from .errors import invalid_input
-from .gateway import json_response, operation
+from .gateway import operation
 from .marketplace import BY_ID, MARKETPLACES, OTHER_MARKETPLACE_IDS
 from .orders import (
     MAX_MARKETPLACES,

@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .answers import json_response
 from .errors import invalid_input
-from .gateway import json_response
 
 MODELS_ENV = "HUB_SPAPI_MODELS"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "spapi-models"

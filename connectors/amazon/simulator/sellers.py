@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .gateway import json_response, operation
+from .answers import json_response
+from .gateway import operation
 from .marketplace import MARKETPLACES
 from .state import STATE
 
