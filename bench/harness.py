@@ -67,16 +67,8 @@ def orders_for(target: int, seed: int = 1, marketplaces: tuple[str, ...] = ("NL"
 
 
 @asynccontextmanager
-async def simulator_process(
-    orders: int, *, sellers: int = 1, marketplaces: str = "NL", rate_limits: bool = False, seed: int = 1
-) -> AsyncIterator[tuple[str, psutil.Process]]:
-    """``hub amazon simulator`` in its own process; yields its base URL and the process."""
-    args = [
-        sys.executable, "-c", START_SIMULATOR, "simulator", "--port", "0", "--sellers", str(sellers),
-        "--orders", str(orders), "--seed", str(seed), "--marketplaces", marketplaces, "--quiet",
-    ]
-    if not rate_limits:
-        args.append("--no-rate-limits")
+async def _simulator(args: list[str], banner_start: str) -> AsyncIterator[tuple[str, psutil.Process]]:
+    """A shop simulator's command in its own process, until its banner names its URL; its URL and process."""
     process = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=REPO,
         env=os.environ | {"PYTHONUNBUFFERED": "1"},
@@ -87,9 +79,9 @@ async def simulator_process(
         while True:
             line = (await process.stdout.readline()).decode()
             if not line:
-                raise SystemExit("the simulator did not start:\n" + "".join(banner))
+                raise SystemExit(f"the simulator ({banner_start.strip()}) did not start:\n" + "".join(banner))
             banner.append(line)
-            if line.startswith("Amazon simulator at "):
+            if line.startswith(banner_start):
                 url = line.split()[-1]
             if "Press Ctrl-C" in line and url:
                 break
@@ -98,6 +90,21 @@ async def simulator_process(
         if process.returncode is None:
             process.terminate()
             await process.wait()
+
+
+@asynccontextmanager
+async def simulator_process(
+    orders: int, *, sellers: int = 1, marketplaces: str = "NL", rate_limits: bool = False, seed: int = 1
+) -> AsyncIterator[tuple[str, psutil.Process]]:
+    """``hub amazon simulator`` in its own process; yields its base URL and the process."""
+    args = [
+        sys.executable, "-c", START_SIMULATOR, "simulator", "--port", "0", "--sellers", str(sellers),
+        "--orders", str(orders), "--seed", str(seed), "--marketplaces", marketplaces, "--quiet",
+    ]
+    if not rate_limits:
+        args.append("--no-rate-limits")
+    async with _simulator(args, "Amazon simulator at ") as running:
+        yield running
 
 
 async def grant(url: str, seller_index: int = 0) -> tuple[str, str]:
@@ -292,27 +299,8 @@ async def bol_simulator_process(
     ]
     if not rate_limits:
         args.append("--no-rate-limits")
-    process = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=REPO,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    banner, url = [], None
-    try:
-        while True:
-            line = (await process.stdout.readline()).decode()
-            if not line:
-                raise SystemExit("the bol.com simulator did not start:\n" + "".join(banner))
-            banner.append(line)
-            if line.startswith("bol.com simulator at "):
-                url = line.split()[-1]
-            if "Press Ctrl-C" in line and url:
-                break
-        yield url, psutil.Process(process.pid)
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
+    async with _simulator(args, "bol.com simulator at ") as running:
+        yield running
 
 
 @asynccontextmanager
