@@ -53,11 +53,11 @@ def least_seconds(calls: dict[str, float]) -> tuple[float, str]:
 async def measure(orders: int, limits: bool, seed: int) -> dict[str, Any]:
     """One first import of a freshly seeded retailer; its figures."""
     from connectors.bol.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-    from core import authorization
-    from core.imports import run_import
-    from core.runtime import open_runtime
+    from core.infra.runtime import open_runtime
     from core.storage.accounts import create_account
     from core.storage.orders import count_orders
+    from core.usecases import connections
+    from core.usecases.imports import run_import
 
     data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-bol-"))
     try:
@@ -67,7 +67,7 @@ async def measure(orders: int, limits: bool, seed: int) -> dict[str, Any]:
             async with open_runtime(settings) as rt:
                 account = await create_account(rt.db.pool, "bol.com import bench")
                 fields = {"client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET}
-                connection = await authorization.connect_with_credentials(rt, account.id, "bol", fields)
+                connection = await connections.connect_with_credentials(rt, account.id, "bol", fields)
                 before = harness.shop_calls("bol")
                 meter = harness.Meter(db.processes())
                 sim_cpu = harness.cpu_seconds([sim])

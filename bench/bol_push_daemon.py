@@ -61,7 +61,7 @@ from bench.harness import (  # noqa: E402
 )
 from bench.push_daemon import postgres_processes  # noqa: E402
 from connectors.bol.simulator import SimulatorConfig, client_id, client_secret, retailer_id  # noqa: E402
-from core.crypto import new_key  # noqa: E402
+from core.infra.crypto import new_key  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402

@@ -48,7 +48,7 @@ import asyncpg  # noqa: E402
 
 from bench.harness import HubApi, bol_environment, bol_simulator, machine, percentile  # noqa: E402
 from connectors.bol.simulator import SimulatorConfig, client_id, client_secret, retailer_id  # noqa: E402
-from core.crypto import new_key  # noqa: E402
+from core.infra.crypto import new_key  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402

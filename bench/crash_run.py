@@ -61,8 +61,8 @@ import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator  # noqa: E402
-from core.crypto import new_key  # noqa: E402
-from core.settings import HubSettings  # noqa: E402
+from core.infra.crypto import new_key  # noqa: E402
+from core.infra.settings import HubSettings  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.imports import IMPORT_LOCK  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402

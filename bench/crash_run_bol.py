@@ -70,7 +70,7 @@ from bench.harness import HubApi, bol_environment, bol_simulator, machine  # noq
 from connectors.bol.shipping import shipment_reference  # noqa: E402
 from connectors.bol.simulator import RunningSimulator, SimulatorConfig, client_id, client_secret, retailer_id  # noqa: E402
 from connectors.bol.simulator.state import SimulatorState  # noqa: E402
-from core.crypto import new_key  # noqa: E402
+from core.infra.crypto import new_key  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
 from tests.hub.daemons import Daemon, free_port  # noqa: E402

@@ -154,8 +154,8 @@ async def embedded_database() -> AsyncIterator[Database]:
 
 def hub_settings(database_url: str, data_dir: Path, sim_url: str, **amazon: Any) -> Any:
     """HubSettings on this database, the Amazon connector on the simulator, no hub.toml."""
-    from core.crypto import new_key
-    from core.settings import HubSettings
+    from core.infra.crypto import new_key
+    from core.infra.settings import HubSettings
 
     empty = data_dir / "hub.toml"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -179,14 +179,14 @@ def hub_settings(database_url: str, data_dir: Path, sim_url: str, **amazon: Any)
 async def connect(rt: Any, marketplace: str = "NL", seller_id: str | None = None, account_id: int | None = None) -> int:
     """Connect Amazon through the consent page as the merchant would; the connection id."""
     from connectors.amazon.simulator.merchant import approve
-    from core import authorization
     from core.storage.accounts import create_account
+    from core.usecases import connections
 
     account_id = account_id or (await create_account(rt.db.pool, f"Bench merchant {uuid.uuid4().hex[:8]}")).id
-    _, url = await authorization.start_connect(rt, account_id, "amazon", {"marketplace": marketplace})
+    _, url = await connections.start_connect(rt, account_id, "amazon", {"marketplace": marketplace})
     async with aiohttp.ClientSession() as browser:
         callback = await approve(browser, url, seller_id)
-    connection = await authorization.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), account_id)
+    connection = await connections.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), account_id)
     return connection.id
 
 
@@ -421,8 +421,8 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
 
 def bol_hub_settings(database_url: str, data_dir: Path, sim_url: str, **bol: Any) -> Any:
     """HubSettings on this database, bol.com at the simulator, Amazon not loaded, no hub.toml."""
-    from core.crypto import new_key
-    from core.settings import HubSettings
+    from core.infra.crypto import new_key
+    from core.infra.settings import HubSettings
 
     empty = data_dir / "hub.toml"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -439,7 +439,7 @@ def bol_hub_settings(database_url: str, data_dir: Path, sim_url: str, **bol: Any
 
 def shop_calls(connector: str) -> dict[tuple[str, str], float]:
     """This process's ``hub_shop_calls_total`` of a connector so far: (operation, status) -> calls."""
-    from core.metrics import SHOP_CALLS
+    from core.infra.metrics import SHOP_CALLS
 
     found: dict[tuple[str, str], float] = {}
     for metric in SHOP_CALLS.collect():

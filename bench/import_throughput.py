@@ -85,9 +85,9 @@ async def main() -> None:
     args = parser.parse_args()
     harness.quiet_logs()
 
-    from core.imports import run_import
-    from core.runtime import open_runtime
+    from core.infra.runtime import open_runtime
     from core.storage.orders import count_orders
+    from core.usecases.imports import run_import
 
     seeded = harness.orders_for(args.orders)
     print(f"machine: {harness.machine()}")

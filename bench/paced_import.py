@@ -68,9 +68,9 @@ async def one_size(target: int, seed: int, database_url: str) -> None:
     """Import ``target`` open merchant orders with pacing on; print the figures."""
     from connectors.amazon.client import ClientState
     from connectors.amazon.simulator import SimulatorConfig, run_simulator
-    from core.imports import run_import
-    from core.metrics import SHOP_CALLS
-    from core.runtime import open_runtime
+    from core.infra.metrics import SHOP_CALLS
+    from core.infra.runtime import open_runtime
+    from core.usecases.imports import run_import
 
     seeded = harness.orders_for(target, seed=seed)
     config = SimulatorConfig(seed=seed, sellers=1, orders_per_seller=seeded, marketplaces=["NL"], rate_limits=True)

@@ -43,8 +43,8 @@ import psutil  # noqa: E402
 
 from bench.harness import machine  # noqa: E402
 from connectors.amazon.simulator import SimulatorConfig, run_simulator  # noqa: E402
-from core.crypto import new_key  # noqa: E402
-from core.settings import HubSettings  # noqa: E402
+from core.infra.crypto import new_key  # noqa: E402
+from core.infra.settings import HubSettings  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402

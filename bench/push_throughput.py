@@ -45,14 +45,14 @@ async def main() -> None:
     args = parser.parse_args()
     harness.quiet_logs()
 
-    from core import authorization
-    from core.imports import run_import
-    from core.labels import NewLabel, NewParcel, create_label, push_label
-    from core.metrics import SHOP_CALLS
-    from core.models import OrderStatus
-    from core.runtime import open_runtime
+    from core.contract.models import OrderStatus
+    from core.infra.metrics import SHOP_CALLS
+    from core.infra.runtime import open_runtime
     from core.storage.accounts import create_account
     from core.storage.orders import list_orders
+    from core.usecases import connections
+    from core.usecases.imports import run_import
+    from core.usecases.labels import NewLabel, NewParcel, create_label, push_label
 
     # push_label holds a pooled connection (its advisory lock) for the whole push, pacing waits
     # included: one process pushes at most pool_max - 1 at once, which is the daemon's job cap.
@@ -73,7 +73,7 @@ async def main() -> None:
             orders_by_seller = []
             for seller in sellers:
                 connection_id = await harness.connect(rt, seller_id=seller, account_id=account_id)
-                await authorization.change_settings(rt, account_id, connection_id, {"update_tracking": True})
+                await connections.change_settings(rt, account_id, connection_id, {"update_tracking": True})
                 await run_import(rt, connection_id)
                 stored = await list_orders(rt.db.pool, rt.vault, connection_id=connection_id,
                                            status=OrderStatus.OPEN.value, limit=per_seller)

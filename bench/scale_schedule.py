@@ -46,12 +46,12 @@ import psutil  # noqa: E402
 
 from bench.harness import machine, simulator_process  # noqa: E402
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET  # noqa: E402
-from core import lifecycle  # noqa: E402
-from core.crypto import Vault, new_key  # noqa: E402
-from core.models import ConnectionSettings, ConnectionState  # noqa: E402
+from core.contract.models import ConnectionSettings, ConnectionState  # noqa: E402
+from core.infra.crypto import Vault, new_key  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.connections import create_connection, store_authorization  # noqa: E402
 from core.storage.database import _init_connection, embedded_url  # noqa: E402
+from core.usecases import lifecycle  # noqa: E402
 from tests.hub.daemons import Daemon, free_port  # noqa: E402
 
 IMPORTED = 'hub_imports_total{connector="amazon",outcome="'

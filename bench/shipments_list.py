@@ -42,7 +42,7 @@ CITIES = ["Amsterdam", "Rotterdam", "Den Haag", "Utrecht", "Eindhoven", "Groning
 
 def orders(count: int, seed: int, start: int) -> list[Any]:
     """Orders as a connector maps them: Amazon-like numbers, a ship-by date, 1 to 3 items."""
-    from core.models import Address, Order, OrderItem, OrderStatus, TimeWindow
+    from core.contract.models import Address, Order, OrderItem, OrderStatus, TimeWindow
 
     rng = random.Random(seed)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -134,7 +134,7 @@ async def main() -> None:
 
     from aiohttp import web
 
-    from core.runtime import open_runtime
+    from core.infra.runtime import open_runtime
     from core.storage.orders import list_page
     from core.storage.tokens import create_token
     from hub.app import create_app

@@ -2,7 +2,7 @@
 
 A connector package imports from here and nowhere else in ``core`` or ``hub`` (import-linter
 checks it in CI); what stands behind these names may move. Its tests use the contract kit,
-``core.testing``. The hooks are specified, with a docstring each, in ``core.hookspecs``; the
+``core.testing``. The hooks are specified, with a docstring each, in ``core.contract.hookspecs``; the
 walk-through is docs/hooks.md and docs/writing-a-connector.md.
 
     from core.hubapi import ConnectorContext, ImportPage, hookimpl
@@ -14,10 +14,9 @@ walk-through is docs/hooks.md and docs/writing-a-connector.md.
 
 from __future__ import annotations
 
-from core.context import ConnectorContext, ConnectorSetup, utc_now
-from core.coordination import Coordination, Slot
-from core.demo import DemoShop
-from core.errors import (
+from core.contract.context import ConnectorContext, ConnectorSetup, utc_now
+from core.contract.demo import DemoShop
+from core.contract.errors import (
     MESSAGES,
     ConfigError,
     ConnectorAuthFailed,
@@ -32,10 +31,8 @@ from core.errors import (
     error_for_status,
     message_text,
 )
-from core.hookspecs import HUB_API_VERSION, hookimpl
-from core.logs import register_secret
-from core.metrics import SHOP_CALLS
-from core.models import (
+from core.contract.hookspecs import HUB_API_VERSION, hookimpl
+from core.contract.models import (
     AcceptedParcel,
     Address,
     AuthCallback,
@@ -62,6 +59,9 @@ from core.models import (
     TimeWindow,
     UtcDatetime,
 )
+from core.infra.coordination import Coordination, Slot
+from core.infra.logs import register_secret
+from core.infra.metrics import SHOP_CALLS
 
 __all__ = [
     "HUB_API_VERSION",

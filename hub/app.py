@@ -3,7 +3,7 @@
 Resources come up in ``cleanup_ctx`` order (the runtime: database, connectors, HTTP session; then
 the job workers) and go down in reverse: on SIGTERM aiohttp stops accepting requests, the workers
 stop taking jobs and give the running ones ``jobs.shutdown_seconds`` to finish; any still running
-then are put back in the queue at once for the next worker (core.jobs).
+then are put back in the queue at once for the next worker (core.usecases.jobs).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from core.jobs import running_workers
-from core.plugins import LoadedConnector
-from core.runtime import open_runtime
-from core.settings import HubSettings
+from core.infra.plugins import LoadedConnector
+from core.infra.runtime import open_runtime
+from core.infra.settings import HubSettings
+from core.usecases.jobs import running_workers
 from hub import ops
 from hub import web as pages
 from hub.api import openapi

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.jobs import QueueWorker
-from core.plugins import LoadedConnector
-from core.runtime import Runtime
-from core.settings import HubSettings
+from core.infra.plugins import LoadedConnector
+from core.infra.runtime import Runtime
+from core.infra.settings import HubSettings
+from core.usecases.jobs import QueueWorker
 
 SETTINGS = web.AppKey("settings", HubSettings)
 RUNTIME = web.AppKey("runtime", Runtime)

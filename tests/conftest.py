@@ -12,10 +12,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from core.crypto import new_key
-from core.plugins import ENTRY_POINT_GROUP
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings
+from core.infra.crypto import new_key
+from core.infra.plugins import ENTRY_POINT_GROUP
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings
 from core.storage.database import embedded_url
 from core.storage.migrate import migrate
 from tests.contract.fake.shop import FakeShop, close_shop, open_shop

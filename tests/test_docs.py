@@ -11,9 +11,9 @@ import pluggy
 import pytest
 from pydantic import BaseModel
 
-from core import hookspecs
-from core.manifest import ConnectField, ConnectSpec, Manifest
-from core.settings import HubSettings
+from core.contract import hookspecs
+from core.contract.manifest import ConnectField, ConnectSpec, Manifest
+from core.infra.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = [getattr(hookspecs, name) for name in hookspecs.HOOK_NAMES]

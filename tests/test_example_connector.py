@@ -80,7 +80,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 def test_example_connector_is_found_by_its_entry_point_and_listed(installed: Installed) -> None:
     script = (
-        "import json; from core.plugins import installed_entry_points; "
+        "import json; from core.infra.plugins import installed_entry_points; "
         "print(json.dumps({p.name: p.value for p in installed_entry_points()}))"
     )
     found = installed.run("-c", script, cwd=installed.site.parent)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.contract.errors import Conflict, InvalidInput, NotFound
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from typing import Any
 
 import asyncpg
 
-from core.crypto import Vault
-from core.errors import NotFound
-from core.models import Connection, ConnectionSettings, ConnectionState
+from core.contract.errors import NotFound
+from core.contract.models import Connection, ConnectionSettings, ConnectionState
+from core.infra.crypto import Vault
 from core.storage.database import Db
 
 

@@ -1,4 +1,4 @@
-"""Shared token buckets and short-lived secrets in PostgreSQL, for core.coordination.
+"""Shared token buckets and short-lived secrets in PostgreSQL, for core.infra.coordination.
 
 Every statement is one round trip and reads the time from PostgreSQL (``now()``), so processes
 on machines whose clocks differ still share one bucket correctly. ``now()`` is the statement's

@@ -11,8 +11,8 @@ from typing import Any, TypeAlias
 import asyncpg
 import orjson
 
-from core.errors import StorageError
-from core.settings import HubSettings
+from core.contract.errors import StorageError
+from core.infra.settings import HubSettings
 
 #: Where a storage function runs its statements: a connection (in the caller's transaction) or the pool.
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -45,7 +45,7 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
     The hub leaves no session state behind: settings only with ``set local``, no cursors, no
     LISTEN on pooled connections, and a session advisory lock is always unlocked before release,
-    or its connection terminated when the unlock cannot be confirmed (``core.imports``,
+    or its connection terminated when the unlock cannot be confirmed (``core.usecases.imports``,
     ``core.storage.migrate``). asyncpg still rolls back an open transaction first.
     """
 

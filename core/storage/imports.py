@@ -7,8 +7,8 @@ from datetime import datetime
 
 import asyncpg
 
-from core.errors import NotFound
-from core.models import Cursor
+from core.contract.errors import NotFound
+from core.contract.models import Cursor
 from core.storage.database import Db
 from core.storage.orders import PageCounts
 

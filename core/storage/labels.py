@@ -9,8 +9,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from core.errors import NotFound
-from core.models import Label, Parcel, ParcelItem, PushState
+from core.contract.errors import NotFound
+from core.contract.models import Label, Parcel, ParcelItem, PushState
 from core.storage.database import Db
 
 

@@ -17,7 +17,7 @@ from importlib import resources
 
 import asyncpg
 
-from core.errors import StorageError
+from core.contract.errors import StorageError
 from core.storage.jobqueue import install_queue
 
 log = logging.getLogger(__name__)

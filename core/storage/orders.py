@@ -22,9 +22,9 @@ from typing import Any, Literal
 import asyncpg
 import orjson
 
-from core.crypto import Vault
-from core.errors import NotFound
-from core.models import Address, Money, Order, OrderItem, OrderStatus, ParcelItem, PushState, SkippedOrder
+from core.contract.errors import NotFound
+from core.contract.models import Address, Money, Order, OrderItem, OrderStatus, ParcelItem, PushState, SkippedOrder
+from core.infra.crypto import Vault
 from core.storage.database import Db
 from core.storage.labels import StoredLabel, StoredParcel
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncpg
 from cryptography.fernet import InvalidToken
 
-from core.crypto import Vault
-from core.errors import ConfigError
+from core.contract.errors import ConfigError
+from core.infra.crypto import Vault
 from core.storage.orders import reindex_recipients
 
 #: Every encrypted column, as (table, column); both tables have a bigint ``id``.

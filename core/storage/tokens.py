@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from core.errors import InvalidInput
+from core.contract.errors import InvalidInput
 from core.storage.database import Db
 
 PREFIX = "hub_"

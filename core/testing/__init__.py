@@ -5,10 +5,10 @@ that drives its shop; see ``core.testing.contract`` for the checks and ``docs/co
 for a walk-through. The check functions themselves live in ``core.testing.checks``.
 """
 
-from core.testing.bench import Bench, ContractViolation, Subject
 from core.testing.checks import EVENTS_URL, REDIRECT_URI
 from core.testing.contract import ConnectorContract
 from core.testing.scenario import FAULTS, Fault, PostedEvent, Scenarios
+from core.testing.testbed import Bench, ContractViolation, Subject
 
 __all__ = [
     "EVENTS_URL",

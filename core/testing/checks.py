@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from core.context import utc_now
-from core.errors import (
+from core.contract.context import utc_now
+from core.contract.errors import (
     ConnectorAuthFailed,
     ConnectorError,
     ConnectorNotReady,
@@ -33,10 +33,9 @@ from core.errors import (
     RateLimited,
     TransientError,
 )
-from core.hooks import HookRunner
-from core.hookspecs import REQUIRED_HOOKS
-from core.manifest import Manifest
-from core.models import (
+from core.contract.hookspecs import REQUIRED_HOOKS
+from core.contract.manifest import Manifest
+from core.contract.models import (
     AcceptedParcel,
     AuthCallback,
     AuthCredentials,
@@ -49,7 +48,9 @@ from core.models import (
     ParcelOutcome,
     SkippedOrder,
 )
-from core.testing.bench import (
+from core.infra.hooks import HookRunner
+from core.testing.scenario import FAULTS, Fault, PostedEvent
+from core.testing.testbed import (
     BYSTANDER,
     Bench,
     Bystander,
@@ -59,7 +60,6 @@ from core.testing.bench import (
     Subject,
     page_ids,
 )
-from core.testing.scenario import FAULTS, Fault, PostedEvent
 
 #: What each shop fault must become, and how to say the fault in a message.
 FAULT_ERRORS: dict[Fault, tuple[type[HubError], str]] = {
@@ -881,14 +881,14 @@ async def _check(bench: Bench, parcels: list[AcceptedParcel]) -> list[ParcelOutc
 
 
 async def _expect_error(call: Any, expected: type[HubError], what: str, fix: str | None = None) -> None:
-    fix = fix or "Map it as core.errors.error_for_status does."
+    fix = fix or "Map it as core.contract.errors.error_for_status does."
     try:
         await call
     except expected:
         return
     except HubError as err:
-        raise ContractViolation(f"{what} raised {_describe(err)}; expected core.errors.{expected.__name__}. {fix}") from err
-    raise ContractViolation(f"{what} succeeded; expected core.errors.{expected.__name__}. {fix}")
+        raise ContractViolation(f"{what} raised {_describe(err)}; expected core.contract.errors.{expected.__name__}. {fix}") from err
+    raise ContractViolation(f"{what} succeeded; expected core.contract.errors.{expected.__name__}. {fix}")
 
 
 async def _import_checking_cursor(bench: Bench, start: Cursor) -> ImportRun:

@@ -53,7 +53,7 @@ rule and the fix):
   the logs, even at DEBUG.
 
 Every check runs through core's ``HookRunner``, with ``open_connector`` before and
-``close_connector`` after and the state in every context, as ``core.runtime`` does. Hooks are
+``close_connector`` after and the state in every context, as ``core.infra.runtime`` does. Hooks are
 dispatched to their owner only, so the kit no longer checks what a connector does with another
 connector's label (hub API v1 broadcast it): core's runner guarantees it never gets one, and
 tests/core/test_hooks.py checks that. A check is skipped only when its rule does not apply: an
@@ -72,13 +72,13 @@ from typing import ClassVar
 
 import pytest
 
-from core.errors import PluginError
-from core.manifest import Manifest
-from core.plugins import installed_entry_points
-from core.settings import HookSettings
+from core.contract.errors import PluginError
+from core.contract.manifest import Manifest
+from core.infra.plugins import installed_entry_points
+from core.infra.settings import HookSettings
 from core.testing import checks
-from core.testing.bench import Subject
 from core.testing.scenario import Scenarios
+from core.testing.testbed import Subject
 
 _HOOKS_WITH_FAULTS = ("check_connection", "import_orders")
 _REFUSED_EVENTS = tuple(kind for kind in checks.EVENT_KINDS if kind != "genuine")

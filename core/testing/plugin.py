@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.testing.bench import Subject
 from core.testing.contract import ConnectorContract
+from core.testing.testbed import Subject
 
 
 def pytest_configure(config: pytest.Config) -> None:

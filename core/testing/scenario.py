@@ -55,8 +55,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
 
-from core.context import utc_now
-from core.models import (
+from core.contract.context import utc_now
+from core.contract.models import (
     AuthRedirect,
     AuthStart,
     Connection,

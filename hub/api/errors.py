@@ -1,8 +1,8 @@
 """Errors as JSON: every HubError maps to a status with a message; nothing leaks a traceback.
 
 An ``InvalidInput`` that names the body member at fault carries it as ``error.field``; a catalogued
-message (``core.errors.MESSAGES``) its ``message_code`` and ``params``. Messages pass through the
-log mask (``core.logs.mask``), so a secret the hub knows never comes back in an answer, not even
+message (``core.contract.errors.MESSAGES``) its ``message_code`` and ``params``. Messages pass through the
+log mask (``core.infra.logs.mask``), so a secret the hub knows never comes back in an answer, not even
 inside a shop's reason. A request aiohttp cannot read (a header over its size limit) is logged in
 one line without what the client sent (``RequestFaults``).
 """
@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
-from core.errors import (
+from core.contract.errors import (
     ConfigError,
     Conflict,
     ConnectorAuthFailed,
@@ -29,8 +29,8 @@ from core.errors import (
     NotFound,
     TransientError,
 )
-from core.logs import mask
-from core.runtime import EVENTS_PATH
+from core.infra.logs import mask
+from core.infra.runtime import EVENTS_PATH
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Public and outside /api/v1: a shop cannot sign in, so the token in the path says which connection
 the message is for and the connection's connector verifies it (signature, replay) in
-``core.events.receive_event``. Not a browser form either, so no session and no CSRF token.
+``core.usecases.events.receive_event``. Not a browser form either, so no session and no CSRF token.
 
 The body is read first, with ``events.max_body_bytes`` as the limit, before the token is looked
 up. Answers: 204 acted on (or noted, for a paused connection), 200 a message received before,
@@ -17,10 +17,10 @@ import logging
 
 from aiohttp import web
 
-from core import events
-from core.errors import ConnectorError, EventRejected, NotFound, RateLimited, TransientError
-from core.logs import register_secret
-from core.runtime import EVENTS_PATH
+from core.contract.errors import ConnectorError, EventRejected, NotFound, RateLimited, TransientError
+from core.infra.logs import register_secret
+from core.infra.runtime import EVENTS_PATH
+from core.usecases import events
 from hub.api.errors import error_response
 from hub.keys import RUNTIME
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from core import __version__
-from core.runtime import EVENTS_PATH
+from core.infra.runtime import EVENTS_PATH
 from hub.api import schemas as s
 
 REF = "#/components/schemas/{model}"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from core.lifecycle import ACTIONS
-from core.manifest import ConnectSpec, Text
-from core.models import Connection
-from core.plugins import LoadedConnector
+from core.contract.manifest import ConnectSpec, Text
+from core.contract.models import Connection
+from core.infra.plugins import LoadedConnector
 from core.storage.imports import ImportRun
 from core.storage.labels import StoredLabel
 from core.storage.orders import StoredOrder
+from core.usecases.lifecycle import ACTIONS
 from hub.api.schemas import (
     ConnectFieldOut,
     ConnectionOut,

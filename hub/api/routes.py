@@ -13,16 +13,17 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from core import authorization, lifecycle, queue
-from core.errors import InvalidInput
-from core.labels import NewLabel, record_label, retry_label
-from core.manifest import ConnectSpec
-from core.runtime import Runtime
+from core.contract.errors import InvalidInput
+from core.contract.manifest import ConnectSpec
+from core.infra import queue
+from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.tokens import account_for
+from core.usecases import connections, lifecycle
+from core.usecases.labels import NewLabel, record_label, retry_label
 from hub.api import events
 from hub.api.errors import Handler, error_response, first_problem, int_param, read_body
 from hub.api.presenters import connection_out, connector_out, import_out, label_out, order_out
@@ -98,10 +99,10 @@ async def start_connection(request: web.Request) -> web.Response:
     body = await read_body(request, ConnectIn)
     rt, account_id = request.app[RUNTIME], request[ACCOUNT]
     fields = _fields(body)
-    if authorization.connect_spec(rt, body.connector).style == "credentials":
-        connected = await authorization.connect_with_credentials(rt, account_id, body.connector, fields)
+    if connections.connect_spec(rt, body.connector).style == "credentials":
+        connected = await connections.connect_with_credentials(rt, account_id, body.connector, fields)
         return reply(ConnectOut(connection=connection_out(connected), authorize_url=None), status=201)
-    connection, url = await authorization.start_connect(rt, account_id, body.connector, fields)
+    connection, url = await connections.start_connect(rt, account_id, body.connector, fields)
     return reply(ConnectOut(connection=connection_out(connection), authorize_url=url), status=201)
 
 
@@ -121,7 +122,7 @@ async def change_connection(request: web.Request) -> web.Response:
     changes = body.model_dump(exclude_none=True)
     if not changes:
         raise InvalidInput("Nothing to change: send update_tracking, marketplaces or import_interval_minutes.")
-    connection = await authorization.change_settings(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"), changes)
+    connection = await connections.change_settings(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"), changes)
     return reply(connection_out(connection))
 
 
@@ -135,33 +136,33 @@ async def reconnect(request: web.Request) -> web.Response:
     connection = await connection_store.get_connection(rt.db.pool, connection_id, account_id)
     # A connector no longer installed goes the consent way, where core says what is wrong.
     installed = rt.connectors.get(connection.connector)
-    spec = authorization.connect_spec(rt, connection.connector) if installed and installed.ok else ConnectSpec()
+    spec = connections.connect_spec(rt, connection.connector) if installed and installed.ok else ConnectSpec()
     if spec.style == "credentials":
-        connected = await authorization.reconnect_with_credentials(rt, account_id, connection_id, fields)
+        connected = await connections.reconnect_with_credentials(rt, account_id, connection_id, fields)
         return reply(ReconnectOut(authorize_url=None, connection=connection_out(connected)))
-    options = authorization.check_fields(spec, fields, _name(rt, connection.connector)) if fields else None
-    url = await authorization.start_reconnect(rt, account_id, connection_id, options)
+    options = connections.check_fields(spec, fields, _name(rt, connection.connector)) if fields else None
+    url = await connections.start_reconnect(rt, account_id, connection_id, options)
     return reply(ReconnectOut(authorize_url=url))
 
 
 @routes.post(PREFIX + r"/connections/{id:\d+}/disable")
 async def disable(request: web.Request) -> web.Response:
     """Pause a connection: no imports, no pushes, until it is enabled again."""
-    connection = await authorization.disable(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    connection = await connections.disable(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
     return reply(connection_out(connection))
 
 
 @routes.post(PREFIX + r"/connections/{id:\d+}/enable")
 async def enable(request: web.Request) -> web.Response:
     """Resume a disabled connection; its pending pushes are queued again."""
-    connection = await authorization.enable(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    connection = await connections.enable(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
     return reply(connection_out(connection))
 
 
 @routes.delete(PREFIX + r"/connections/{id:\d+}")
 async def disconnect(request: web.Request) -> web.Response:
     """Disconnect a connection; its orders stay."""
-    connection = await authorization.disconnect(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
+    connection = await connections.disconnect(request.app[RUNTIME], request[ACCOUNT], int_param(request, "id"))
     return reply(connection_out(connection))
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.labels import NewParcel
-from core.models import Address, ConnectionSettings, OrderItem, TimeWindow, UtcDatetime
+from core.contract.models import Address, ConnectionSettings, OrderItem, TimeWindow, UtcDatetime
+from core.usecases.labels import NewParcel
 
 #: Text without control characters (PostgreSQL cannot store NUL; the others have no place in a name).
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -27,7 +27,7 @@ class ErrorDetail(BaseModel):
     """What went wrong and what to do about it; ``field``: the body member at fault, when there is one.
 
     ``message_code`` and ``params``: when the message is one of the hub's catalogued messages
-    (``core.errors.MESSAGES``), its code and parameters, so that a client can say it in its
+    (``core.contract.errors.MESSAGES``), its code and parameters, so that a client can say it in its
     user's language (the parameters, the shop's own words among them, as they are).
     """
 

@@ -13,10 +13,11 @@ import logging
 
 import click
 
-from core import __version__, plugins
-from core.errors import HubError
-from core.logs import SecretFilter, quiet_libraries
-from core.manifest import load_attribute, read_manifest
+from core import __version__
+from core.contract.errors import HubError
+from core.contract.manifest import load_attribute, read_manifest
+from core.infra import plugins
+from core.infra.logs import SecretFilter, quiet_libraries
 from hub.cli.accounts import accounts
 from hub.cli.base import HubGroup
 from hub.cli.config import config

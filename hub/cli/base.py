@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 import click
 
-from core.errors import HubError
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings, load_settings
+from core.contract.errors import HubError
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings, load_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

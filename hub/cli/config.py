@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from core.crypto import new_key
-from core.plugins import load_connectors
-from core.settings import masked
+from core.infra.crypto import new_key
+from core.infra.plugins import load_connectors
+from core.infra.settings import masked
 from core.storage.rekey import reencrypt
 from hub.cli.base import HubGroup, Runtime, echo_json, settings_of, with_runtime
 

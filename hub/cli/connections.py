@@ -20,15 +20,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import click
 
-from core import authorization
-from core.errors import ConnectorAuthFailed, InvalidInput
-from core.lifecycle import ACTIONS
-from core.logs import register_secret
-from core.manifest import ConnectField, ConnectSpec
-from core.models import Connection
+from core.contract.errors import ConnectorAuthFailed, InvalidInput
+from core.contract.manifest import ConnectField, ConnectSpec
+from core.contract.models import Connection
+from core.infra.logs import register_secret
 from core.storage import connections as store
 from core.storage.accounts import get_account
 from core.storage.imports import last_run
+from core.usecases import connections as shop_connections
+from core.usecases.lifecycle import ACTIONS
 from hub.cli.base import ID, HubGroup, Runtime, echo_json, with_runtime
 
 #: Environment variables that give connect fields: ``HUB_CONNECT_CLIENT_SECRET`` for ``client_secret``.
@@ -175,17 +175,17 @@ async def connect(
 ) -> None:
     """Connect a shop: with its credentials (asked for), or by printing the consent URL to send the merchant to."""
     owner = await get_account(rt.db.pool, account)
-    spec = authorization.connect_spec(rt, connector)
+    spec = shop_connections.connect_spec(rt, connector)
     shorthand = {"marketplace": marketplace.upper()} if marketplace else {}
     values = gather_fields(spec, field_args, fields_file, shorthand=shorthand)
     if spec.style == "credentials":
         try:
-            connection = await authorization.connect_with_credentials(rt, owner.id, connector, values)
+            connection = await shop_connections.connect_with_credentials(rt, owner.id, connector, values)
         except ConnectorAuthFailed as err:
             raise _refused(err, values, "`hub connections connect`") from err
         click.echo(_connected_line(connection))
         return
-    connection, url = await authorization.start_connect(rt, owner.id, connector, values)
+    connection, url = await shop_connections.start_connect(rt, owner.id, connector, values)
     click.echo(f"Connection {connection.id} is waiting for authorisation. Open this URL and confirm:")
     click.echo(url)
     click.echo("Then finish with: hub connections complete 'URL-YOU-WERE-SENT-BACK-TO'")
@@ -199,7 +199,7 @@ async def complete(rt: Runtime, callback_url: str) -> None:
     params = dict(parse_qsl(urlsplit(callback_url).query))
     if "state" not in params:
         raise InvalidInput("That URL has no state parameter: paste the whole URL the shop redirected to.")
-    connection = await authorization.complete_connect(rt, params)
+    connection = await shop_connections.complete_connect(rt, params)
     click.echo(f"Connection {connection.id} is connected to {connection.connector} account {connection.external_account_id}.")
 
 
@@ -259,18 +259,18 @@ async def reconnect(rt: Runtime, connection_id: int, field_args: tuple[str, ...]
     connection = await store.get_connection(rt.db.pool, connection_id)
     # A connector no longer installed goes the consent way, where core says what is wrong.
     installed = rt.connectors.get(connection.connector)
-    spec = authorization.connect_spec(rt, connection.connector) if installed and installed.ok else ConnectSpec()
+    spec = shop_connections.connect_spec(rt, connection.connector) if installed and installed.ok else ConnectSpec()
     if spec.style == "credentials":
         values = gather_fields(spec, field_args, fields_file)
         try:
-            connection = await authorization.reconnect_with_credentials(rt, None, connection_id, values)
+            connection = await shop_connections.reconnect_with_credentials(rt, None, connection_id, values)
         except ConnectorAuthFailed as err:
             raise _refused(err, values, f"`hub connections reconnect {connection_id}`") from err
         click.echo(_connected_line(connection))
         return
     given: dict[str, object] = {**(_read_fields_file(fields_file) if fields_file else {}), **_pairs(field_args)}
-    options = authorization.check_fields(spec, given, connection.connector) if given else None
-    url = await authorization.start_reconnect(rt, None, connection_id, options)
+    options = shop_connections.check_fields(spec, given, connection.connector) if given else None
+    url = await shop_connections.start_reconnect(rt, None, connection_id, options)
     click.echo(url)
 
 
@@ -279,7 +279,7 @@ async def reconnect(rt: Runtime, connection_id: int, field_args: tuple[str, ...]
 @with_runtime
 async def disable(rt: Runtime, connection_id: int) -> None:
     """Pause a connection: no imports and no tracking pushes until it is enabled again."""
-    connection = await authorization.disable(rt, None, connection_id)
+    connection = await shop_connections.disable(rt, None, connection_id)
     click.echo(
         f"Connection {connection.id} is {connection.state.value}: enable it with `hub connections enable {connection.id}`."
     )
@@ -290,7 +290,7 @@ async def disable(rt: Runtime, connection_id: int) -> None:
 @with_runtime
 async def enable(rt: Runtime, connection_id: int) -> None:
     """Resume a disabled connection; its pending tracking pushes are queued again."""
-    connection = await authorization.enable(rt, None, connection_id)
+    connection = await shop_connections.enable(rt, None, connection_id)
     click.echo(f"Connection {connection.id} is {connection.state.value}.")
 
 
@@ -299,7 +299,7 @@ async def enable(rt: Runtime, connection_id: int) -> None:
 @with_runtime
 async def disconnect(rt: Runtime, connection_id: int) -> None:
     """Disconnect a connection and forget its credentials."""
-    connection = await authorization.disconnect(rt, None, connection_id)
+    connection = await shop_connections.disconnect(rt, None, connection_id)
     click.echo(f"Connection {connection.id} is {connection.state.value}.")
 
 
@@ -308,7 +308,7 @@ async def disconnect(rt: Runtime, connection_id: int) -> None:
 @with_runtime
 async def check(rt: Runtime, connection_id: int) -> None:
     """Check that a connection's credentials still work."""
-    connection = await authorization.check(rt, None, connection_id)
+    connection = await shop_connections.check(rt, None, connection_id)
     click.echo(f"Connection {connection.id} works ({connection.state.value}).")
 
 
@@ -334,4 +334,4 @@ async def set_(
         changes["import_interval_minutes"] = import_interval
     if not changes:
         raise InvalidInput("Nothing to change: pass --update-tracking, --marketplaces or --import-interval.")
-    _print(await authorization.change_settings(rt, None, connection_id, changes))
+    _print(await shop_connections.change_settings(rt, None, connection_id, changes))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from core.hooks import HookRunner
-from core.plugins import load_connectors
-from core.runtime import register_connectors
+from core.infra.hooks import HookRunner
+from core.infra.plugins import load_connectors
+from core.infra.runtime import register_connectors
 from hub.cli.base import HubGroup, echo_json, settings_of
 
 

@@ -1,6 +1,6 @@
 """`hub demo`: the merchant's whole journey against the shop simulators the connectors bring.
 
-Every loaded connector whose manifest names a demo shop (``demo``, a ``core.demo.DemoShop``) takes
+Every loaded connector whose manifest names a demo shop (``demo``, a ``core.contract.demo.DemoShop``) takes
 part: its simulator starts on 127.0.0.1, embedded PostgreSQL in the data folder, a fresh account
 connects each shop the way its manifest says (the consent page, or pasted credentials), imports,
 creates labels for a few orders (one split over two parcels), pushes their tracking codes, and
@@ -21,20 +21,20 @@ from urllib.parse import parse_qsl, urlsplit
 import click
 from aiohttp import web
 
-from core import authorization
-from core.demo import DemoShop
-from core.imports import run_import
-from core.labels import NewLabel, NewParcel, create_label, push_label, settle_parcels
-from core.manifest import Manifest, load_attribute
-from core.models import ConnectionState, OrderStatus, ParcelItem, PushState
-from core.plugins import load_connectors
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings
+from core.contract.demo import DemoShop
+from core.contract.manifest import Manifest, load_attribute
+from core.contract.models import ConnectionState, OrderStatus, ParcelItem, PushState
+from core.infra.plugins import load_connectors
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account, list_accounts
 from core.storage.connections import list_connections
 from core.storage.labels import get_label
 from core.storage.orders import PageCounts, StoredOrder, list_orders
 from core.storage.tokens import create_token
+from core.usecases import connections
+from core.usecases.imports import run_import
+from core.usecases.labels import NewLabel, NewParcel, create_label, push_label, settle_parcels
 from hub.cli.base import end_status_line, ensure_port_free, settings_of, status_line
 
 DEMO_PREFIX = "Demo merchant "
@@ -98,7 +98,7 @@ def demo_connectors(settings: HubSettings, orders: int) -> list[DemoConnector]:
         shop_class = load_attribute(connector.manifest.demo, connector.id, "demo")
         if not (isinstance(shop_class, type) and issubclass(shop_class, DemoShop)):
             raise click.ClickException(
-                f"Connector {connector.id}: its manifest's demo {connector.manifest.demo} is not a core.demo.DemoShop."
+                f"Connector {connector.id}: its manifest's demo {connector.manifest.demo} is not a core.contract.demo.DemoShop."
             )
         found.append(DemoConnector(connector.id, connector.manifest, shop_class(orders)))
     if not found:
@@ -151,7 +151,7 @@ async def _account(rt: Runtime, show: Demo) -> tuple[int, str]:
         if account.name.startswith(DEMO_PREFIX):
             for connection in await list_connections(rt.db.pool, account.id):
                 if connection.state is not ConnectionState.DISCONNECTED:
-                    await authorization.disconnect(rt, account.id, connection.id)
+                    await connections.disconnect(rt, account.id, connection.id)
     name = f"{DEMO_PREFIX}{datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     account = await create_account(rt.db.pool, name)
     token = await create_token(rt.db.pool, account.id, "demo")
@@ -165,22 +165,22 @@ async def _connect(rt: Runtime, show: Demo, account_id: int, connector: DemoConn
     shown = ", ".join(f"{name} {value}" for name, value in fields.items() if name not in spec.secret_fields)
     show.step(f"Settings > All integrations > {connector.manifest.name} > Connect" + (f" ({shown})" if shown else ""))
     if spec.style == "consent":
-        connection, url = await authorization.start_connect(rt, account_id, connector.id, fields)
+        connection, url = await connections.start_connect(rt, account_id, connector.id, fields)
         show.say(f"connection {connection.id} waits for consent at {url.split('?')[0]}")
         callback = await shop.consent(url)
         show.say(shop.consented)
         params = dict(parse_qsl(urlsplit(callback).query))
-        connected = await authorization.complete_connect(rt, params, account_id)
+        connected = await connections.complete_connect(rt, params, account_id)
     else:
         labels = [field.label.en for field in spec.fields if field.name in fields]
         show.say(f"the merchant filled in {', '.join(labels)}")
-        connected = await authorization.connect_with_credentials(rt, account_id, connector.id, fields)
+        connected = await connections.connect_with_credentials(rt, account_id, connector.id, fields)
     marketplaces = connected.settings.marketplaces
     show.say(
         f"connected to {shop.account} {connected.external_account_id}"
         + (f", marketplaces {', '.join(marketplaces)}" if marketplaces else "")
     )
-    await authorization.change_settings(rt, account_id, connected.id, {"update_tracking": True})
+    await connections.change_settings(rt, account_id, connected.id, {"update_tracking": True})
     show.say("ticked \"Update the tracking code in the shop\"")
     return connected.id
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from core.imports import run_import
 from core.storage.orders import PageCounts
+from core.usecases.imports import run_import
 from hub.cli.base import ID, Runtime, end_status_line, status_line, with_runtime
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from core.errors import Conflict, HubError, InvalidInput, TransientError
-from core.labels import NewLabel, NewParcel, push_label, retry_label
-from core.labels import create_label as record_label
-from core.models import ParcelItem, PushState
+from core.contract.errors import Conflict, HubError, InvalidInput, TransientError
+from core.contract.models import ParcelItem, PushState
 from core.storage import labels as label_store
 from core.storage.labels import StoredLabel, StoredParcel
+from core.usecases.labels import NewLabel, NewParcel, push_label, retry_label
+from core.usecases.labels import create_label as record_label
 from hub.cli.base import ID, HubGroup, Runtime, with_runtime
 
 #: What each push state means, after the state's name.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from core.models import PushState
+from core.contract.models import PushState
 from core.storage import labels as label_store
 from core.storage.orders import get_order, list_orders, reindex_recipients
 from hub.cli.base import ID, HubGroup, Runtime, echo_json, with_runtime

@@ -7,7 +7,7 @@ import logging
 import click
 from aiohttp import web
 
-from core.logs import setup_logging
+from core.infra.logs import setup_logging
 from hub.app import create_app
 from hub.cli.base import ensure_port_free, settings_of
 

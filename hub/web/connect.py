@@ -17,10 +17,10 @@ import logging
 
 from aiohttp import web
 
-from core import authorization
-from core.errors import ConnectorAuthFailed, HubError, InvalidInput, NotFound
-from core.models import ConnectionState
+from core.contract.errors import ConnectorAuthFailed, HubError, InvalidInput, NotFound
+from core.contract.models import ConnectionState
 from core.storage import connections as connection_store
+from core.usecases import connections
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
 from hub.web.i18n import N_
@@ -64,20 +64,20 @@ def result_page(
 def _kind(err: HubError, params: dict[str, str]) -> str:
     if isinstance(err, ConnectorAuthFailed) and params.get("error"):
         return "declined"
-    # core.oauth refuses a used or timed-out state with this wording; a forged one is an error.
+    # core.usecases.oauth refuses a used or timed-out state with this wording; a forged one is an error.
     if isinstance(err, InvalidInput) and "expired" in err.message:
         return "expired"
     return "error"
 
 
-@routes.get(authorization.CALLBACK_PATH)
+@routes.get(connections.CALLBACK_PATH)
 @page(public=True)
 async def callback(request: web.Request) -> web.Response:
     """Complete a connect from the shop's redirect and show the result."""
     rt = request.app[RUNTIME]
     params = {key: value for key, value in request.query.items() if len(value) <= 4096}
     try:
-        connection = await authorization.complete_connect(rt, params, session_of(request).account_id)
+        connection = await connections.complete_connect(rt, params, session_of(request).account_id)
     except HubError as err:
         status = status_of(err)
         if status >= 500:
@@ -129,7 +129,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             raise NotFound("No single connection of this shop account: connect it from the carrier's pages first.")
         # The same path as Reconnect: the shop's parameters go to the connector as options, and a
         # call it refuses leaves no state behind (one transaction).
-        url = await authorization.start_reconnect(rt, None, matches[0].id, shop_params=dict(request.query))
+        url = await connections.start_reconnect(rt, None, matches[0].id, shop_params=dict(request.query))
     except HubError as err:
         status = 404 if isinstance(err, NotFound) else 400
         response = error_page(request, status, N_("Cannot re-authorise"), err.message)

@@ -19,13 +19,13 @@ from typing import Any
 
 from aiohttp import web
 
-from core import authorization
-from core.errors import ConnectorAuthFailed, HubError, InvalidInput
-from core.logs import MASK, mask
-from core.manifest import ConnectField, ConnectSpec
-from core.models import Connection
-from core.plugins import LoadedConnector
+from core.contract.errors import ConnectorAuthFailed, HubError, InvalidInput
+from core.contract.manifest import ConnectField, ConnectSpec
+from core.contract.models import Connection
+from core.infra.logs import MASK, mask
+from core.infra.plugins import LoadedConnector
 from core.storage import connections as connection_store
+from core.usecases import connections
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
 from hub.web.i18n import N_
@@ -192,9 +192,9 @@ async def connect(request: web.Request) -> web.Response:
     view = _connect_view(request, connector)
     try:
         if spec.style == "credentials":
-            connection = await authorization.connect_with_credentials(rt, account_of(request), connector.id, values)
+            connection = await connections.connect_with_credentials(rt, account_of(request), connector.id, values)
             return see_other(f"/settings/integrations/{connection.id}/connected")
-        _, url = await authorization.start_connect(rt, account_of(request), connector.id, values)
+        _, url = await connections.start_connect(rt, account_of(request), connector.id, values)
     except HubError as err:
         return await _failed(request, view, spec, values, err)
     return see_other(url)
@@ -239,7 +239,7 @@ async def reconnect(request: web.Request) -> web.Response:
     connection = await _own(request)
     view, spec = await _reconnect_view(request, connection)
     if spec.style != "credentials":
-        url = await authorization.start_reconnect(rt, account_of(request), connection.id)
+        url = await connections.start_reconnect(rt, account_of(request), connection.id)
         return see_other(url)
     form = await request.post()
     if not any(f.name in form for f in spec.fields):
@@ -247,7 +247,7 @@ async def reconnect(request: web.Request) -> web.Response:
         return see_other(f"/settings/integrations/{connection.id}/reconnect")
     values = _submitted(spec, form)
     try:
-        await authorization.reconnect_with_credentials(rt, account_of(request), connection.id, values)
+        await connections.reconnect_with_credentials(rt, account_of(request), connection.id, values)
     except HubError as err:
         return await _failed(request, view, spec, values, err)
     return see_other(f"/settings/integrations/{connection.id}/connected")

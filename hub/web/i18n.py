@@ -4,7 +4,7 @@ English text is the key (as with gettext); ``DUTCH`` translates it. Templates ca
 English text and its values; Python marks its texts with ``N_`` so that a test can find them and
 check that each has a Dutch translation. Two languages and about 150 texts do not need
 gettext's .po/.mo files and their compile step. Messages that core writes (reasons, errors) are
-shown in Dutch where ``CORE_DUTCH`` knows them; messages of core's catalog (``core.errors.MESSAGES``,
+shown in Dutch where ``CORE_DUTCH`` knows them; messages of core's catalog (``core.contract.errors.MESSAGES``,
 which connectors use too) by their message code in ``CODED_DUTCH``, their parameters (the shop's own
 words among them) kept as they are; any other message as it is.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.errors import read_message
+from core.contract.errors import read_message
 
 LANGUAGES = {"nl": "Nederlands", "en": "English"}
 DEFAULT = "en"
@@ -38,7 +38,7 @@ STATE_NAMES = {
     "disconnected": N_("Disconnected"),
 }
 
-#: What the merchant can do about each connection state (core.lifecycle.ACTIONS, in the pages' words).
+#: What the merchant can do about each connection state (core.usecases.lifecycle.ACTIONS, in the pages' words).
 STATE_ACTIONS: dict[str, str | None] = {
     "pending_authorization": N_("Finish connecting on the shop's consent page, or start again with Connect."),
     "connected": None,
@@ -369,7 +369,7 @@ CORE_DUTCH: dict[str, str] = {
 }
 
 
-#: core.errors.MESSAGES in Dutch, by message code (a test checks that every code is here, with
+#: core.contract.errors.MESSAGES in Dutch, by message code (a test checks that every code is here, with
 #: the same parameters).
 CODED_DUTCH: dict[str, str] = {
     "consent_declined": "De toestemming is geweigerd of geannuleerd in {place}; klik op Koppelen om het opnieuw te proberen.",

@@ -1,6 +1,6 @@
 """Settings > All integrations, Integration details, Disable, Enable, Disconnect.
 
-The pages call core's use cases directly (core.authorization), scoped to the signed-in account:
+The pages call core's use cases directly (core.usecases.connections), scoped to the signed-in account:
 another account's connection answers 404 like one that does not exist. The Connect and Reconnect
 forms are in hub.web.connect_form.
 """
@@ -15,13 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
-from core import authorization
-from core.errors import InvalidInput
-from core.models import Connection, ConnectionState
-from core.plugins import LoadedConnector
-from core.runtime import Runtime
+from core.contract.errors import InvalidInput
+from core.contract.models import Connection, ConnectionState
+from core.infra.plugins import LoadedConnector
+from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
+from core.usecases import connections
 from hub.keys import RUNTIME
 from hub.web.i18n import N_, RUN_STATES, STATE_ACTIONS, STATE_NAMES
 from hub.web.pages import account_of, page, render, see_other
@@ -99,7 +99,7 @@ async def shop_name(rt: Runtime, connection: Connection) -> str:
 async def all_integrations(request: web.Request) -> web.Response:
     """A card per installed connector: its logo, this account's connections and their states, Connect."""
     rt = request.app[RUNTIME]
-    connections = await connection_store.list_connections(rt.db.pool, account_of(request))
+    mine = await connection_store.list_connections(rt.db.pool, account_of(request))
     cards = []
     for connector in rt.connectors.values():
         card = Card(
@@ -107,7 +107,7 @@ async def all_integrations(request: web.Request) -> web.Response:
             name=connector.manifest.name if connector.manifest else connector.id,
             error=connector.error if not connector.ok else None,
         )
-        for c in connections:
+        for c in mine:
             if c.connector == connector.id and c.state in LIVE:
                 card.connections.append(
                     ConnectionView(c.id, c.state, await shop_name(rt, c), connect_style(rt, c.connector))
@@ -175,7 +175,7 @@ async def _details_page(
             "display_name": await connection_store.display_name(rt.db.pool, connection.id),
             "marketplaces": ", ".join(connection.settings.marketplaces),
             # The connector's declared marketplaces, ticked where the connection imports from them.
-            "marketplace_choices": authorization.marketplace_choices(rt, connection.connector),
+            "marketplace_choices": connections.marketplace_choices(rt, connection.connector),
             "countries": COUNTRIES,
             "last_run": await import_store.last_run(rt.db.pool, connection.id),
             "notice": NOTICES.get(request.query.get("done", "")) if not error else None,
@@ -209,7 +209,7 @@ async def change_settings(request: web.Request) -> web.Response:
     form = await request.post()
     try:
         changes = _settings_from(form)
-        connection = await authorization.change_settings(request.app[RUNTIME], account_of(request), connection.id, changes)
+        connection = await connections.change_settings(request.app[RUNTIME], account_of(request), connection.id, changes)
     except InvalidInput as err:
         return await _details_page(request, connection, error=err.message, status=400)
     return see_other(f"/settings/integrations/{connection.id}?done=saved")
@@ -236,7 +236,7 @@ def _settings_from(form: Any) -> dict[str, Any]:
 async def disable(request: web.Request) -> web.Response:
     """Disable: imports and tracking updates pause; the credentials stay."""
     connection = await _own(request)
-    await authorization.disable(request.app[RUNTIME], account_of(request), connection.id)
+    await connections.disable(request.app[RUNTIME], account_of(request), connection.id)
     return see_other(f"/settings/integrations/{connection.id}")
 
 
@@ -245,7 +245,7 @@ async def disable(request: web.Request) -> web.Response:
 async def enable(request: web.Request) -> web.Response:
     """Enable: imports go on by schedule and the waiting tracking updates are sent."""
     connection = await _own(request)
-    await authorization.enable(request.app[RUNTIME], account_of(request), connection.id)
+    await connections.enable(request.app[RUNTIME], account_of(request), connection.id)
     return see_other(f"/settings/integrations/{connection.id}")
 
 
@@ -258,6 +258,6 @@ async def disconnect(request: web.Request) -> web.Response:
     if form.get("confirm") != "yes":
         error = N_("Tick “Yes, disconnect” to confirm; nothing was changed.")
         return await _details_page(request, connection, error=error, status=400)
-    await authorization.disconnect(request.app[RUNTIME], account_of(request), connection.id)
+    await connections.disconnect(request.app[RUNTIME], account_of(request), connection.id)
     return see_other("/settings/integrations?done=disconnected")
 

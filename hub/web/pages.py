@@ -20,7 +20,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from core.errors import HubError, NotFound
+from core.contract.errors import HubError, NotFound
 from core.storage.accounts import get_account
 from hub.api.errors import Handler, status_of
 from hub.keys import RUNTIME

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from core.runtime import Runtime
+from core.infra.runtime import Runtime
 from core.storage.tokens import account_of_digest
 
 COOKIE = "hub_session"

@@ -8,10 +8,10 @@ the items, the labels and their tracking pushes, Create label and Retry. A parce
 accepted and confirms later shows as such until the hub learns the outcome, and a parcel that
 waits for a Reconnect says so; the order page follows both with a small JSON endpoint.
 
-Start import queues the same job the API and the scheduler queue (core.queue); the progress page
+Start import queues the same job the API and the scheduler queue (core.infra.queue); the progress page
 follows the run through a small JSON endpoint, or a meta refresh without JavaScript. "Create label"
 stands in for the carrier platform's label creation: it records a one-parcel label through
-core.labels, which queues the tracking push in the same transaction.
+core.usecases.labels, which queues the tracking push in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import ValidationError
 
-from core import queue
-from core.errors import HubError, InvalidInput
-from core.labels import NewLabel, NewParcel, create_label, retry_label
-from core.models import ConnectionState, OrderStatus, PushState
-from core.runtime import Runtime
+from core.contract.errors import HubError, InvalidInput
+from core.contract.models import ConnectionState, OrderStatus, PushState
+from core.infra import queue
+from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
@@ -36,6 +35,7 @@ from core.storage import orders as order_store
 from core.storage.imports import ImportRun
 from core.storage.labels import StoredLabel, StoredParcel
 from core.storage.orders import StoredOrder
+from core.usecases.labels import NewLabel, NewParcel, create_label, retry_label
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
 from hub.web.i18n import N_, ORDER_STATES, PUSH_STATES, RUN_STATES, WAITING, WAITING_ACTIONS, WORK_STATES
@@ -224,7 +224,7 @@ def _retryable(label: StoredLabel) -> bool:
 
 
 def _left_to_ship(stored: StoredOrder, labels: list[StoredLabel]) -> int:
-    """Items not yet in a parcel (as core.labels counts them: failed parcels do not count)."""
+    """Items not yet in a parcel (as core.usecases.labels counts them: failed parcels do not count)."""
     used: dict[str, int] = {}
     for label in labels:
         for parcel in label.parcels:

@@ -11,10 +11,9 @@ import pytest
 from pydantic import SecretStr
 
 import tests.contract.fake as fake
-from core.context import ConnectorContext
-from core.errors import ConnectorAuthFailed, ConnectorNotReady, RateLimited
-from core.hooks import HookRunner
-from core.models import (
+from core.contract.context import ConnectorContext
+from core.contract.errors import ConnectorAuthFailed, ConnectorNotReady, RateLimited
+from core.contract.models import (
     AuthCallback,
     AuthStart,
     Connection,
@@ -26,6 +25,7 @@ from core.models import (
     Parcel,
     ParcelItem,
 )
+from core.infra.hooks import HookRunner
 from tests.contract.fake.shop import GOOD_KEY, FakeShop, close_shop, open_shop
 
 ContextFor = Callable[..., ConnectorContext]

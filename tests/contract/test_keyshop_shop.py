@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 import tests.contract.keyshop as keyshop
-from core.hooks import HookRunner
 from core.hubapi import (
     AcceptedParcel,
     AuthCredentials,
@@ -40,6 +39,7 @@ from core.hubapi import (
     RateLimited,
     ShopEvent,
 )
+from core.infra.hooks import HookRunner
 from tests.contract.keyshop.settings import KeyshopSettings
 from tests.contract.keyshop.shop import (
     GOOD_CLIENT_ID,

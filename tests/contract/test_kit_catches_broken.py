@@ -23,11 +23,11 @@ import pytest
 
 import tests.contract.fake as fake
 import tests.contract.keyshop as keyshop
-from core.context import ConnectorContext, ConnectorSetup
-from core.errors import ConnectorError, RateLimited, TransientError
-from core.hookspecs import hookimpl
-from core.manifest import HOOK_NAMES, read_manifest
-from core.models import (
+from core.contract.context import ConnectorContext, ConnectorSetup
+from core.contract.errors import ConnectorError, RateLimited, TransientError
+from core.contract.hookspecs import hookimpl
+from core.contract.manifest import HOOK_NAMES, read_manifest
+from core.contract.models import (
     AcceptedParcel,
     AuthCredentials,
     Authorization,
@@ -136,7 +136,7 @@ GENERIC_429 = Variant(check_connection=check_connection_429_generic, import_orde
 
 @pytest.mark.parametrize("hook", ["check_connection", "import_orders"])
 async def test_kit_catches_429_mapped_to_a_generic_error(hook: str) -> None:
-    with pytest.raises(ContractViolation, match=rf"{hook} when the shop answers 429 .* expected core.errors.RateLimited"):
+    with pytest.raises(ContractViolation, match=rf"{hook} when the shop answers 429 .* expected core.contract.errors.RateLimited"):
         await checks.fault_is_mapped(subject(GENERIC_429), hook, "429")
 
 
@@ -470,7 +470,7 @@ def test_contract_subclass_fails_exactly_the_broken_rule(pytester: pytest.Pytest
             import pytest
 
             import tests.contract.fake as fake
-            from core.manifest import read_manifest
+            from core.contract.manifest import read_manifest
             from core.testing import ConnectorContract
             import tests.contract.keyshop as keyshop
             from tests.contract.fake.scenarios import FakeScenarios

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core import authorization
-from core.models import Connection
-from core.plugins import load_connector
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings
+from core.contract.models import Connection
+from core.infra.plugins import load_connector
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
+from core.usecases import connections
 from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 
@@ -26,8 +26,8 @@ async def fake_runtime(settings: HubSettings, shop: FakeShop) -> AsyncIterator[R
 async def connect(rt: Runtime, shop: FakeShop, account: str = "Shop BV") -> Connection:
     """Create an account and connect it to the fake shop through both legs of authorisation."""
     owner = await create_account(rt.db.pool, account)
-    _, url = await authorization.start_connect(rt, owner.id, "fake", {"marketplace": "NL"})
-    return await authorization.complete_connect(rt, shop.consent(url))
+    _, url = await connections.start_connect(rt, owner.id, "fake", {"marketplace": "NL"})
+    return await connections.complete_connect(rt, shop.consent(url))
 
 
 @pytest.fixture

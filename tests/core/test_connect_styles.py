@@ -16,8 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from core import authorization
-from core.errors import (
+from core.contract.errors import (
     Conflict,
     ConnectorAuthFailed,
     ConnectorError,
@@ -27,20 +26,21 @@ from core.errors import (
     RateLimited,
     TransientError,
 )
-from core.events import receive_event
-from core.imports import run_import
-from core.jobs import run_settle_job
-from core.labels import NewLabel, NewParcel, create_label, push_label, settle_parcels
-from core.models import Connection, ConnectionState, PushState
-from core.plugins import ENTRY_POINT_GROUP, load_connector
-from core.queue import schedule_due_settles
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings
+from core.contract.models import Connection, ConnectionState, PushState
+from core.infra.plugins import ENTRY_POINT_GROUP, load_connector
+from core.infra.queue import schedule_due_settles
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.connections import get_connection, list_connections
 from core.storage.imports import start_run
 from core.storage.labels import get_label
 from core.storage.orders import find_order
+from core.usecases import connections
+from core.usecases.events import receive_event
+from core.usecases.imports import run_import
+from core.usecases.jobs import run_settle_job
+from core.usecases.labels import NewLabel, NewParcel, create_label, push_label, settle_parcels
 from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop, close_shop, open_shop
@@ -69,7 +69,7 @@ async def rt(settings: HubSettings, keyshop: KeyShop, shop: FakeShop) -> AsyncIt
 
 async def connected(rt: Runtime, name: str = "Shop BV") -> Connection:
     account = await create_account(rt.db.pool, name)
-    return await authorization.connect_with_credentials(rt, account.id, "keyshop", GOOD)
+    return await connections.connect_with_credentials(rt, account.id, "keyshop", GOOD)
 
 
 async def connection_count(rt: Runtime) -> int:
@@ -82,12 +82,12 @@ async def connection_count(rt: Runtime) -> int:
 async def test_credentials_are_checked_with_the_shop_before_anything_is_stored(rt: Runtime, keyshop: KeyShop) -> None:
     account = await create_account(rt.db.pool, "Shop BV")
     with pytest.raises(ConnectorAuthFailed) as refused:
-        await authorization.connect_with_credentials(
+        await connections.connect_with_credentials(
             rt, account.id, "keyshop", {"client_id": GOOD_CLIENT_ID, "client_secret": "wrong-secret"}
         )
     assert "wrong-secret" not in str(refused.value)
     assert await connection_count(rt) == 0
-    connection = await authorization.connect_with_credentials(rt, account.id, "keyshop", GOOD)
+    connection = await connections.connect_with_credentials(rt, account.id, "keyshop", GOOD)
     assert connection.state is ConnectionState.CONNECTED
     assert connection.external_account_id == keyshop.account.id
     # Stored encrypted: the secret is not in the row's bytes.
@@ -113,7 +113,7 @@ async def test_malformed_credentials_name_the_field_and_ask_the_shop_nothing(
 ) -> None:
     account = await create_account(rt.db.pool, "Shop BV")
     with pytest.raises(InvalidInput) as refused:
-        await authorization.connect_with_credentials(rt, account.id, "keyshop", fields)
+        await connections.connect_with_credentials(rt, account.id, "keyshop", fields)
     assert refused.value.field == field
     assert keyshop.calls == []
     assert await connection_count(rt) == 0
@@ -122,9 +122,9 @@ async def test_malformed_credentials_name_the_field_and_ask_the_shop_nothing(
 async def test_each_connect_style_refuses_the_other_form(rt: Runtime) -> None:
     account = await create_account(rt.db.pool, "Shop BV")
     with pytest.raises(InvalidInput, match="consent page"):
-        await authorization.connect_with_credentials(rt, account.id, "fake", GOOD)
+        await connections.connect_with_credentials(rt, account.id, "fake", GOOD)
     with pytest.raises(InvalidInput, match="credentials"):
-        await authorization.start_connect(rt, account.id, "keyshop", {})
+        await connections.start_connect(rt, account.id, "keyshop", {})
     assert await connection_count(rt) == 0
 
 
@@ -132,7 +132,7 @@ async def test_the_same_shop_account_connects_once_per_carrier_account(rt: Runti
     first = await connected(rt)
     client_id, secret = keyshop.add_client()
     with pytest.raises(Conflict, match="reconnect that connection"):
-        await authorization.connect_with_credentials(
+        await connections.connect_with_credentials(
             rt, first.account_id, "keyshop", {"client_id": client_id, "client_secret": secret}
         )
     assert [c.id for c in await list_connections(rt.db.pool)] == [first.id]
@@ -145,29 +145,29 @@ async def test_reconnect_takes_new_credentials_for_the_same_shop_account(rt: Run
     connection = await connected(rt)
     keyshop.revoke_client(GOOD_CLIENT_ID)
     with pytest.raises(ConnectorAuthFailed):
-        await authorization.check(rt, None, connection.id)
+        await connections.check(rt, None, connection.id)
     assert (await get_connection(rt.db.pool, connection.id)).state is ConnectionState.AUTH_REQUIRED
     client_id, secret = keyshop.add_client()
     with pytest.raises(ConnectorAuthFailed):
-        await authorization.reconnect_with_credentials(
+        await connections.reconnect_with_credentials(
             rt, connection.account_id, connection.id, {"client_id": client_id, "client_secret": "wrong"}
         )
     assert (await get_connection(rt.db.pool, connection.id)).state is ConnectionState.AUTH_REQUIRED
-    again = await authorization.reconnect_with_credentials(
+    again = await connections.reconnect_with_credentials(
         rt, connection.account_id, connection.id, {"client_id": client_id, "client_secret": secret}
     )
     assert (again.id, again.state) == (connection.id, ConnectionState.CONNECTED)
-    await authorization.check(rt, None, connection.id)
+    await connections.check(rt, None, connection.id)
     # Another account cannot reconnect it.
     stranger = await create_account(rt.db.pool, "Other BV")
     with pytest.raises(NotFound):
-        await authorization.reconnect_with_credentials(rt, stranger.id, connection.id, GOOD)
+        await connections.reconnect_with_credentials(rt, stranger.id, connection.id, GOOD)
 
 
 async def test_abandoned_consent_connects_are_deleted_once_their_links_expire(rt: Runtime, shop: FakeShop) -> None:
     account = await create_account(rt.db.pool, "Shop BV")
-    abandoned, _ = await authorization.start_connect(rt, account.id, "fake", {})
-    fresh, _ = await authorization.start_connect(rt, account.id, "fake", {})
+    abandoned, _ = await connections.start_connect(rt, account.id, "fake", {})
+    fresh, _ = await connections.start_connect(rt, account.id, "fake", {})
     await rt.db.pool.execute(
         "update oauth_states set expires_at = now() - interval '1 hour' where connection_id = $1", abandoned.id
     )
@@ -175,7 +175,7 @@ async def test_abandoned_consent_connects_are_deleted_once_their_links_expire(rt
         "update connections set updated_at = now() - interval '1 hour' where id = any($1::bigint[])",
         [abandoned.id, fresh.id],
     )
-    assert await authorization.delete_abandoned_connects(rt) == 1
+    assert await connections.delete_abandoned_connects(rt) == 1
     assert [c.id for c in await list_connections(rt.db.pool)] == [fresh.id]
 
 
@@ -186,7 +186,7 @@ async def labelled(rt: Runtime, keyshop: KeyShop, connection: Connection) -> tup
     """An imported order with a pushed label; return the label id and the order's shop id."""
     order = keyshop.add_order()
     await run_import(rt, connection.id)
-    await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+    await connections.change_settings(rt, None, connection.id, {"update_tracking": True})
     stored = await find_order(rt.db.pool, rt.vault, connection.id, order.id)
     label = await create_label(rt, stored.id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="GLS1")]))
     return label.id, order.id
@@ -412,7 +412,7 @@ async def test_one_settle_job_asks_batch_after_batch_while_parcels_are_due(
     for process in keyshop.pending_processes():
         keyshop.settle(process)
     await due_now(rt)
-    monkeypatch.setattr("core.labels.SETTLE_BATCH", 1)  # two batches of one
+    monkeypatch.setattr("core.usecases.labels.SETTLE_BATCH", 1)  # two batches of one
     await run_settle_job(rt, SimpleNamespace(id=1, payload=json.dumps({"connection_id": connection.id}).encode()))
     states = await rt.db.pool.fetch("select push_state from parcels")
     assert [row["push_state"] for row in states] == ["confirmed", "confirmed"]

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from core.coordination import Coordination, DatabaseCoordination, MemoryCoordination
-from core.crypto import Vault, new_key
-from core.retention import delete_expired_personal_data
-from core.runtime import Runtime
+from core.infra.coordination import Coordination, DatabaseCoordination, MemoryCoordination
+from core.infra.crypto import Vault, new_key
+from core.infra.runtime import Runtime
+from core.usecases.retention import delete_expired_personal_data
 
 RATE, BURST = 2.0, 10.0
 

@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 import pluggy
 import pytest
 
-from core import hookspecs
-from core.context import ConnectorContext, ConnectorSetup
-from core.errors import ConnectorError, ConnectorNotReady, EventRejected, PluginError, RateLimited
-from core.hooks import HookRunner, check_specs
-from core.hookspecs import hookimpl
-from core.models import (
+from core.contract import hookspecs
+from core.contract.context import ConnectorContext, ConnectorSetup
+from core.contract.errors import ConnectorError, ConnectorNotReady, EventRejected, PluginError, RateLimited
+from core.contract.hookspecs import hookimpl
+from core.contract.models import (
     AcceptedParcel,
     AuthCallback,
     AuthRedirect,
@@ -34,8 +33,9 @@ from core.models import (
     ParcelOutcome,
     ShopEvent,
 )
-from core.plugins import NoSettings
-from core.settings import HookSettings
+from core.infra.hooks import HookRunner, check_specs
+from core.infra.plugins import NoSettings
+from core.infra.settings import HookSettings
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -247,7 +247,7 @@ async def test_open_connector_gives_each_call_its_own_state_and_none_when_not_im
     assert first == {"tokens": {}, "for": "stateful"} and first is not second
     assert await hooks.open_connector(setup("plain")) is None
     await hooks.close_connector(setup("plain"), None)  # not implemented: nothing to do
-    with caplog.at_level(logging.WARNING, logger="core.hooks"):
+    with caplog.at_level(logging.WARNING, logger="core.infra.hooks"):
         await hooks.close_connector(setup("stateful"), first)
     assert stateful.closed == [first]
     assert "close_connector failed" in caplog.text

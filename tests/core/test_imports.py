@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from core import authorization
-from core.errors import Conflict, ConnectorAuthFailed, ConnectorNotReady
-from core.imports import run_import
-from core.models import Connection, ConnectionState, OrderStatus
-from core.runtime import Runtime
+from core.contract.errors import Conflict, ConnectorAuthFailed, ConnectorNotReady
+from core.contract.models import Connection, ConnectionState, OrderStatus
+from core.infra.runtime import Runtime
 from core.storage.connections import get_connection
 from core.storage.imports import get_cursor
 from core.storage.orders import PageCounts, count_orders, find_order, list_orders
+from core.usecases import connections
+from core.usecases.imports import run_import
 from tests.contract.fake.shop import FakeShop
 
 
@@ -210,7 +210,7 @@ async def test_an_import_stops_at_the_next_page_once_the_connection_is_disabled(
     async def disabled_after_the_first_page(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         calls.append(1)
         if len(calls) == 2:
-            await authorization.disable(fake_runtime, None, connection.id)
+            await connections.disable(fake_runtime, None, connection.id)
         return await original(*args, **kwargs)
 
     shop.search_orders = disabled_after_the_first_page  # type: ignore[method-assign]

@@ -9,15 +9,15 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
-from core import authorization
-from core import jobs as jobs_module
-from core.imports import run_import
-from core.jobs import import_slots, job_slots, running_workers
-from core.labels import NewLabel, NewParcel, create_label, push_label
-from core.plugins import load_connector
-from core.queue import due_imports, enqueue_import
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings
+from core.infra.plugins import load_connector
+from core.infra.queue import due_imports, enqueue_import
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings
+from core.usecases import connections
+from core.usecases import jobs as jobs_module
+from core.usecases.imports import run_import
+from core.usecases.jobs import import_slots, job_slots, running_workers
+from core.usecases.labels import NewLabel, NewParcel, create_label, push_label
 from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 from tests.core.conftest import connect
@@ -42,7 +42,7 @@ async def small_pool_runtime(settings: HubSettings, shop: FakeShop) -> AsyncIter
 async def labelled_orders(rt: Runtime, shop: FakeShop) -> None:
     """A connected shop with tracking updates on, and a label with its push job for each order."""
     connection = await connect(rt, shop)
-    await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+    await connections.change_settings(rt, None, connection.id, {"update_tracking": True})
     for _ in range(LABELS):
         shop.add_order()
     await run_import(rt, connection.id)
@@ -139,7 +139,7 @@ async def test_the_worker_starts_again_on_a_new_connection_when_the_database_dro
     )
     async with open_runtime(fast, connectors=[load_connector(FAKE, fast)]) as rt:
         connection = await connect(rt, shop)
-        await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+        await connections.change_settings(rt, None, connection.id, {"update_tracking": True})
         for _ in range(LABELS):
             shop.add_order()
         await run_import(rt, connection.id)
@@ -182,7 +182,7 @@ async def test_a_connection_whose_imports_keep_failing_is_in_error_until_one_suc
     )
     async with open_runtime(impatient, connectors=[load_connector(FAKE, impatient)]) as rt:
         connection = await connect(rt, shop)
-        await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+        await connections.change_settings(rt, None, connection.id, {"update_tracking": True})
         shop.add_order()
         shop.fail_next("5xx", 2)
         async with running_workers(rt):
@@ -204,10 +204,10 @@ async def test_a_connection_whose_imports_keep_failing_is_in_error_until_one_suc
 
 async def test_a_label_of_a_connection_in_error_is_pushed(fake_runtime: Runtime, shop: FakeShop) -> None:
     connection = await connect(fake_runtime, shop)
-    await authorization.change_settings(fake_runtime, None, connection.id, {"update_tracking": True})
+    await connections.change_settings(fake_runtime, None, connection.id, {"update_tracking": True})
     shop.add_order()
     await run_import(fake_runtime, connection.id)
-    await authorization.mark_error(fake_runtime, connection.id, "imports failed 5 times in a row: 503")
+    await connections.mark_error(fake_runtime, connection.id, "imports failed 5 times in a row: 503")
     order_id = await fake_runtime.db.pool.fetchval("select id from orders")
     label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="T1")]))
     pushed = await push_label(fake_runtime, label.id)

@@ -6,15 +6,15 @@ import asyncio
 
 import pytest
 
-from core import authorization
-from core.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound, TransientError
-from core.imports import run_import
-from core.labels import NewLabel, NewParcel, PushRunning, create_label, lease_seconds, push_label, retry_label
-from core.models import Connection, ConnectionState, ParcelItem, PushState
-from core.runtime import Runtime
+from core.contract.errors import Conflict, ConnectorAuthFailed, InvalidInput, NotFound, TransientError
+from core.contract.models import Connection, ConnectionState, ParcelItem, PushState
+from core.infra.runtime import Runtime
 from core.storage.connections import get_connection
 from core.storage.labels import StoredLabel
 from core.storage.orders import find_order
+from core.usecases import connections
+from core.usecases.imports import run_import
+from core.usecases.labels import NewLabel, NewParcel, PushRunning, create_label, lease_seconds, push_label, retry_label
 from tests.contract.fake.shop import FakeItem, FakeShop
 from tests.hub.api.conftest import eventually
 
@@ -22,7 +22,7 @@ from tests.hub.api.conftest import eventually
 async def imported_order(rt: Runtime, shop: FakeShop, connection: Connection, items: int = 1) -> int:
     order = shop.add_order(items=[FakeItem(id=f"item-{n}", sku=f"S{n}", title="Mug", quantity=2) for n in range(items)])
     await run_import(rt, connection.id)
-    await authorization.change_settings(rt, None, connection.id, {"update_tracking": True})
+    await connections.change_settings(rt, None, connection.id, {"update_tracking": True})
     return (await find_order(rt.db.pool, rt.vault, connection.id, order.id)).id
 
 
@@ -92,12 +92,12 @@ async def test_push_is_skipped_when_update_tracking_is_off(
     fake_runtime: Runtime, shop: FakeShop, connection: Connection
 ) -> None:
     order_id = await imported_order(fake_runtime, shop, connection)
-    await authorization.change_settings(fake_runtime, None, connection.id, {"update_tracking": False})
+    await connections.change_settings(fake_runtime, None, connection.id, {"update_tracking": False})
     label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="T")]))
     pushed = await push_label(fake_runtime, label.id)
     assert pushed.parcels[0].push_state is PushState.SKIPPED
     assert shop.confirmations == {}
-    await authorization.change_settings(fake_runtime, None, connection.id, {"update_tracking": True})
+    await connections.change_settings(fake_runtime, None, connection.id, {"update_tracking": True})
     assert (await retry_label(fake_runtime, label.id)).parcels[0].push_state is PushState.PENDING
     retried = await push_label(fake_runtime, label.id)
     assert retried.parcels[0].push_state is PushState.CONFIRMED

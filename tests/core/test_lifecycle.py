@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core import lifecycle
-from core.errors import Conflict, InvalidInput
-from core.models import ConnectionSettings
-from core.models import ConnectionState as S
-from core.oauth import consume_state, issue_state
-from core.runtime import Runtime
+from core.contract.errors import Conflict, InvalidInput
+from core.contract.models import ConnectionSettings
+from core.contract.models import ConnectionState as S
+from core.infra.runtime import Runtime
 from core.storage.accounts import create_account
 from core.storage.connections import create_connection, get_connection
+from core.usecases import lifecycle
+from core.usecases.oauth import consume_state, issue_state
 
 
 async def _connection(rt: Runtime) -> int:

@@ -7,7 +7,7 @@ import logging
 
 import asyncpg
 
-from core.logs import OneLineFaults
+from core.infra.logs import OneLineFaults
 
 
 def logged(logger_name: str, err: BaseException) -> list[str]:
@@ -41,6 +41,6 @@ def test_a_database_error_from_any_logger_becomes_one_line() -> None:
 
 def test_other_errors_keep_their_traceback() -> None:
     # A network error outside the database, and a bug: both are worth their traceback.
-    for name, err in (("connectors.amazon", ConnectionResetError(104, "reset")), ("core.jobs", ValueError("a bug"))):
+    for name, err in (("connectors.amazon", ConnectionResetError(104, "reset")), ("core.usecases.jobs", ValueError("a bug"))):
         lines = logged(name, err)
         assert lines[0] == "Failed to restore the pool connection floor; retrying" and lines[1] == "Traceback (most recent call last):"

@@ -7,10 +7,10 @@ from importlib.metadata import EntryPoint
 import pytest
 from click.testing import CliRunner
 
-from core.hooks import HookRunner
-from core.plugins import ENTRY_POINT_GROUP, installed_entry_points, load_connectors
-from core.runtime import register_connectors
-from core.settings import HubSettings
+from core.infra.hooks import HookRunner
+from core.infra.plugins import ENTRY_POINT_GROUP, installed_entry_points, load_connectors
+from core.infra.runtime import register_connectors
+from core.infra.settings import HubSettings
 
 FAKE = EntryPoint(name="fake", value="tests.contract.fake", group=ENTRY_POINT_GROUP)
 BROKEN = EntryPoint(name="broken", value="tests.core.plugin_samples.broken", group=ENTRY_POINT_GROUP)
@@ -46,7 +46,7 @@ def test_amazon_is_installed_as_an_entry_point() -> None:
 def test_cli_lists_connectors_as_json(monkeypatch) -> None:  # noqa: ANN001
     from hub.cli import main
 
-    monkeypatch.setattr("core.plugins.installed_entry_points", lambda: [BROKEN, FAKE])
+    monkeypatch.setattr("core.infra.plugins.installed_entry_points", lambda: [BROKEN, FAKE])
     result = CliRunner().invoke(main, ["connectors", "list", "--json"])
     assert result.exit_code == 1, result.output  # the list is printed, and the failure said
     assert '"id": "broken"' in result.output and "not installed" in result.output
@@ -56,6 +56,6 @@ def test_cli_lists_connectors_as_json(monkeypatch) -> None:  # noqa: ANN001
 def test_a_connector_installed_twice_is_listed_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     old = EntryPoint(name="fake", value="tests.contract.fake", group=ENTRY_POINT_GROUP)
     copy = EntryPoint(name="fake", value="old_copy.fake", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr("core.plugins.entry_points", lambda group: [old, copy])
+    monkeypatch.setattr("core.infra.plugins.entry_points", lambda group: [old, copy])
     assert installed_entry_points() == [old]
     assert "installed twice" in caplog.text

@@ -7,10 +7,10 @@ import asyncio
 import asyncpg
 import pytest
 
-from core.imports import run_import
-from core.models import Connection
-from core.queue import due_imports, schedule_due_imports
-from core.runtime import Runtime
+from core.contract.models import Connection
+from core.infra.queue import due_imports, schedule_due_imports
+from core.infra.runtime import Runtime
+from core.usecases.imports import run_import
 from tests.contract.fake.shop import FakeShop
 
 
@@ -50,6 +50,6 @@ async def test_a_run_finished_meanwhile_makes_the_connection_not_due(
     async def stale(_db: object) -> list[int]:
         return seen_due
 
-    monkeypatch.setattr("core.queue.due_imports", stale)
+    monkeypatch.setattr("core.infra.queue.due_imports", stale)
     assert await schedule_due_imports(fake_runtime.db.pool) == 0
     assert await queued_runs(fake_runtime, connection.id) == 0

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from core.errors import ConfigError
-from core.settings import connector_settings, load_settings, masked
+from core.contract.errors import ConfigError
+from core.infra.settings import connector_settings, load_settings, masked
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 from connectors.amazon.simulator import RunningSimulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
-from core.settings import HubSettings
+from core.infra.settings import HubSettings
 from tests.hub.api.conftest import eventually
 
 #: The `hub` script of the environment running the tests.

@@ -19,16 +19,16 @@ from connectors.amazon.client import ClientState
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
-from core import authorization
-from core.errors import ConnectorAuthFailed
-from core.imports import run_import
-from core.labels import NewLabel, NewParcel, create_label, push_label
-from core.models import Connection, ConnectionState, OrderStatus, ParcelItem, PushState
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings
+from core.contract.errors import ConnectorAuthFailed
+from core.contract.models import Connection, ConnectionState, OrderStatus, ParcelItem, PushState
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.connections import get_connection
 from core.storage.orders import StoredOrder, list_orders
+from core.usecases import connections
+from core.usecases.imports import run_import
+from core.usecases.labels import NewLabel, NewParcel, create_label, push_label
 from hub.cli import main
 
 
@@ -58,11 +58,11 @@ async def rt(settings: HubSettings, sim: RunningSimulator) -> AsyncIterator[Runt
 async def connect(rt: Runtime, account_id: int | None = None) -> int:
     """Connect Amazon NL through the consent page as the merchant would."""
     account_id = account_id or (await create_account(rt.db.pool, "Amazon merchant")).id
-    _, url = await authorization.start_connect(rt, account_id, "amazon", {"marketplace": "NL"})
+    _, url = await connections.start_connect(rt, account_id, "amazon", {"marketplace": "NL"})
     async with aiohttp.ClientSession() as browser:
         callback = await approve(browser, url)
-    connection = await authorization.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), account_id)
-    await authorization.change_settings(rt, account_id, connection.id, {"update_tracking": True})
+    connection = await connections.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), account_id)
+    await connections.change_settings(rt, account_id, connection.id, {"update_tracking": True})
     return connection.id
 
 
@@ -140,10 +140,10 @@ async def test_revoked_grant_requires_reconnect_then_pushes_resume(rt: Runtime, 
     connection = await get_connection(rt.db.pool, connection_id)
     assert connection.state is ConnectionState.AUTH_REQUIRED
     await rt.db.pool.execute("delete from pgqueuer")  # the label's job ran and ended waiting for a reconnect
-    url = await authorization.start_reconnect(rt, connection.account_id, connection_id)
+    url = await connections.start_reconnect(rt, connection.account_id, connection_id)
     async with aiohttp.ClientSession() as browser:
         callback = await approve(browser, url)
-    await authorization.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), connection.account_id)
+    await connections.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), connection.account_id)
     assert (await get_connection(rt.db.pool, connection_id)).state is ConnectionState.CONNECTED
     pending = await rt.db.pool.fetchval("select count(*) from pgqueuer where entrypoint = 'push'")
     assert pending == 1  # the waiting push was queued again on reconnect

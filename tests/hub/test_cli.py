@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from click.testing import CliRunner, Result
 
-from core import plugins
+from core.infra import plugins
 from hub.cli import main
 from tests.conftest import FAKE
 from tests.contract.fake import shop as fake_shops

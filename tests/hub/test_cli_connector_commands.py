@@ -11,8 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from core.plugins import ENTRY_POINT_GROUP, installed_entry_points
-from core.settings import HubSettings
+from core.infra.plugins import ENTRY_POINT_GROUP, installed_entry_points
+from core.infra.settings import HubSettings
 from hub.cli import main
 from hub.cli.demo import demo_connectors
 
@@ -80,7 +80,7 @@ def test_a_connector_whose_commands_fail_is_left_out_with_a_warning(
 ) -> None:
     broken = broken_connector(tmp_path, monkeypatch, "brokenshop")
     not_importable = EntryPoint(name="gone", value="no_such_connector_package", group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr("core.plugins.installed_entry_points", lambda: [*installed_entry_points(), broken, not_importable])
+    monkeypatch.setattr("core.infra.plugins.installed_entry_points", lambda: [*installed_entry_points(), broken, not_importable])
 
     with caplog.at_level(logging.WARNING, logger="hub.cli"):
         result = CliRunner().invoke(main, ["--help"])
@@ -99,7 +99,7 @@ def test_a_connector_cannot_take_the_name_of_a_hub_command(
 ) -> None:
     (amazon,) = [point for point in installed_entry_points() if point.name == "amazon"]
     posing = EntryPoint(name="demo", value=amazon.value, group=ENTRY_POINT_GROUP)
-    monkeypatch.setattr("core.plugins.installed_entry_points", lambda: [posing])
+    monkeypatch.setattr("core.infra.plugins.installed_entry_points", lambda: [posing])
 
     with caplog.at_level(logging.WARNING, logger="hub.cli"):
         listed = CliRunner().invoke(main, ["--help"])

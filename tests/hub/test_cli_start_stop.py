@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.crypto import new_key
+from core.infra.crypto import new_key
 from hub.cli import main
 from tests.hub.api.conftest import eventually
 from tests.hub.daemons import free_port

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
-from core.settings import HubSettings
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from hub.app import create_app
@@ -114,7 +114,7 @@ async def test_hub_serve_writes_json_lines_without_secrets(
     lines = daemon.log().splitlines()
     entries = [json.loads(line) for line in lines]
     assert all(isinstance(entry, dict) and {"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
-    assert any(entry["logger"] == "core.labels" and "pushed" in entry["message"] for entry in entries)
+    assert any(entry["logger"] == "core.usecases.labels" and "pushed" in entry["message"] for entry in entries)
     assert any(entry["level"] == "DEBUG" for entry in entries)
     assert leaks("\n".join(lines), secrets_and_personal_data(sim, token)) == []
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.faults import parse_faults
-from core.settings import HubSettings
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from tests.hub.api.conftest import eventually

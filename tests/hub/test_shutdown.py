@@ -18,7 +18,7 @@ import pytest
 
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.faults import parse_faults
-from core.settings import HubSettings
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from tests.hub.api.conftest import eventually

@@ -18,12 +18,12 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from core.crypto import new_key
-from core.imports import run_import
-from core.plugins import load_connector
-from core.runtime import Runtime
-from core.settings import HubSettings
+from core.infra.crypto import new_key
+from core.infra.plugins import load_connector
+from core.infra.runtime import Runtime
+from core.infra.settings import HubSettings
 from core.storage.tokens import create_token, digest
+from core.usecases.imports import run_import
 from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.conftest import FAKE, TEMPLATE, _create_database, _drop, _with_database

@@ -20,7 +20,7 @@ import asyncpg
 
 #: (table, column) pairs that change on every request by design.
 VOLATILE = {("api_tokens", "last_used_at")}
-#: Tables that follow the calls made to shops, not the hub's data (core.coordination).
+#: Tables that follow the calls made to shops, not the hub's data (core.infra.coordination).
 COORDINATION = {"shared_buckets", "shared_secrets"}
 
 Snapshot = dict[str, dict[str, dict[str, Any]]]

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.amazon.mapping import STATUSES, map_order, map_orders
-from core.models import Order, SkippedOrder
+from core.contract.models import Order, SkippedOrder
 from tests.connectors.amazon.spapi_models import FORMAT_CHECKER, load_model, models_available
 from tests.reliability.model_strategy import from_definition
 

@@ -23,11 +23,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
-from core import authorization
-from core.crypto import new_key
-from core.runtime import Runtime
-from core.settings import HubSettings
+from core.infra.crypto import new_key
+from core.infra.runtime import Runtime
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
+from core.usecases import connections
 from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.conftest import TEMPLATE, _create_database, _drop, _with_database
@@ -58,14 +58,14 @@ class AmazonWorld:
 
     async def consent(self, connection_id: int, seller: str | None = None) -> dict[str, str]:
         """Start a (re)connect and approve it at the simulator's consent page; the callback's parameters."""
-        url = await authorization.start_reconnect(self.rt, self.account_id, connection_id)
+        url = await connections.start_reconnect(self.rt, self.account_id, connection_id)
         async with aiohttp.ClientSession() as browser:
             back = await approve(browser, url, seller_id=seller)
         return dict(parse_qsl(urlsplit(back).query))
 
     async def state(self, connection_id: int) -> str:
         """A fresh signed state for a connection (its consent URL is not visited)."""
-        url = await authorization.start_reconnect(self.rt, self.account_id, connection_id)
+        url = await connections.start_reconnect(self.rt, self.account_id, connection_id)
         return dict(parse_qsl(urlsplit(url).query))["state"]
 
 
@@ -90,12 +90,12 @@ async def amazon_world(pg_admin_url: str, template_url: str, tmp_path_factory: p
         async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
             rt = client.server.app[RUNTIME]
             account = await create_account(rt.db.pool, "Amazon merchant")
-            connection, url = await authorization.start_connect(rt, account.id, "amazon", {"marketplace": "NL"})
+            connection, url = await connections.start_connect(rt, account.id, "amazon", {"marketplace": "NL"})
             async with aiohttp.ClientSession() as browser:
                 used = dict(parse_qsl(urlsplit(await approve(browser, url)).query))
             response = await client.get("/connect/callback", params=used)
             assert response.status == 200, await response.text()
-            pending, _ = await authorization.start_connect(rt, account.id, "amazon", {"marketplace": "NL"})
+            pending, _ = await connections.start_connect(rt, account.id, "amazon", {"marketplace": "NL"})
             yield AmazonWorld(client, sim, account.id, connection.id, pending.id, used)
     await _drop(pg_admin_url, name)
 

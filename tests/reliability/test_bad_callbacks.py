@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 
-from core.oauth import issue_state
+from core.usecases.oauth import issue_state
 from tests.reliability.conftest import FakeWorld
 from tests.reliability.snapshot import changes, snapshot
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from core import plugins
+from core.infra import plugins
 from hub.cli import main
 from tests.conftest import FAKE
 from tests.hub.api.conftest import KEYSHOP

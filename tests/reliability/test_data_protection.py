@@ -30,17 +30,17 @@ from click.testing import CliRunner
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
-from core.crypto import Vault, new_key
-from core.errors import ConfigError
-from core.logs import setup_logging
-from core.models import Address, ConnectionSettings, Order, OrderItem, OrderStatus
-from core.retention import delete_expired_personal_data
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings, LogSettings
+from core.contract.errors import ConfigError
+from core.contract.models import Address, ConnectionSettings, Order, OrderItem, OrderStatus
+from core.infra.crypto import Vault, new_key
+from core.infra.logs import setup_logging
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings, LogSettings
 from core.storage import connections as connection_store
 from core.storage.accounts import create_account
 from core.storage.orders import get_order, save_page
 from core.storage.rekey import reencrypt
+from core.usecases.retention import delete_expired_personal_data
 from hub.app import create_app
 from hub.cli import main
 from tests.hub.api.conftest import Api, eventually, new_api

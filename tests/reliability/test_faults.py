@@ -28,8 +28,8 @@ import pytest
 
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.faults import FaultInjector, FaultRule, parse_faults
-from core.crypto import new_key
-from core.settings import HubSettings
+from core.infra.crypto import new_key
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.database import embedded_url
 from core.storage.tokens import create_token

@@ -31,10 +31,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from core.crypto import new_key
-from core.imports import run_import
-from core.plugins import load_connector
-from core.settings import HubSettings
+from core.infra.crypto import new_key
+from core.infra.plugins import load_connector
+from core.infra.settings import HubSettings
+from core.usecases.imports import run_import
 from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.conftest import FAKE, TEMPLATE, _create_database, _drop, _with_database

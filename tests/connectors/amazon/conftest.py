@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from connectors.amazon.client import ClientState
 from connectors.amazon.settings import AmazonSettings
-from core.context import ConnectorContext
-from core.models import Connection, ConnectionSettings, ConnectionState
+from core.contract.context import ConnectorContext
+from core.contract.models import Connection, ConnectionSettings, ConnectionState
 from tests.connectors.amazon.fakes import DE, NL, NOW, REFRESH_TOKEN, SELLER, FakeClock, amazon_settings
 
 

@@ -22,7 +22,7 @@ from connectors.amazon.settings import AmazonSettings
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.faults import FaultRule
-from core.models import (
+from core.contract.models import (
     AuthRedirect,
     AuthStart,
     Connection,

@@ -9,8 +9,8 @@ from aioresponses import aioresponses
 
 import connectors.amazon
 from connectors.amazon.client import ClientState
-from core.errors import ConfigError, ConnectorAuthFailed, InvalidInput
-from core.models import AuthCallback, Authorization, AuthRedirect, AuthStart, ConnectionState
+from core.contract.errors import ConfigError, ConnectorAuthFailed, InvalidInput
+from core.contract.models import AuthCallback, Authorization, AuthRedirect, AuthStart, ConnectionState
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import (
     CLIENT_SECRET,

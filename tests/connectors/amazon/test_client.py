@@ -20,8 +20,8 @@ from connectors.amazon.const import (
     USAGE_PLANS,
     Region,
 )
-from core.coordination import MemoryCoordination
-from core.errors import ConfigError, ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected, RateLimited
+from core.contract.errors import ConfigError, ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected, RateLimited
+from core.infra.coordination import MemoryCoordination
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import (
     ACCESS_TOKEN,

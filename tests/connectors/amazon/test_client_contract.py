@@ -16,7 +16,7 @@ from aioresponses import aioresponses
 import connectors.amazon
 from connectors.amazon.client import ClientState, connection_api
 from connectors.amazon.mapping import map_order
-from core.models import Cursor, Label, Order, Parcel, ParcelItem
+from core.contract.models import Cursor, Label, Order, Parcel, ParcelItem
 from tests.connectors.amazon import spapi_models
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import (

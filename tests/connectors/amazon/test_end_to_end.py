@@ -22,9 +22,9 @@ from connectors.amazon.client import ClientState
 from connectors.amazon.settings import AmazonSettings
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from core.context import ConnectorContext
-from core.errors import ConnectorAuthFailed
-from core.models import (
+from core.contract.context import ConnectorContext
+from core.contract.errors import ConnectorAuthFailed
+from core.contract.models import (
     AuthCallback,
     Authorization,
     AuthStart,

@@ -16,11 +16,11 @@ import connectors.amazon
 from connectors.amazon.client import ClientState, SharedPacer, SharedTokens, SystemClock
 from connectors.amazon.const import OFFERED_MARKETPLACES, find_marketplace
 from connectors.amazon.settings import AmazonSettings
-from core.coordination import MemoryCoordination
-from core.errors import ConnectorError, InvalidInput
+from core.contract.errors import ConnectorError, InvalidInput
+from core.contract.manifest import read_manifest
+from core.contract.models import AuthCredentials
 from core.hubapi import ConnectorSetup
-from core.manifest import read_manifest
-from core.models import AuthCredentials
+from core.infra.coordination import MemoryCoordination
 from tests.connectors.amazon.conftest import MakeContext
 
 PACKAGE = Path(connectors.amazon.__file__).parent

@@ -25,17 +25,17 @@ from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_s
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.faults import FaultRule
 from connectors.amazon.simulator.merchant import approve
-from core import authorization
-from core.errors import InvalidInput, NotFound
-from core.imports import run_import
-from core.labels import NewLabel, NewParcel, create_label, push_label
-from core.models import ConnectionState, ParcelItem, PushState
-from core.runtime import Runtime, open_runtime
-from core.settings import HubSettings
+from core.contract.errors import InvalidInput, NotFound
+from core.contract.models import ConnectionState, ParcelItem, PushState
+from core.infra.runtime import Runtime, open_runtime
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.connections import get_connection
 from core.storage.orders import StoredOrder, find_order
 from core.storage.tokens import create_token
+from core.usecases import connections
+from core.usecases.imports import run_import
+from core.usecases.labels import NewLabel, NewParcel, create_label, push_label
 from hub.app import create_app
 from hub.cli import main
 from hub.keys import RUNTIME
@@ -77,11 +77,11 @@ async def rt(hub_settings: HubSettings, sim: RunningSimulator) -> AsyncIterator[
 async def connect(rt: Runtime, account_id: int | None = None, picked: str = "NL") -> int:
     """Connect through the consent page, picking one marketplace on the Connect form; tracking on."""
     account_id = account_id or (await create_account(rt.db.pool, "Amazon merchant")).id
-    _, url = await authorization.start_connect(rt, account_id, "amazon", {"marketplace": picked})
+    _, url = await connections.start_connect(rt, account_id, "amazon", {"marketplace": picked})
     async with aiohttp.ClientSession() as browser:
         callback = await approve(browser, url)
-    connection = await authorization.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), account_id)
-    await authorization.change_settings(rt, account_id, connection.id, {"update_tracking": True})
+    connection = await connections.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)), account_id)
+    await connections.change_settings(rt, account_id, connection.id, {"update_tracking": True})
     return connection.id
 
 
@@ -205,7 +205,7 @@ async def test_a_hub_parcel_never_takes_a_reference_amazon_holds_and_keeps_its_o
         "7": ("GLS", "GLS0002", {ITEM: 1}),
     }
     # Pushed again (a merchant's retry): the same references, an edit each, no new package.
-    await authorization.change_settings(rt, None, connection_id, {"update_tracking": True})
+    await connections.change_settings(rt, None, connection_id, {"update_tracking": True})
     async with rt.db.pool.acquire() as db:
         await db.execute("update parcels set push_state = 'pending' where label_id = $1", created.id)
     again = await push_label(rt, created.id)
@@ -235,7 +235,7 @@ async def test_an_order_without_a_marketplace_id_is_confirmed_under_the_one_it_w
 
 async def test_with_one_marketplace_the_order_takes_it_without_a_search(rt: Runtime, sim: RunningSimulator) -> None:
     connection_id = await connect(rt)
-    await authorization.change_settings(rt, None, connection_id, {"marketplaces": ["BE"]})
+    await connections.change_settings(rt, None, connection_id, {"marketplaces": ["BE"]})
     order = sim.state.add_order(marketplace_code="BE", shows_marketplace=False)
     sim.state.clock.advance(SETTLE)
     searches, within_quota = [0], sim.state.within_quota
@@ -278,10 +278,10 @@ async def test_the_merchant_narrows_the_marketplaces_and_unknown_codes_change_no
     orders = {code: sim.state.add_order(marketplace_code=code).order_id for code in SELLS_IN}
     sim.state.clock.advance(SETTLE)
 
-    narrowed = await authorization.change_settings(rt, None, connection_id, {"marketplaces": ["be", "NL", "BE"]})
+    narrowed = await connections.change_settings(rt, None, connection_id, {"marketplaces": ["be", "NL", "BE"]})
     assert narrowed.settings.marketplaces == ["BE", "NL"]
     with pytest.raises(InvalidInput) as unknown:
-        await authorization.change_settings(rt, None, connection_id, {"marketplaces": ["NL", "XX"], "update_tracking": False})
+        await connections.change_settings(rt, None, connection_id, {"marketplaces": ["NL", "XX"], "update_tracking": False})
     assert unknown.value.field == "marketplaces"
     assert unknown.value.message == "Amazon has no marketplace 'XX': choose from NL, DE, FR, IT, ES, UK, BE, PL, SE, IE."
     unchanged = await get_connection(rt.db.pool, connection_id)
@@ -299,12 +299,12 @@ async def test_the_merchant_narrows_the_marketplaces_and_unknown_codes_change_no
 
 async def test_a_reconnect_keeps_the_marketplaces_the_merchant_chose(rt: Runtime, sim: RunningSimulator) -> None:
     connection_id = await connect(rt)
-    await authorization.change_settings(rt, None, connection_id, {"marketplaces": ["DE"]})
+    await connections.change_settings(rt, None, connection_id, {"marketplaces": ["DE"]})
 
-    url = await authorization.start_reconnect(rt, None, connection_id)
+    url = await connections.start_reconnect(rt, None, connection_id)
     async with aiohttp.ClientSession() as browser:
         callback = await approve(browser, url)
-    await authorization.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)))
+    await connections.complete_connect(rt, dict(parse_qsl(urlsplit(callback).query)))
 
     assert (await get_connection(rt.db.pool, connection_id)).settings.marketplaces == ["DE"]
 

@@ -10,8 +10,8 @@ from aioresponses import aioresponses
 
 import connectors.amazon
 from connectors.amazon.client import ClientState
-from core.errors import ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected
-from core.models import Cursor, ImportPage, OrderStatus
+from core.contract.errors import ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected
+from core.contract.models import Cursor, ImportPage, OrderStatus
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import (
     DE,

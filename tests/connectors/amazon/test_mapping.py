@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connectors.amazon.mapping import MISSING_ID, NO_ADDRESS, map_order, map_orders
-from core.models import Address, Money, Order, OrderStatus, SkippedOrder, TimeWindow
+from core.contract.models import Address, Money, Order, OrderStatus, SkippedOrder, TimeWindow
 from tests.connectors.amazon import spapi_models
 from tests.connectors.amazon.fakes import NL, amazon_order, order_item, package
 

@@ -11,9 +11,9 @@ from aioresponses import aioresponses
 import connectors.amazon
 from connectors.amazon.client import ClientState, Pacer, SharedPacer, connection_api
 from connectors.amazon.const import CONFIRM_SHIPMENT, PACING_MARGIN, SEARCH_ORDERS, USAGE_PLANS, UsagePlan
-from core.coordination import MemoryCoordination
-from core.errors import RateLimited
-from core.models import Cursor
+from core.contract.errors import RateLimited
+from core.contract.models import Cursor
+from core.infra.coordination import MemoryCoordination
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import SEARCH_URL, TOKEN_URL, FakeClock, amazon_order, search_answer, token_answer
 

@@ -10,8 +10,8 @@ from aioresponses import aioresponses
 import connectors.amazon
 from connectors.amazon.client import ClientState
 from connectors.amazon.mapping import map_order
-from core.errors import ConnectorAuthFailed
-from core.models import Label, Order, Parcel, ParcelItem, ParcelOutcome
+from core.contract.errors import ConnectorAuthFailed
+from core.contract.models import Label, Order, Parcel, ParcelItem, ParcelOutcome
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import (
     NL,

@@ -36,7 +36,6 @@ from connectors.bol.simulator import (
     parse_faults,
     run_simulator,
 )
-from core.coordination import MemoryCoordination
 from core.hubapi import (
     AcceptedParcel,
     AuthCredentials,
@@ -56,6 +55,7 @@ from core.hubapi import (
     ShopEvent,
     utc_now,
 )
+from core.infra.coordination import MemoryCoordination
 from tests.bol_models import MEDIA_TYPE
 from tests.connectors.bol.scenarios import quick_settings, simulator_config
 from tests.connectors.bol.sent import Recorder, check_all

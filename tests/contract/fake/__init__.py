@@ -9,7 +9,7 @@ stays on manifest ``hub_api = 1`` (connect options passed on as text) and import
     import tests.contract.fake as fake
     from tests.contract.fake.shop import open_shop
 
-    runner.register("fake", fake)          # core.hooks.HookRunner
+    runner.register("fake", fake)          # core.infra.hooks.HookRunner
     shop = open_shop("default")            # the shop FakeSettings() points at
     shop.add_order()
     context = ConnectorContext(connection=..., credentials={"api_key": SecretStr("good-key")},
@@ -34,7 +34,7 @@ Behaviour, hook by hook:
   was pushed); on a later parcel it gives that parcel ``retry``; a rejection gives ``failed``.
 - ``disconnect``: revokes the API key in the shop.
 
-Shop errors map through ``core.errors.error_for_status``: 401 ``ConnectorAuthFailed``, 429
+Shop errors map through ``core.contract.errors.error_for_status``: 401 ``ConnectorAuthFailed``, 429
 ``RateLimited``, 5xx and ``ShopTimeout`` ``ConnectorNotReady``, other 4xx ``ConnectorRejected``.
 A connection whose shop is not open answers ``ConnectorNotReady``.
 """

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import SecretStr
 
-from core.models import AuthRedirect, AuthStart
+from core.contract.models import AuthRedirect, AuthStart
 from core.testing import Fault, Scenarios
 from tests.contract.fake.settings import FakeSettings
 from tests.contract.fake.shop import GOOD_KEY, FakeShop, close_shop, open_shop

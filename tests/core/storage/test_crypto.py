@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.crypto import KEY_FILE, Vault, new_key, open_vault
-from core.errors import ConfigError
-from core.models import ConnectionSettings
-from core.runtime import Runtime
-from core.settings import HubSettings
+from core.contract.errors import ConfigError
+from core.contract.models import ConnectionSettings
+from core.infra.crypto import KEY_FILE, Vault, new_key, open_vault
+from core.infra.runtime import Runtime
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.connections import create_connection, load_credentials, store_authorization
 

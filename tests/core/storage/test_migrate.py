@@ -10,7 +10,7 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from core.errors import StorageError
+from core.contract.errors import StorageError
 from core.storage.migrate import available, is_current, migrate, status
 
 

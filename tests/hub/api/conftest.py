@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from core.plugins import ENTRY_POINT_GROUP, load_connector
-from core.settings import HubSettings
+from core.infra.plugins import ENTRY_POINT_GROUP, load_connector
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from hub.app import create_app

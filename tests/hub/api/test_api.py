@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from core.queue import due_imports
+from core.infra.queue import due_imports
 from hub.keys import QUEUE_WORKER
 from tests.contract.fake.shop import FakeShop
 from tests.hub.api.conftest import Api, eventually

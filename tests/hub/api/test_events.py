@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from core.logs import SecretFilter, mask
-from core.runtime import EVENTS_PATH
+from core.infra.logs import SecretFilter, mask
+from core.infra.runtime import EVENTS_PATH
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
 from tests.hub.api.conftest import Api, eventually, post_event
 from tests.reliability.snapshot import changes, snapshot

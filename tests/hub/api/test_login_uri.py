@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
-from core import authorization
-from core.settings import HubSettings
+from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.connections import list_connections
+from core.usecases import connections
 from hub.app import create_app
 from hub.keys import RUNTIME
 
@@ -46,7 +46,7 @@ async def test_login_uri_reauthorises_the_known_connection(hub_and_sim: tuple[Te
     client, sim = hub_and_sim
     rt = client.server.app[RUNTIME]
     account = await create_account(rt.db.pool, "Merchant")
-    _, url = await authorization.start_connect(rt, account.id, "amazon", {"marketplace": "NL"})
+    _, url = await connections.start_connect(rt, account.id, "amazon", {"marketplace": "NL"})
     async with aiohttp.ClientSession() as browser:
         callback = await approve(browser, url)
         async with browser.get(callback) as response:

@@ -14,8 +14,8 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from core.crypto import new_key
-from core.settings import HubSettings
+from core.infra.crypto import new_key
+from core.infra.settings import HubSettings
 from hub.app import create_app
 
 PREFIX = "/api/v1"

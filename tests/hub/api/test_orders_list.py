@@ -199,13 +199,13 @@ async def test_one_tracking_number_on_two_parcels_of_an_order_is_refused(api: Ap
 
 
 async def test_a_catalogued_message_comes_with_its_code_and_parameters(api: Api, shop: FakeShop, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.errors import ConnectorNotReady
+    from core.contract.errors import ConnectorNotReady
 
     async def down(*_: Any, **__: Any) -> None:
         raise ConnectorNotReady.coded("shop_not_answering", {"shop": "Fake shop"})
 
     connection_id = await imported(api, shop, orders=1)
-    monkeypatch.setattr("hub.api.routes.authorization.change_settings", down)
+    monkeypatch.setattr("hub.api.routes.connections.change_settings", down)
     status, body = await api.call("PATCH", f"/api/v1/connections/{connection_id}", json={"update_tracking": True})
     assert status == 503
     assert body["error"] == {

@@ -38,8 +38,8 @@ from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_s
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.bol import simulator as bol_simulator
 from connectors.bol.mapping import SKIP_FBB, SKIP_VVB
-from core.plugins import load_connector
-from core.settings import HubSettings
+from core.infra.plugins import load_connector
+from core.infra.settings import HubSettings
 from core.storage import orders as order_store
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token

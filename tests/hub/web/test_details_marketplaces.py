@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from multidict import MultiDict
 
-from core import authorization
 from core.storage.connections import get_connection
+from core.usecases import connections
 from tests.hub.web.conftest import Merchant
 
 
 async def amazon_connection(merchant: Merchant) -> int:
-    connection, _ = await authorization.start_connect(merchant.rt, merchant.account_id, "amazon", {"marketplace": "NL"})
-    await authorization.change_settings(merchant.rt, None, connection.id, {"marketplaces": ["NL", "DE", "BE"]})
+    connection, _ = await connections.start_connect(merchant.rt, merchant.account_id, "amazon", {"marketplace": "NL"})
+    await connections.change_settings(merchant.rt, None, connection.id, {"marketplaces": ["NL", "DE", "BE"]})
     return connection.id
 
 

@@ -9,8 +9,8 @@ import pytest
 
 import connectors.amazon
 from connectors.amazon.const import MARKETPLACES
-from core.errors import MESSAGES, ConnectorRejected, message_text, read_message
-from core.manifest import read_manifest
+from core.contract.errors import MESSAGES, ConnectorRejected, message_text, read_message
+from core.contract.manifest import read_manifest
 from hub.web import i18n
 from hub.web.integrations import COUNTRIES
 
@@ -84,7 +84,7 @@ def test_amazon_offers_known_marketplaces_with_country_names() -> None:
     assert set(offered) <= set(MARKETPLACES) and set(offered) <= set(COUNTRIES)
 
 
-# Messages by code (core.errors.MESSAGES): connectors' and core's texts, in Dutch with their parameters kept
+# Messages by code (core.contract.errors.MESSAGES): connectors' and core's texts, in Dutch with their parameters kept
 
 
 def test_every_message_code_has_a_dutch_template_with_the_same_parameters() -> None:

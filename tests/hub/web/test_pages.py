@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp.test_utils import TestClient
 
-from core import lifecycle
-from core.models import ConnectionState
-from core.runtime import EVENTS_PATH
+from core.contract.models import ConnectionState
+from core.infra.runtime import EVENTS_PATH
 from core.storage import connections as connection_store
 from core.storage import labels as label_store
 from core.storage import orders as order_store
+from core.usecases import lifecycle
 from hub.web import pages
 from hub.web.session import COOKIE
 from tests.contract.fake.shop import FakeShop

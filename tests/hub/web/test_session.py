@@ -7,7 +7,7 @@ import json
 import time
 from types import SimpleNamespace
 
-from core.crypto import Vault, new_key
+from core.infra.crypto import Vault, new_key
 from hub.web import session as sessions
 from hub.web.session import Session
 

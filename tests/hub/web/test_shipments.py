@@ -9,13 +9,13 @@ from urllib.parse import urlencode
 
 import pytest
 
-from core import lifecycle
-from core.crypto import Vault, new_key
-from core.errors import ConnectorNotReady, ConnectorRejected, message_text
-from core.models import Address, ConnectionState, Order, OrderItem, OrderStatus, TimeWindow
+from core.contract.errors import ConnectorNotReady, ConnectorRejected, message_text
+from core.contract.models import Address, ConnectionState, Order, OrderItem, OrderStatus, TimeWindow
+from core.infra.crypto import Vault, new_key
 from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.rekey import reencrypt
+from core.usecases import lifecycle
 from tests.contract.fake.shop import FakeShop
 from tests.hub.api.conftest import eventually
 from tests.hub.web.conftest import Merchant, connect_fake, query_of
@@ -415,7 +415,7 @@ async def test_an_import_failure_and_the_shops_refusal_in_dutch_with_the_shops_w
 ) -> None:
     import tests.contract.fake as fake_connector
 
-    # A connector that says its messages by code (core.errors.MESSAGES), the shop's words as the reason.
+    # A connector that says its messages by code (core.contract.errors.MESSAGES), the shop's words as the reason.
     def coded(err, hook):  # noqa: ANN001, ANN202
         if getattr(err, "status", 0) == 404 and hook == "on_label_created":
             return ConnectorRejected(message_text("tracking_rejected", {"shop": "Fake shop", "reason": err.message}))

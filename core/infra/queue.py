@@ -1,6 +1,6 @@
 """The job queue's write side: enqueue jobs in the caller's transaction (pgqueuer).
 
-Kept apart from core.jobs (the handlers) so that use cases can enqueue without importing the
+Kept apart from core.usecases.jobs (the handlers) so that use cases can enqueue without importing the
 workers. Pushes and imports carry no dedupe key (a label's lease and a connection's import lock
 keep them single); the retention job and each connection's settle job have one, so at most one of
 each is queued or running.

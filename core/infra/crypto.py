@@ -16,8 +16,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from core.errors import ConfigError
-from core.settings import HubSettings
+from core.contract.errors import ConfigError
+from core.infra.settings import HubSettings
 
 log = logging.getLogger(__name__)
 

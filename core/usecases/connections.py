@@ -18,12 +18,10 @@ from collections.abc import Mapping
 import asyncpg
 from pydantic import SecretStr, ValidationError
 
-from core import lifecycle, queue
-from core.context import ConnectorContext
-from core.errors import Conflict, ConnectorAuthFailed, CredentialsRefused, InvalidInput, NotFound, RateLimited
-from core.logs import MASK, register_secret
-from core.manifest import ConnectSpec
-from core.models import (
+from core.contract.context import ConnectorContext
+from core.contract.errors import Conflict, ConnectorAuthFailed, CredentialsRefused, InvalidInput, NotFound, RateLimited
+from core.contract.manifest import ConnectSpec
+from core.contract.models import (
     AuthCallback,
     AuthCredentials,
     Authorization,
@@ -32,9 +30,12 @@ from core.models import (
     ConnectionSettings,
     ConnectionState,
 )
-from core.oauth import consume_state, issue_state
-from core.runtime import Runtime
+from core.infra import queue
+from core.infra.logs import MASK, register_secret
+from core.infra.runtime import Runtime
 from core.storage import connections as store
+from core.usecases import lifecycle
+from core.usecases.oauth import consume_state, issue_state
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A ``Subject`` says what is checked (the connector id, its plugin object, its manifest and its
 ``Scenarios``) and how patiently. A ``Bench`` is one check's run of it: the scenario started, a
 fresh ``HookRunner`` with the plugin registered and opened (``open_connector``, closed again with
-``close_connector`` at the end, as ``core.runtime`` does for a process), one shared
+``close_connector`` at the end, as ``core.infra.runtime`` does for a process), one shared
 ``aiohttp.ClientSession`` that counts the requests made through it, and contexts built as core
 builds them, with the connector's state. Everything goes through the HookRunner, so the kit sees
 what core sees: owner-only dispatch, timeouts, error wrapping, outcome checks, the cursor guard.
@@ -25,13 +25,11 @@ from unittest import mock
 import aiohttp
 from pydantic import SecretStr
 
-from core.context import ConnectorContext, ConnectorSetup, utc_now
-from core.coordination import MemoryCoordination
-from core.errors import HubError
-from core.hooks import HookRunner
-from core.hookspecs import hookimpl
-from core.manifest import Manifest, read_manifest
-from core.models import (
+from core.contract.context import ConnectorContext, ConnectorSetup, utc_now
+from core.contract.errors import HubError
+from core.contract.hookspecs import hookimpl
+from core.contract.manifest import Manifest, read_manifest
+from core.contract.models import (
     AcceptedParcel,
     Connection,
     ConnectionState,
@@ -43,8 +41,10 @@ from core.models import (
     ParcelOutcome,
     ShopEvent,
 )
-from core.runtime import ConnectionLog
-from core.settings import HookSettings
+from core.infra.coordination import MemoryCoordination
+from core.infra.hooks import HookRunner
+from core.infra.runtime import ConnectionLog
+from core.infra.settings import HookSettings
 from core.testing.scenario import PostedEvent, Scenarios
 
 #: The id of the stand-in connector registered beside the one under test.
@@ -159,7 +159,7 @@ class Bench:
                         f"open_connector failed, so core would list the connector as failed: {err.message}"
                         f"{f' ({err.detail})' if err.detail else ''}"
                     ) from err
-                # close_connector runs before the session closes, as in core.runtime.
+                # close_connector runs before the session closes, as in core.infra.runtime.
                 stack.push_async_callback(self.runner.close_connector, setup, self.opened)
                 self.state = self.scenarios.connector_state(self.opened)
             self._stack = stack.pop_all()

@@ -11,8 +11,8 @@ import logging
 
 import asyncpg
 
-from core.errors import Conflict, NotFound
-from core.models import ConnectionState as S
+from core.contract.errors import Conflict, NotFound
+from core.contract.models import ConnectionState as S
 from core.storage import connections as store
 
 log = logging.getLogger(__name__)

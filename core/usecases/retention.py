@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from core.authorization import delete_abandoned_connects
-from core.runtime import Runtime
+from core.infra.runtime import Runtime
 from core.storage import coordination as coordination_store
 from core.storage import events as event_store
 from core.storage import oauth as oauth_store
 from core.storage import orders as order_store
+from core.usecases.connections import delete_abandoned_connects
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from types import ModuleType
 
 from pydantic import BaseModel
 
-from core.errors import HubError
-from core.manifest import Manifest, read_manifest
-from core.settings import HubSettings, connector_settings
+from core.contract.errors import HubError
+from core.contract.manifest import Manifest, read_manifest
+from core.infra.settings import HubSettings, connector_settings
 
 log = logging.getLogger(__name__)
 

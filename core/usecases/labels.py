@@ -19,18 +19,19 @@ from datetime import timedelta
 import asyncpg
 from pydantic import Field, model_validator
 
-from core import lifecycle, queue
-from core.authorization import mark_auth_required
-from core.context import utc_now
-from core.errors import Conflict, ConnectorAuthFailed, HubError, InvalidInput, NotFound, TransientError
-from core.metrics import CHECKS, PUSHES
-from core.models import AcceptedParcel, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
-from core.runtime import Runtime
+from core.contract.context import utc_now
+from core.contract.errors import Conflict, ConnectorAuthFailed, HubError, InvalidInput, NotFound, TransientError
+from core.contract.models import AcceptedParcel, Label, Model, OrderStatus, Parcel, ParcelItem, PushState, UtcDatetime
+from core.infra import queue
+from core.infra.metrics import CHECKS, PUSHES
+from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import labels as store
 from core.storage import orders as order_store
 from core.storage.database import DATABASE_FAULTS
 from core.storage.labels import StoredLabel
+from core.usecases import lifecycle
+from core.usecases.connections import mark_auth_required
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The running hub: settings, database, vault, connectors, hook runner and HTTP session together.
 
-The CLI and the daemon both open one ``Runtime`` and pass it to the use cases (core.authorization,
-core.imports, core.labels). Resources come up in order and go down in reverse.
+The CLI and the daemon both open one ``Runtime`` and pass it to the use cases (core.usecases.connections,
+core.usecases.imports, core.usecases.labels). Resources come up in order and go down in reverse.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import aiohttp
 import asyncpg
 from pydantic import BaseModel, SecretStr
 
-from core.context import ConnectorContext, ConnectorSetup, utc_now
-from core.coordination import Coordination, DatabaseCoordination
-from core.crypto import Vault, open_vault
-from core.errors import NotFound
-from core.hooks import HookRunner
-from core.logs import register_secret, register_settings_secrets
-from core.models import Connection
-from core.plugins import LoadedConnector, load_connectors
-from core.settings import HubSettings
+from core.contract.context import ConnectorContext, ConnectorSetup, utc_now
+from core.contract.errors import NotFound
+from core.contract.models import Connection
+from core.infra.coordination import Coordination, DatabaseCoordination
+from core.infra.crypto import Vault, open_vault
+from core.infra.hooks import HookRunner
+from core.infra.logs import register_secret, register_settings_secrets
+from core.infra.plugins import LoadedConnector, load_connectors
+from core.infra.settings import HubSettings
 from core.storage import connections as connection_store
 from core.storage.database import Database, open_database
 from core.storage.migrate import migrate
@@ -75,9 +75,9 @@ class Runtime:
     now: Callable[[], datetime] = field(default=utc_now)
     #: What each connector's ``open_connector`` returned in this process, by connector id.
     connector_states: dict[str, Any] = field(default_factory=dict)
-    #: Posts to each event route this minute, verified or not (core.events).
+    #: Posts to each event route this minute, verified or not (core.usecases.events).
     event_posts: MinuteCounter = field(default_factory=MinuteCounter)
-    #: Credentials connects tried this minute, per account (core.authorization).
+    #: Credentials connects tried this minute, per account (core.usecases.connections).
     connect_attempts: MinuteCounter = field(default_factory=MinuteCounter)
     #: Token buckets and secrets shared with every process on this database (``None``: made on first use).
     coordination: Coordination | None = None
@@ -99,7 +99,7 @@ class Runtime:
     def settings_of(self, connector_id: str) -> BaseModel:
         """A loaded connector's validated settings."""
         settings = self.connector(connector_id).settings
-        if settings is None:  # a loaded connector always has them; see core.plugins.load_connector
+        if settings is None:  # a loaded connector always has them; see core.infra.plugins.load_connector
             raise NotFound(f"Connector {connector_id!r} has no settings loaded: see `hub connectors list`.")
         return settings
 

@@ -18,10 +18,10 @@ from typing import Any
 import pluggy
 from pydantic import ValidationError
 
-from core import hookspecs
-from core.context import ConnectorContext, ConnectorSetup
-from core.errors import ConnectorError, ConnectorNotReady, HubError, PluginError
-from core.models import (
+from core.contract import hookspecs
+from core.contract.context import ConnectorContext, ConnectorSetup
+from core.contract.errors import ConnectorError, ConnectorNotReady, HubError, PluginError
+from core.contract.models import (
     AcceptedParcel,
     AuthCallback,
     AuthCredentials,
@@ -36,7 +36,7 @@ from core.models import (
     ParcelOutcome,
     ShopEvent,
 )
-from core.settings import HookSettings
+from core.infra.settings import HookSettings
 
 log = logging.getLogger(__name__)
 

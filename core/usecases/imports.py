@@ -13,16 +13,16 @@ from collections.abc import Callable
 
 import asyncpg
 
-from core.authorization import mark_auth_required, mark_recovered
-from core.errors import Conflict, ConnectorAuthFailed, HubError
-from core.metrics import IMPORTS, ORDERS
-from core.models import Connection, ConnectionState
-from core.runtime import Runtime
+from core.contract.errors import Conflict, ConnectorAuthFailed, HubError
+from core.contract.models import Connection, ConnectionState
+from core.infra.metrics import IMPORTS, ORDERS
+from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as store
 from core.storage.database import DATABASE_FAULTS
 from core.storage.imports import ImportRun
 from core.storage.orders import PageCounts, save_page
+from core.usecases.connections import mark_auth_required, mark_recovered
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, SecretStr
 
-from core.coordination import Coordination, MemoryCoordination
-from core.models import Connection
+from core.contract.models import Connection
+from core.infra.coordination import Coordination, MemoryCoordination
 
 
 def utc_now() -> datetime:

@@ -1,7 +1,7 @@
 """The hub API v2: the hooks a connector implements.
 
 Every implementation is ``async def`` (``import_orders`` is an async generator). Core's
-``HookRunner`` (core.hooks) is the only caller: it sends every hook to one connector only, the
+``HookRunner`` (core.infra.hooks) is the only caller: it sends every hook to one connector only, the
 connection's own (or, for ``open_connector`` and ``close_connector``, the connector being set up),
 and applies timeouts. Specs change only by adding arguments; arguments are never keyword-only
 (pluggy drops them). Connectors import these names from ``core.hubapi``, never from here.
@@ -15,8 +15,8 @@ from typing import Any
 
 import pluggy
 
-from core.context import ConnectorContext, ConnectorSetup
-from core.models import (
+from core.contract.context import ConnectorContext, ConnectorSetup
+from core.contract.models import (
     AcceptedParcel,
     AuthCallback,
     AuthCredentials,
@@ -67,11 +67,11 @@ async def authorize(
         ``AuthCallback`` and ``AuthCredentials``, an ``Authorization`` with the shop account id
         that keys the connection, the credentials to store (core encrypts them) and the
         marketplaces found.
-    :raises core.errors.ConnectorAuthFailed: the shop refused the grant or the credentials
+    :raises core.contract.errors.ConnectorAuthFailed: the shop refused the grant or the credentials
         (declined, expired or used code; a wrong secret); nothing is stored, the connection stays
         where it was and the merchant may try again.
-    :raises core.errors.InvalidInput: the callback parameters or fields are missing or malformed.
-    :raises core.errors.TransientError: the shop is unreachable; the merchant may retry.
+    :raises core.contract.errors.InvalidInput: the callback parameters or fields are missing or malformed.
+    :raises core.contract.errors.TransientError: the shop is unreachable; the merchant may retry.
 
     Added in hub API v1; ``AuthCredentials`` added in v2.
     """
@@ -89,10 +89,10 @@ async def check_connection(context: ConnectorContext) -> None:
 
     :param context: the connection with its decrypted credentials.
     :returns: nothing when the credentials work.
-    :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
+    :raises core.contract.errors.ConnectorAuthFailed: credentials refused; the connection moves to
         ``auth_required`` with a Reconnect action.
-    :raises core.errors.ConnectorNotReady: the shop is down; the state does not change.
-    :raises core.errors.RateLimited: the shop throttled the call; the state does not change.
+    :raises core.contract.errors.ConnectorNotReady: the shop is down; the state does not change.
+    :raises core.contract.errors.RateLimited: the shop throttled the call; the state does not change.
 
     Added in hub API v1.
     """
@@ -121,9 +121,9 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
         with status ``cancelled``), the orders skipped with a reason (for example shipped by the
         shop itself), and the cursor after this page. An unchanged order yielded again is written
         as nothing new.
-    :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
+    :raises core.contract.errors.ConnectorAuthFailed: credentials refused; the connection moves to
         ``auth_required`` and its jobs pause.
-    :raises core.errors.TransientError: the shop failed or throttled; the run stops after the pages
+    :raises core.contract.errors.TransientError: the shop failed or throttled; the run stops after the pages
         already stored and is retried with backoff.
 
     Added in hub API v1.
@@ -152,9 +152,9 @@ async def on_label_created(context: ConnectorContext, order: Order, label: Label
         settles it later: give ``shop_reference``, core asks ``check_parcels`` until it settles,
         spending no push attempt); ``failed`` (the shop rejected it; ``message`` is kept for the
         merchant); ``retry`` (transient; ``retry_after`` if known).
-    :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
+    :raises core.contract.errors.ConnectorAuthFailed: credentials refused; the connection moves to
         ``auth_required`` and the push waits for a reconnect.
-    :raises core.errors.TransientError: nothing is known to be pushed; core retries all parcels
+    :raises core.contract.errors.TransientError: nothing is known to be pushed; core retries all parcels
         later, with the same references.
 
     Added in hub API v1; owner-only and the ``accepted`` outcome in v2.
@@ -182,9 +182,9 @@ async def check_parcels(context: ConnectorContext, parcels: list[AcceptedParcel]
         backoff; so are all of them when the hook raises. A parcel still unsettled after
         ``jobs.settle_max_hours`` is failed by core (the merchant's retry pushes it again, and the
         push looks up what the shop has first).
-    :raises core.errors.ConnectorAuthFailed: credentials refused; the connection moves to
+    :raises core.contract.errors.ConnectorAuthFailed: credentials refused; the connection moves to
         ``auth_required``.
-    :raises core.errors.TransientError: the shop could not tell; core asks again later.
+    :raises core.contract.errors.TransientError: the shop could not tell; core asks again later.
 
     Added in hub API v2.
     """
@@ -208,9 +208,9 @@ async def receive_event(context: ConnectorContext, event: ShopEvent) -> EventMea
     :param context: the owning connection with its credentials.
     :param event: the raw message: lower-case headers, the body bytes, when it arrived.
     :returns: an ``EventMeaning``.
-    :raises core.errors.EventRejected: unsigned, forged, stale or replayed; answered 401 and
+    :raises core.contract.errors.EventRejected: unsigned, forged, stale or replayed; answered 401 and
         nothing changes.
-    :raises core.errors.InvalidInput: a well-signed message the connector cannot read; answered
+    :raises core.contract.errors.InvalidInput: a well-signed message the connector cannot read; answered
         400.
 
     Added in hub API v2.

@@ -14,10 +14,10 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core import queue
-from core.errors import NotFound, RateLimited
-from core.models import ConnectionState, EventMeaning, ShopEvent
-from core.runtime import Runtime
+from core.contract.errors import NotFound, RateLimited
+from core.contract.models import ConnectionState, EventMeaning, ShopEvent
+from core.infra import queue
+from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import events as store
 from core.storage import labels as label_store

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from core.settings import HubSettings, LogSettings, secret_values
+from core.infra.settings import HubSettings, LogSettings, secret_values
 
 MASK = "**********"
 
 #: Loggers whose network errors are the database's (the pool reconnecting, the job queue).
-DATABASE_LOGGERS = ("asyncpg", "pgqueuer", "core.jobs")
+DATABASE_LOGGERS = ("asyncpg", "pgqueuer", "core.usecases.jobs")
 
 _secrets: set[str] = set()
 _lock = threading.Lock()

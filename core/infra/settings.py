@@ -22,7 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from core.errors import ConfigError
+from core.contract.errors import ConfigError
 
 _config_file: ContextVar[Path | None] = ContextVar("hub_config_file", default=None)
 

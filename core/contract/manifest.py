@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.errors import PluginError
-from core.hookspecs import HOOK_NAMES, HUB_API_VERSION, REQUIRED_HOOKS
+from core.contract.errors import PluginError
+from core.contract.hookspecs import HOOK_NAMES, HUB_API_VERSION, REQUIRED_HOOKS
 
 
 class Text(BaseModel):

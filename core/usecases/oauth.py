@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from core.crypto import Vault
-from core.errors import InvalidInput
+from core.contract.errors import InvalidInput
+from core.infra.crypto import Vault
 from core.storage import oauth as store
 
 _PURPOSE = "hub oauth state v1"

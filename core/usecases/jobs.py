@@ -37,13 +37,10 @@ import asyncpg
 from pgqueuer import Job, QueueManager
 from pgqueuer.errors import RetryRequested
 
-from core.authorization import mark_error
-from core.errors import ConfigError, Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
-from core.imports import ImportRunning, run_import
-from core.labels import PushRunning, push_label, settle_parcels
-from core.metrics import JOB_DURATION, JOB_LATENCY, PUSHES
-from core.models import PushState
-from core.queue import (
+from core.contract.errors import ConfigError, Conflict, ConnectorAuthFailed, HubError, NotFound, TransientError
+from core.contract.models import PushState
+from core.infra.metrics import JOB_DURATION, JOB_LATENCY, PUSHES
+from core.infra.queue import (
     IMPORT,
     PUSH,
     RETENTION,
@@ -52,13 +49,16 @@ from core.queue import (
     schedule_due_imports,
     schedule_due_settles,
 )
-from core.retention import delete_expired_personal_data
-from core.runtime import Runtime
-from core.settings import HubSettings
+from core.infra.runtime import Runtime
+from core.infra.settings import HubSettings
 from core.storage import imports as import_store
 from core.storage import labels as label_store
 from core.storage.database import DATABASE_FAULTS
 from core.storage.jobqueue import queries
+from core.usecases.connections import mark_error
+from core.usecases.imports import ImportRunning, run_import
+from core.usecases.labels import PushRunning, push_label, settle_parcels
+from core.usecases.retention import delete_expired_personal_data
 
 log = logging.getLogger(__name__)
 

@@ -212,7 +212,7 @@ class AcceptedParcel(Model):
 
 
 class ConnectionState(str, enum.Enum):
-    """The states every connection moves through (see core.lifecycle)."""
+    """The states every connection moves through (see core.usecases.lifecycle)."""
 
     PENDING = "pending_authorization"
     CONNECTED = "connected"

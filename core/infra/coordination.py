@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from core.crypto import Vault
-from core.errors import ConfigError
+from core.contract.errors import ConfigError
+from core.infra.crypto import Vault
 from core.storage import coordination as store
 from core.storage.coordination import Slot
 
