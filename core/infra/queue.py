@@ -17,6 +17,7 @@ import asyncpg
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
+from core.storage import schedule as schedule_store
 from core.storage.jobqueue import queries
 
 IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
@@ -107,24 +108,37 @@ async def resume_connection(db: Connection, connection_id: int) -> int:
     return len(label_ids)
 
 
+#: How many due connections one scheduler statement takes: each batch is one transaction (two
+#: statements and one enqueue), short enough that a tick never holds many row locks for long.
+SCHEDULE_BATCH = 500
+
+
 async def due_imports(db: Connection | asyncpg.Pool) -> list[int]:
     """Connections importing (connected or in error) whose interval has passed since their last run started."""
-    return await import_store.due_connections(db)
+    return await schedule_store.due_connections(db)
 
 
-async def schedule_due_imports(pool: asyncpg.Pool) -> int:
-    """Queue an import for every connection that is due; return how many were queued.
+async def schedule_due_imports(pool: asyncpg.Pool, batch: int = SCHEDULE_BATCH) -> int:
+    """Queue an import for every connection that is due, a batch at a time; return how many were queued.
 
-    Several processes tick at once: each connection is checked again under its row lock, so a
-    run another process queued (or even finished) meanwhile makes it no longer due.
+    Several processes tick at once: a batch's rows are locked (rows another tick holds are
+    skipped) and queued only if still due, so each connection is queued once per interval.
     """
     queued = 0
-    for connection_id in await due_imports(pool):
+    while True:
         async with pool.acquire() as db, db.transaction():
-            await connection_store.lock_row(db, connection_id)
-            if not await import_store.is_due(db, connection_id):
-                continue
-            if await import_store.open_run(db, connection_id) is None:
-                await enqueue_import(db, connection_id, "schedule")
-                queued += 1
-    return queued
+            chosen = await schedule_store.lock_due(db, batch)
+            runs = await schedule_store.queue_runs(db, chosen, "schedule") if chosen else []
+            if runs:
+                # No dedupe key, as for enqueue_import: the row locks keep one run per connection.
+                await queries(db).enqueue(
+                    [IMPORT] * len(runs),
+                    [
+                        json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": "schedule"}).encode()
+                        for run_id, connection_id in runs
+                    ],
+                    [0] * len(runs),
+                )
+        queued += len(runs)
+        if len(chosen) < batch:
+            return queued

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import asyncpg
 import pytest
 
 from core.contract.models import Connection
-from core.infra.queue import due_imports, schedule_due_imports
+from core.infra.queue import due_imports, enqueue_import, schedule_due_imports
 from core.infra.runtime import Runtime
+from core.usecases import connections
 from core.usecases.imports import run_import
 from tests.contract.fake.shop import FakeShop
+from tests.core.conftest import connect
 
 
 async def queued_runs(rt: Runtime, connection_id: int) -> int:
@@ -47,9 +50,36 @@ async def test_a_run_finished_meanwhile_makes_the_connection_not_due(
     # Another process queued and finished the import after this tick read the due list.
     await run_import(fake_runtime, connection.id)
 
-    async def stale(_db: object) -> list[int]:
+    async def stale(_db: object, _limit: int) -> list[int]:
         return seen_due
 
-    monkeypatch.setattr("core.infra.queue.due_imports", stale)
+    monkeypatch.setattr("core.storage.schedule.lock_due", stale)
     assert await schedule_due_imports(fake_runtime.db.pool) == 0
     assert await queued_runs(fake_runtime, connection.id) == 0
+
+
+async def test_due_connections_are_queued_a_batch_at_a_time_each_with_its_job(
+    fake_runtime: Runtime, shop: FakeShop
+) -> None:
+    connected = [await connect(fake_runtime, shop, f"Shop {n} BV") for n in range(5)]
+    assert await schedule_due_imports(fake_runtime.db.pool, batch=2) == 5
+    assert await schedule_due_imports(fake_runtime.db.pool, batch=2) == 0
+    for connection in connected:
+        assert await queued_runs(fake_runtime, connection.id) == 1
+    jobs = await fake_runtime.db.pool.fetch("select payload from pgqueuer where entrypoint = 'import'")
+    payloads = sorted((p["connection_id"], p["run_id"]) for p in (json.loads(job["payload"]) for job in jobs))
+    runs = await fake_runtime.db.pool.fetch(
+        "select connection_id, id from import_runs where state = 'queued' order by connection_id"
+    )
+    assert payloads == [(run["connection_id"], run["id"]) for run in runs]
+    assert [connection_id for connection_id, _ in payloads] == sorted(c.id for c in connected)
+
+
+async def test_a_disabled_connection_or_one_importing_is_not_queued(fake_runtime: Runtime, shop: FakeShop) -> None:
+    disabled, importing, due = [await connect(fake_runtime, shop, f"Shop {n} BV") for n in range(3)]
+    await connections.disable(fake_runtime, None, disabled.id)
+    async with fake_runtime.db.pool.acquire() as db, db.transaction():
+        await enqueue_import(db, importing.id, "manual")
+    assert await schedule_due_imports(fake_runtime.db.pool) == 1
+    assert await queued_runs(fake_runtime, due.id) == 1
+    assert await queued_runs(fake_runtime, disabled.id) == 0
