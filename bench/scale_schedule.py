@@ -13,7 +13,11 @@ not the steady state), every ``--sample`` seconds:
 - each daemon's CPU share (psutil ``cpu_percent`` of the process, 100 % = one core) and RSS;
 - imports finished (``import_runs.finished_at``) per minute, and queue depth (import runs
   ``queued``/``running``, and pgqueuer rows by status);
-- at the end, imports done per process (``hub_imports_total`` from each daemon's /metrics).
+- at the end, imports done per process (``hub_imports_total`` from each daemon's /metrics);
+- CPU seconds per import of the daemons, PostgreSQL (the postmaster and its backends) and the
+  simulator over the window, and whether each connection was imported once per round: the
+  shortest gap between two runs of one connection, and how many gaps were shorter than the
+  interval.
 
 Shortening the schedule keeps the load: N connections every I minutes is N / I imports a minute.
 
@@ -100,6 +104,37 @@ async def metrics(http: aiohttp.ClientSession, daemon: Daemon) -> dict[str, floa
     return found
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU seconds of the processes, those gone meanwhile counted as 0."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def postgres_processes(data: Path) -> list[psutil.Process]:
+    """The postmaster serving ``data`` and its children (the backends and background workers)."""
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "-D" in cmdline and str(data) in " ".join(cmdline):
+            return [process, *process.children(recursive=True)]
+    return []
+
+
+ONCE_PER_ROUND = """
+    with gaps as (
+        select extract(epoch from started_at - lag(started_at) over (partition by connection_id order by started_at)) as gap
+        from import_runs where started_at >= $1 and state = 'succeeded'
+    )
+    select min(gap) as shortest, count(*) filter (where gap < $2) as short
+    from gaps where gap is not null
+"""
+
+
 async def run(daemons: int, connections: int, orders: int, interval: int, minutes: float, sample: float,
               workdir: Path, pool_max: int | None) -> dict[str, Any]:
     url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
@@ -136,6 +171,8 @@ async def run(daemons: int, connections: int, orders: int, interval: int, minute
                 for p in procs:
                     p.cpu_percent(None)
                 sim_proc.cpu_percent(None)
+                postgres = postgres_processes(workdir / "pg")
+                cpu_before = (cpu_seconds(procs), cpu_seconds(postgres), cpu_seconds([sim_proc]))
                 t0 = time.perf_counter()
                 start_ts = await db.fetchval("select now()")
                 samples: list[dict[str, Any]] = []
@@ -170,6 +207,12 @@ async def run(daemons: int, connections: int, orders: int, interval: int, minute
                             file=sys.stderr,
                         )
                     per_daemon = [await metrics(http, d) for d in fleet]
+                postgres = postgres_processes(workdir / "pg")
+                cpu_after = (cpu_seconds(procs), cpu_seconds(postgres), cpu_seconds([sim_proc]))
+                cpu = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
+                # A round is the interval; a tick is 15 s: two runs closer than the interval less a
+                # tick would be one connection imported twice in a round.
+                once = dict(await db.fetchrow(ONCE_PER_ROUND, start_ts, interval * 60 - 15))
                 outcomes = dict(await db.fetch(
                     "select state, count(*) from import_runs where started_at >= $1 group by 1", start_ts
                 ))
@@ -189,7 +232,10 @@ async def run(daemons: int, connections: int, orders: int, interval: int, minute
                         await daemon.stop()
     finally:
         await asyncio.to_thread(server.cleanup)
-    return {"samples": samples, "per_daemon": per_daemon, "seeding": seeding, "outcomes": outcomes, "lag": dict(lag)}
+    return {
+        "samples": samples, "per_daemon": per_daemon, "seeding": seeding, "outcomes": outcomes, "lag": dict(lag),
+        "cpu": cpu, "once": once,
+    }
 
 
 def summarise(daemons: int, connections: int, interval: int, r: dict[str, Any]) -> str:
@@ -227,6 +273,20 @@ def summarise(daemons: int, connections: int, interval: int, r: dict[str, Any]) 
         f"  import runs started in the window by state: {r['outcomes']}; run duration p50 "
         f"{(r['lag']['p50'] or 0):.2f} s p99 {(r['lag']['p99'] or 0):.2f} s; simulator CPU mean "
         f"{statistics.fmean(s['sim_cpu'] for s in samples):.0f} %"
+    )
+    done = samples[-1]["done"] or 1
+    daemon_cpu, postgres_cpu, simulator_cpu = r["cpu"]
+    lines.append(
+        f"  CPU per import: daemons {1000 * daemon_cpu / done:.2f} ms, PostgreSQL {1000 * postgres_cpu / done:.2f} ms, "
+        f"simulator {1000 * simulator_cpu / done:.2f} ms (CPU s over the window: {daemon_cpu:.0f} / "
+        f"{postgres_cpu:.0f} / {simulator_cpu:.0f}; share of the window: daemons "
+        f"{100 * daemon_cpu / wall:.0f} % of a core, PostgreSQL {100 * postgres_cpu / wall:.0f} %)"
+    )
+    shortest = r["once"]["shortest"]
+    lines.append(
+        "  once per round: "
+        + (f"shortest gap between two runs of one connection {float(shortest):.0f} s, " if shortest is not None else "")
+        + f"gaps shorter than the interval less a tick: {r['once']['short']}"
     )
     return "\n".join(lines)
 
