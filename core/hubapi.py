@@ -30,6 +30,7 @@ from core.contract.errors import (
     TransientError,
     error_for_status,
     message_text,
+    shop_error,
 )
 from core.contract.hookspecs import HUB_API_VERSION, hookimpl
 from core.contract.models import (
@@ -62,11 +63,27 @@ from core.contract.models import (
 from core.infra.coordination import Coordination, Slot
 from core.infra.logs import register_secret
 from core.infra.metrics import SHOP_CALLS
+from core.infra.shopclient import (
+    NETWORK_ERRORS,
+    AccessTokens,
+    ClientParts,
+    Clock,
+    Pacer,
+    RetryPolicy,
+    SystemClock,
+    TokenBucket,
+    count_call,
+    parse_json,
+    retry_after_seconds,
+    retrying,
+)
 
 __all__ = [
     "HUB_API_VERSION",
     "MESSAGES",
+    "NETWORK_ERRORS",
     "SHOP_CALLS",
+    "AccessTokens",
     "AcceptedParcel",
     "Address",
     "AuthCallback",
@@ -74,6 +91,8 @@ __all__ = [
     "AuthRedirect",
     "AuthStart",
     "Authorization",
+    "ClientParts",
+    "Clock",
     "ConfigError",
     "Connection",
     "ConnectionSettings",
@@ -97,19 +116,28 @@ __all__ = [
     "Order",
     "OrderItem",
     "OrderStatus",
+    "Pacer",
     "Parcel",
     "ParcelItem",
     "ParcelOutcome",
     "RateLimited",
+    "RetryPolicy",
     "ShopEvent",
     "SkippedOrder",
     "Slot",
+    "SystemClock",
     "TimeWindow",
+    "TokenBucket",
     "TransientError",
     "UtcDatetime",
+    "count_call",
     "error_for_status",
     "utc_now",
     "hookimpl",
     "message_text",
+    "parse_json",
     "register_secret",
+    "retry_after_seconds",
+    "retrying",
+    "shop_error",
 ]

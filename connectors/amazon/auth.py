@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import SecretStr
 
-from connectors.amazon.client import ClientState, Lwa, SpApi, connection_api, region_hints
+from connectors.amazon.client import ClientState, Lwa, SpApi, connection_api, region_hints, token_key
 from connectors.amazon.const import (
     CREDENTIAL_REFRESH_TOKEN,
     CREDENTIAL_REGION,
@@ -104,7 +104,7 @@ async def complete(
         )
     grant = await Lwa(settings, context.http, state, context.log).exchange_code(code, step.redirect_uri)
     refresh_token = grant.refresh_token or ""
-    await state.tokens.put(refresh_token, grant.access_token, grant.expires_in)
+    await state.tokens.put(token_key(refresh_token), grant.access_token, grant.expires_in)
     region, participations = await _find_region(context, settings, state, refresh_token, seller)
     participating = [entry for entry in participations if _participating(entry)]
     marketplaces, others = offered_marketplaces(participating)
@@ -179,5 +179,5 @@ async def forget(context: ConnectorContext, state: ClientState) -> None:
     """Drop the connection's cached access token, in every process (Amazon has no call to revoke a grant)."""
     refresh = context.credentials.get(CREDENTIAL_REFRESH_TOKEN)
     if refresh is not None:
-        await state.tokens.drop(refresh.get_secret_value())
+        await state.tokens.drop(token_key(refresh.get_secret_value()))
 

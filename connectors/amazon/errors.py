@@ -7,23 +7,23 @@ reads; Amazon's own text goes into ``detail`` (it holds no tokens or personal da
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from connectors.amazon.const import LWA_RETRYABLE
 from core.hubapi import (
     ConfigError,
     ConnectorAuthFailed,
     ConnectorError,
-    ConnectorNotReady,
     ConnectorRejected,
     HubError,
-    RateLimited,
+    parse_json,
+    shop_error,
 )
 
 RECONNECT = "Reconnect Amazon under Settings > Integrations."
+SHOP = "Amazon"
+LOGIN = "Amazon's login service"
 
 
 @dataclass(frozen=True)
@@ -38,20 +38,6 @@ class AmazonError:
         """``code: message (details)`` for logs and merchants."""
         details = f" ({self.details})" if self.details else ""
         return f"{self.code}: {self.message}{details}" if self.code else f"{self.message}{details}"
-
-
-def parse_json(body: bytes) -> Any:
-    """The JSON in ``body``, or ``None`` when it is empty or not JSON."""
-    if not body:
-        return None
-    try:
-        return orjson.loads(body)
-    except ValueError:
-        pass
-    try:  # what orjson refuses and the standard library reads (integers beyond 64 bits, NaN)
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 def parse_error_list(body: bytes) -> AmazonError:
@@ -71,32 +57,20 @@ def parse_error_list(body: bytes) -> AmazonError:
 class AmazonRejected(ConnectorRejected):
     """Amazon rejected a request (a 4xx other than 401, 403 and 429); ``error`` is what it said."""
 
-    def __init__(self, message: str, error: AmazonError, *, detail: str | None = None) -> None:
-        super().__init__(message, detail=detail)
+    def __init__(self, message: str, *, error: AmazonError, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.error = error
 
 
 def api_error(
     status: int, operation: str, error: AmazonError, request_id: str | None, retry_after: float | None = None
 ) -> ConnectorError:
-    """The hub error for an SP-API answer with an error status."""
+    """The hub error for an SP-API answer with an error status: core's table, core's catalogued messages."""
     detail = f"{operation} HTTP {status} {error.text()} (x-amzn-RequestId {request_id or '-'})"
-    if status == 429:
-        return RateLimited(
-            "Amazon throttled the hub; it will try again shortly.", detail=detail, retry_after=retry_after
-        )
-    if status in (401, 403):
-        return ConnectorAuthFailed(
-            f"Amazon refused this connection's access ({error.message or 'Unauthorized'}). {RECONNECT}",
-            detail=detail,
-        )
-    if status >= 500 or status == 408:
-        return ConnectorNotReady(
-            "Amazon is not answering properly right now; the hub will try again.",
-            detail=detail,
-            retry_after=retry_after,
-        )
-    return AmazonRejected(f"Amazon rejected the request: {error.text()}", error, detail=detail)
+    reason = (error.message or "Unauthorized") if status in (401, 403) else error.text()
+    return shop_error(
+        status, SHOP, reason, detail=detail, retry_after=retry_after, rejected=AmazonRejected, error=error
+    )
 
 
 def lwa_error(status: int, body: bytes, *, grant: str) -> HubError:
@@ -104,35 +78,24 @@ def lwa_error(status: int, body: bytes, *, grant: str) -> HubError:
 
     ``grant`` is ``authorization_code`` while connecting or ``refresh_token`` later: an
     ``invalid_grant`` means an expired code in the first case and a revoked grant in the second.
+    Other answers follow core's table, but for the codes LWA says may pass.
     """
     data = parse_json(body)
     code = str(data.get("error") or "") if isinstance(data, dict) else ""
     description = str(data.get("error_description") or "") if isinstance(data, dict) else ""
     detail = f"LWA {grant} HTTP {status} {code or '-'}: {description or '-'}"
     if code == "invalid_grant" and grant == "authorization_code":
-        return ConnectorAuthFailed(
-            "Amazon's authorisation code expired or was already used; click Connect to try again.",
-            detail=detail,
-        )
+        return ConnectorAuthFailed.coded("code_expired", {"shop": SHOP}, detail=detail)
     if code in ("invalid_grant", "access_denied"):
-        return ConnectorAuthFailed(
-            f"Amazon no longer accepts this connection's authorisation (revoked in Seller Central or "
-            f"expired). {RECONNECT}",
-            detail=detail,
-        )
+        return ConnectorAuthFailed.coded("access_revoked", {"shop": SHOP, "place": "Seller Central"}, detail=detail)
     if code in ("invalid_client", "unauthorized_client"):
         return ConfigError(
             "Amazon refused the hub's LWA app credentials: check connectors.amazon.client_id and "
             "client_secret (the secret must be rotated every 180 days in the Solution Provider Portal).",
             detail=detail,
         )
-    if status == 429:
-        return RateLimited("Amazon's login service throttled the hub; it will try again shortly.", detail=detail)
-    if code in ("server_error", "temporarily_unavailable") or status >= 500:
-        return ConnectorNotReady("Amazon's login service is not answering; the hub will try again.", detail=detail)
+    if code in LWA_RETRYABLE:
+        status = 503  # LWA says it may pass, whatever the status
     if status in (401, 403):
         return ConnectorAuthFailed(f"Amazon refused the authorisation. {RECONNECT}", detail=detail)
-    return ConnectorRejected(
-        f"Amazon's login service rejected the request ({code or status}): {description or 'no description'}.",
-        detail=detail,
-    )
+    return shop_error(status, LOGIN, f"({code or status}) {description or 'no description'}", detail=detail)

@@ -39,6 +39,7 @@ MESSAGES: dict[str, str] = {
     # Talking to the shop: imports, checks
     "shop_not_answering": "{shop} is not answering properly right now; the hub will try again.",
     "shop_throttled": "{shop} throttled the hub; it will try again shortly.",
+    "rate_plan_used_up": "{shop}'s rate limit for this account is used up; the hub will continue later.",
     "request_rejected": "{shop} rejected the request: {reason}",
     "import_stopped": "Connection {connection} became {state} during the import; it stopped.",
     "import_interrupted": "the import was interrupted",
@@ -209,9 +210,14 @@ class EventRejected(ConnectorError):
 
 
 class TransientError(ConnectorError):
-    """A failure that may pass: retry later with backoff."""
+    """A failure that may pass: retry later with backoff.
+
+    ``given_up``: a retry loop (``core.hubapi.retrying``) repeated the call and gave up, so no
+    loop around it repeats it again (a token fetch inside a call's attempt, for one).
+    """
 
     code = "transient"
+    given_up = False
 
     def __init__(
         self,
@@ -238,6 +244,19 @@ class RateLimited(TransientError):
     code = "rate_limited"
 
 
+def status_error(status: int) -> type[ConnectorError]:
+    """The one table: the connector error the hub acts on for an HTTP status from a shop."""
+    if status == 429:
+        return RateLimited
+    if status in (401, 403):
+        return ConnectorAuthFailed
+    if status == 408 or status >= 500:
+        return ConnectorNotReady
+    if 400 <= status < 500:
+        return ConnectorRejected
+    return ConnectorError
+
+
 def error_for_status(
     status: int,
     message: str,
@@ -249,12 +268,43 @@ def error_for_status(
 ) -> ConnectorError:
     """Map an HTTP status from a shop to the connector error the hub acts on (``message_code`` and ``params`` as ``HubError``'s)."""
     coded: dict[str, Any] = {"detail": detail, "message_code": message_code, "params": params}
-    if status == 429:
-        return RateLimited(message, retry_after=retry_after, **coded)
-    if status in (401, 403):
-        return ConnectorAuthFailed(message, **coded)
-    if status == 408 or status >= 500:
-        return ConnectorNotReady(message, retry_after=retry_after, **coded)
-    if 400 <= status < 500:
-        return ConnectorRejected(message, **coded)
-    return ConnectorError(message, **coded)
+    kind = status_error(status)
+    if issubclass(kind, TransientError):
+        return kind(message, retry_after=retry_after, **coded)
+    return kind(message, **coded)
+
+
+#: The catalogued message of each kind in the table, for ``shop_error``.
+_STATUS_MESSAGES: dict[type[ConnectorError], str] = {
+    RateLimited: "shop_throttled",
+    ConnectorAuthFailed: "access_refused",
+    ConnectorNotReady: "shop_not_answering",
+    ConnectorRejected: "request_rejected",
+    ConnectorError: "shop_not_answering",
+}
+
+
+def shop_error(
+    status: int,
+    shop: str,
+    reason: str,
+    *,
+    detail: str | None = None,
+    retry_after: float | None = None,
+    rejected: type[ConnectorRejected] = ConnectorRejected,
+    **extra: Any,
+) -> ConnectorError:
+    """``error_for_status`` with the catalogue's message for the status (``MESSAGES``): what most shop errors need.
+
+    ``shop`` is the shop's name and ``reason`` its own words (the refused access's, the rejected
+    request's). A rejection is made a ``rejected`` (a connector's subclass), which alone is given
+    ``extra`` (what it keeps of the shop's answer).
+    """
+    kind = status_error(status)
+    message_code = _STATUS_MESSAGES[kind]
+    params = {"shop": shop, "reason": reason} if message_code in ("access_refused", "request_rejected") else {"shop": shop}
+    if kind is ConnectorRejected:
+        return rejected.coded(message_code, params, detail=detail, **extra)
+    if issubclass(kind, TransientError):
+        return kind.coded(message_code, params, detail=detail, retry_after=retry_after)
+    return kind.coded(message_code, params, detail=detail)

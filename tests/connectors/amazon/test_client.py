@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from connectors.amazon.client import ClientState, SpApi, TokenBucket, connection_api
+from connectors.amazon.client import ClientState, SpApi, bucket_key, connection_api
 from connectors.amazon.const import (
     GET_MARKETPLACE_PARTICIPATIONS,
     GET_ORDER,
@@ -22,6 +22,7 @@ from connectors.amazon.const import (
 )
 from core.contract.errors import ConfigError, ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected, RateLimited
 from core.infra.coordination import MemoryCoordination
+from core.infra.shopclient import TokenBucket
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import (
     ACCESS_TOKEN,
@@ -311,7 +312,8 @@ async def test_rate_header_sets_the_sellers_bucket_rate(
 
     await api.marketplace_participations()
 
-    assert state.pacer.bucket(api.bucket_key(GET_MARKETPLACE_PARTICIPATIONS)).rate == 0.5
+    plan = USAGE_PLANS[GET_MARKETPLACE_PARTICIPATIONS]
+    assert state.pacer.bucket(api.bucket_key(GET_MARKETPLACE_PARTICIPATIONS), plan.rate, plan.burst).rate == 0.5
 
 
 async def test_request_ids_are_logged_and_secrets_never(
@@ -344,22 +346,24 @@ def test_region_comes_from_the_marketplaces_when_credentials_lack_it(
     context = make_context(credentials={"refresh_token": REFRESH_TOKEN}, marketplaces=["ATVPDKIKX0DER"])
     api = connection_api(context, context.settings, state)  # type: ignore[arg-type]
     assert api.region is Region.NA
-    assert api.bucket_key(SEARCH_ORDERS) == ("NA", SELLER, SEARCH_ORDERS)
+    assert api.bucket_key(SEARCH_ORDERS) == bucket_key("NA", SELLER, SEARCH_ORDERS) == f"pace:NA:{SELLER}:{SEARCH_ORDERS}"
 
 
 def test_bucket_spends_its_burst_then_paces_by_rate() -> None:
-    bucket = TokenBucket(USAGE_PLANS[SEARCH_ORDERS], now=0.0)
-    assert [bucket.reserve(0.0) for _ in range(20)] == [0.0] * 20
-    assert bucket.reserve(0.0) == pytest.approx(1 / 0.0056 + PACING_MARGIN)
-    assert bucket.reserve(0.0) == pytest.approx(2 / 0.0056 + PACING_MARGIN)
-    assert bucket.reserve(300.0) == pytest.approx(3 / 0.0056 - 300 + PACING_MARGIN)
+    plan = USAGE_PLANS[SEARCH_ORDERS]
+    bucket = TokenBucket(plan.rate, plan.burst, now=0.0)
+    assert [bucket.reserve(0.0, PACING_MARGIN) for _ in range(20)] == [0.0] * 20
+    assert bucket.reserve(0.0, PACING_MARGIN) == pytest.approx(1 / 0.0056 + PACING_MARGIN)
+    assert bucket.reserve(0.0, PACING_MARGIN) == pytest.approx(2 / 0.0056 + PACING_MARGIN)
+    assert bucket.reserve(300.0, PACING_MARGIN) == pytest.approx(3 / 0.0056 - 300 + PACING_MARGIN)
 
 
 def test_bucket_believes_amazon_when_it_throttles() -> None:
-    bucket = TokenBucket(USAGE_PLANS[GET_ORDER], now=0.0)
+    plan = USAGE_PLANS[GET_ORDER]
+    bucket = TokenBucket(plan.rate, plan.burst, now=0.0)
     bucket.drain(0.0)
     assert bucket.wait_time(0.0) == pytest.approx(2.0)
-    bucket.set_rate(1.0, 0.0)
+    bucket.resize(1.0, plan.burst, 0.0)
     assert bucket.wait_time(0.0) == pytest.approx(1.0)
 
 

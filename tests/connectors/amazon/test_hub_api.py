@@ -13,7 +13,7 @@ from aioresponses import aioresponses
 from pydantic import SecretStr
 
 import connectors.amazon
-from connectors.amazon.client import ClientState, SharedPacer, SharedTokens, SystemClock
+from connectors.amazon.client import ClientState
 from connectors.amazon.const import OFFERED_MARKETPLACES, find_marketplace
 from connectors.amazon.settings import AmazonSettings
 from core.contract.errors import ConnectorError, InvalidInput
@@ -21,6 +21,7 @@ from core.contract.manifest import read_manifest
 from core.contract.models import AuthCredentials
 from core.hubapi import ConnectorSetup
 from core.infra.coordination import MemoryCoordination
+from core.infra.shopclient import SystemClock
 from tests.connectors.amazon.conftest import MakeContext
 
 PACKAGE = Path(connectors.amazon.__file__).parent
@@ -44,9 +45,10 @@ async def test_tokens_and_buckets_live_in_the_coordination_every_process_shares(
     state = await connectors.amazon.open_connector(setup)
 
     assert isinstance(state, ClientState) and state.coordination is shared
-    assert isinstance(state.tokens, SharedTokens) and isinstance(state.pacer, SharedPacer)
-    alone = dataclasses.replace(setup, settings=AmazonSettings(shared_pacing=False))
-    assert (await connectors.amazon.open_connector(alone)).coordination is None
+    assert state.store is shared and state.pacer.coordination is shared
+    alone = await connectors.amazon.open_connector(dataclasses.replace(setup, settings=AmazonSettings(shared_pacing=False)))
+    assert isinstance(alone, ClientState) and alone.coordination is None and alone.pacer.coordination is None
+    assert isinstance(alone.store, MemoryCoordination) and alone.store is not shared
 
 
 async def test_a_hook_without_the_connectors_state_fails_before_calling_amazon(

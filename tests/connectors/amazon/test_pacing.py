@@ -9,11 +9,12 @@ import pytest
 from aioresponses import aioresponses
 
 import connectors.amazon
-from connectors.amazon.client import ClientState, Pacer, SharedPacer, connection_api
+from connectors.amazon.client import ClientState, bucket_key, connection_api
 from connectors.amazon.const import CONFIRM_SHIPMENT, PACING_MARGIN, SEARCH_ORDERS, USAGE_PLANS, UsagePlan
 from core.contract.errors import RateLimited
 from core.contract.models import Cursor
-from core.infra.coordination import MemoryCoordination
+from core.infra.coordination import Coordination, MemoryCoordination
+from core.infra.shopclient import Clock, Pacer
 from tests.connectors.amazon.conftest import MakeContext
 from tests.connectors.amazon.fakes import SEARCH_URL, TOKEN_URL, FakeClock, amazon_order, search_answer, token_answer
 
@@ -72,12 +73,23 @@ class FrozenClock:
         self.sleeps.append(seconds)
 
 
+def amazon_pacer(clock: Clock, coordination: Coordination | None = None) -> Pacer:
+    """The pacer of one process's ``ClientState``: its own buckets, or with ``coordination`` the shared ones."""
+    return ClientState(clock=clock, coordination=coordination).pacer
+
+
+async def acquire(pacer: Pacer, operation: str, max_wait: float) -> None:
+    """Take a token for one seller's ``operation`` on its usage plan."""
+    plan = USAGE_PLANS[operation]
+    await pacer.acquire(bucket_key("EU", "A3SELLER0EXAMPLE", operation), plan.rate, plan.burst, max_wait)
+
+
 async def test_concurrent_callers_are_given_successive_slots() -> None:
     frozen = FrozenClock()
-    pacer = Pacer(frozen)
-    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+    pacer = amazon_pacer(frozen)
+    key = CONFIRM_SHIPMENT
 
-    await asyncio.gather(*(pacer.acquire(key, max_wait=60) for _ in range(25)))
+    await asyncio.gather(*(acquire(pacer, key, max_wait=60) for _ in range(25)))
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
     margin = min(PACING_MARGIN, 0.1 / plan.rate)
@@ -86,14 +98,14 @@ async def test_concurrent_callers_are_given_successive_slots() -> None:
 
 async def test_a_wait_beyond_the_limit_is_rate_limited_and_keeps_the_token() -> None:
     frozen = FrozenClock()
-    pacer = Pacer(frozen)
-    key = ("EU", "A3SELLER0EXAMPLE", SEARCH_ORDERS)
+    pacer = amazon_pacer(frozen)
+    key = SEARCH_ORDERS
     for _ in range(USAGE_PLANS[SEARCH_ORDERS].burst):
-        await pacer.acquire(key, max_wait=200)
+        await acquire(pacer, key, max_wait=200)
 
     with pytest.raises(RateLimited) as caught:
-        await pacer.acquire(key, max_wait=100)
-    await pacer.acquire(key, max_wait=200)
+        await acquire(pacer, key, max_wait=100)
+    await acquire(pacer, key, max_wait=200)
 
     one_token = 1 / USAGE_PLANS[SEARCH_ORDERS].rate + PACING_MARGIN
     assert caught.value.retry_after == pytest.approx(one_token)
@@ -107,7 +119,8 @@ def test_buckets_are_shared_per_seller_across_connections(make_context: MakeCont
 
     def bucket(context: Any) -> object:
         api = connection_api(context, context.settings, state)
-        return state.pacer.bucket(api.bucket_key(SEARCH_ORDERS))
+        plan = USAGE_PLANS[SEARCH_ORDERS]
+        return state.pacer.bucket(api.bucket_key(SEARCH_ORDERS), plan.rate, plan.burst)
 
     assert bucket(one) is bucket(same_seller)
     assert bucket(one) is not bucket(other_seller)
@@ -116,10 +129,10 @@ def test_buckets_are_shared_per_seller_across_connections(make_context: MakeCont
 async def test_processes_sharing_cores_coordination_keep_one_bucket_together() -> None:
     frozen = FrozenClock()
     shared = MemoryCoordination(clock=frozen.monotonic)
-    processes = [SharedPacer(shared, frozen) for _ in range(3)]
-    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+    processes = [amazon_pacer(frozen, shared) for _ in range(3)]
+    key = CONFIRM_SHIPMENT
 
-    await asyncio.gather(*(processes[n % 3].acquire(key, max_wait=60) for n in range(25)))
+    await asyncio.gather(*(acquire(processes[n % 3], key, max_wait=60) for n in range(25)))
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
     margin = min(PACING_MARGIN, 0.1 / plan.rate)
@@ -128,10 +141,10 @@ async def test_processes_sharing_cores_coordination_keep_one_bucket_together() -
 
 async def test_processes_pacing_alone_would_overrun_the_plan() -> None:
     frozen = FrozenClock()
-    processes = [Pacer(frozen) for _ in range(3)]
-    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+    processes = [amazon_pacer(frozen) for _ in range(3)]
+    key = CONFIRM_SHIPMENT
 
-    await asyncio.gather(*(processes[n % 3].acquire(key, max_wait=60) for n in range(25)))
+    await asyncio.gather(*(acquire(processes[n % 3], key, max_wait=60) for n in range(25)))
 
     assert len(frozen.sleeps) < 25 - USAGE_PLANS[CONFIRM_SHIPMENT].burst, "each process spends its own burst"
 
@@ -139,11 +152,12 @@ async def test_processes_pacing_alone_would_overrun_the_plan() -> None:
 async def test_a_429_met_by_one_process_holds_back_the_others() -> None:
     frozen = FrozenClock()
     shared = MemoryCoordination(clock=frozen.monotonic)
-    one, other = SharedPacer(shared, frozen), SharedPacer(shared, frozen)
-    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
+    one, other = amazon_pacer(frozen, shared), amazon_pacer(frozen, shared)
+    key = CONFIRM_SHIPMENT
 
-    wait = await one.throttled(key)
-    await other.acquire(key, max_wait=60)
+    plan = USAGE_PLANS[CONFIRM_SHIPMENT]
+    wait = await one.throttled(bucket_key("EU", "A3SELLER0EXAMPLE", key), plan.rate, plan.burst)
+    await acquire(other, key, max_wait=60)
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
     assert wait == pytest.approx(1 / plan.rate)
@@ -152,14 +166,14 @@ async def test_a_429_met_by_one_process_holds_back_the_others() -> None:
 
 async def test_a_shared_wait_beyond_the_limit_is_rate_limited_and_keeps_the_token() -> None:
     frozen = FrozenClock()
-    pacer = SharedPacer(MemoryCoordination(clock=frozen.monotonic), frozen)
-    key = ("EU", "A3SELLER0EXAMPLE", SEARCH_ORDERS)
+    pacer = amazon_pacer(frozen, MemoryCoordination(clock=frozen.monotonic))
+    key = SEARCH_ORDERS
     for _ in range(USAGE_PLANS[SEARCH_ORDERS].burst):
-        await pacer.acquire(key, max_wait=200)
+        await acquire(pacer, key, max_wait=200)
 
     with pytest.raises(RateLimited) as caught:
-        await pacer.acquire(key, max_wait=100)
-    await pacer.acquire(key, max_wait=200)
+        await acquire(pacer, key, max_wait=100)
+    await acquire(pacer, key, max_wait=200)
 
     one_token = 1 / USAGE_PLANS[SEARCH_ORDERS].rate + PACING_MARGIN
     assert caught.value.retry_after == pytest.approx(one_token)
@@ -168,10 +182,10 @@ async def test_a_shared_wait_beyond_the_limit_is_rate_limited_and_keeps_the_toke
 
 async def test_the_rate_amazon_reports_is_what_the_shared_bucket_refills_at() -> None:
     frozen = FrozenClock()
-    pacer = SharedPacer(MemoryCoordination(clock=frozen.monotonic), frozen)
-    key = ("EU", "A3SELLER0EXAMPLE", CONFIRM_SHIPMENT)
-    pacer.observe(key, {"x-amzn-RateLimit-Limit": "5.0"})
+    pacer = amazon_pacer(frozen, MemoryCoordination(clock=frozen.monotonic))
+    key = CONFIRM_SHIPMENT
+    pacer.resize(bucket_key("EU", "A3SELLER0EXAMPLE", key), 5.0, USAGE_PLANS[key].burst)
 
-    await asyncio.gather(*(pacer.acquire(key, max_wait=60) for _ in range(USAGE_PLANS[CONFIRM_SHIPMENT].burst + 1)))
+    await asyncio.gather(*(acquire(pacer, key, max_wait=60) for _ in range(USAGE_PLANS[CONFIRM_SHIPMENT].burst + 1)))
 
     assert frozen.sleeps == [pytest.approx(1 / 5.0 + min(PACING_MARGIN, 0.1 / 5.0))]

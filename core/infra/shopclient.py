@@ -1,0 +1,396 @@
+"""The parts every shop's HTTP client is made of, offered to connectors through the facade.
+
+A connector talks to its shop through a client that paces its calls, keeps access tokens and
+repeats what may pass. Those parts are the same for every shop; only the shop's limits, its
+error bodies and its idempotency differ. So a client is built of:
+
+- ``ClientParts``: what the connector keeps in one process (``open_connector`` returns it, or
+  something built on it): a ``Clock``, randomness for the backoff jitter, the ``Coordination``
+  (core's, shared by every process on the hub's database; without one, a ``MemoryCoordination``
+  of the process's own on the same clock), and on it a ``Pacer`` and ``AccessTokens``.
+- ``Pacer``: token buckets by key. Shared, each call takes its token in one round trip to the
+  bucket every process uses, and a 429 empties it for all; alone, the process keeps a
+  ``TokenBucket`` per key and pays no await for it. The shop's own figures (its rate, its count
+  of calls left, a ``Retry-After``) only ever make a bucket stricter.
+- ``AccessTokens``: tokens by key, used until a margin before they expire, fetched by one caller
+  at a time (one process at a time, shared) and kept in memory, so a valid one costs nothing.
+- ``retrying``: the one loop that repeats a call. What an error *is* comes from core's table
+  (``error_for_status`` / ``shop_error``): a ``TransientError`` is repeated with full-jitter
+  backoff, anything else is raised at once.
+- ``parse_json``, ``count_call``, ``NETWORK_ERRORS``: reading answers, counting exchanges in
+  ``hub_shop_calls_total``, what aiohttp raises when no answer came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import aiohttp
+import orjson
+
+from core.contract.errors import RateLimited, TransientError
+from core.infra.coordination import Coordination, Fetch, MemoryCoordination
+from core.infra.metrics import SHOP_CALLS
+
+__all__ = [
+    "NETWORK_ERRORS",
+    "AccessTokens",
+    "ClientParts",
+    "Clock",
+    "Pacer",
+    "RetryPolicy",
+    "SystemClock",
+    "TokenBucket",
+    "count_call",
+    "parse_json",
+    "retry_after_seconds",
+    "retrying",
+]
+
+T = TypeVar("T")
+
+#: What aiohttp raises when no answer came (a timeout, a refused or dropped connection, a cut body).
+NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+
+
+class Clock(Protocol):
+    """A source of monotonic time and a way to wait; tests pass a simulated one."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on this clock."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """``asyncio.sleep``."""
+        await asyncio.sleep(seconds)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON in ``body``, or ``None`` when it is empty or not JSON."""
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except ValueError:
+        pass
+    try:  # what orjson refuses and the standard library reads (integers beyond 64 bits, NaN)
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def count_call(shop: str, operation: str, status: int | BaseException) -> None:
+    """Count one HTTP exchange with a shop: its HTTP status, or ``timeout`` / ``network`` when none came."""
+    if isinstance(status, BaseException):
+        outcome = "timeout" if isinstance(status, asyncio.TimeoutError) else "network"
+    else:
+        outcome = str(status)
+    SHOP_CALLS.labels(shop, operation, outcome).inc()
+
+
+class TokenBucket:
+    """A shop's rate limit mirrored in this process: ``rate`` tokens a second, at most ``burst``, full when new.
+
+    Callers reserve a token and then wait for it, so concurrent callers queue in order without a
+    lock; a token reserved by a caller that gives up is given back or lost (the safe side).
+    ``hold_until`` keeps every call back until then (a 429's ``Retry-After``).
+    """
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.updated = now
+        self.hold_until = 0.0
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def reserve(self, now: float, margin: float = 0.0) -> float:
+        """Take a token; return how long to wait before spending it (``margin`` more once past the burst)."""
+        self._refill(now)
+        self.tokens -= 1
+        wait = 0.0 if self.tokens >= 0 else -self.tokens / self.rate + margin
+        return wait if self.hold_until <= now else max(wait, self.hold_until - now)
+
+    def give_back(self) -> None:
+        """Return a reserved token that will not be spent."""
+        self.tokens = min(self.burst, self.tokens + 1)
+
+    def wait_time(self, now: float) -> float:
+        """How long until a token is free."""
+        self._refill(now)
+        wait = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        return max(wait, self.hold_until - now)
+
+    def drain(self, now: float, hold: float = 0.0) -> None:
+        """The shop said the bucket is empty (429): believe it, and make no call for ``hold`` seconds."""
+        self._refill(now)
+        self.tokens = min(self.tokens, 0.0)
+        self.hold_until = max(self.hold_until, now + hold)
+
+    def cap(self, tokens: float, now: float) -> None:
+        """The shop counts ``tokens`` calls left: never assume more."""
+        self._refill(now)
+        self.tokens = min(self.tokens, tokens)
+
+    def resize(self, rate: float, burst: float, now: float) -> None:
+        """Follow the rate and burst the shop reports (what was refilled so far at the old rate)."""
+        self._refill(now)
+        self.rate, self.burst = rate, float(burst)
+        self.tokens = min(self.tokens, self.burst)
+
+
+class Pacer:
+    """Token buckets by key, for one shop: the process's own, or with ``coordination`` one for every process.
+
+    Each call passes its bucket's plan (``rate`` a second, ``burst``); a plan the shop reported
+    (``resize``) replaces it from then on. ``margin`` is paid once past the burst (at most a tenth
+    of a token's time): arriving exactly on time is too early by a rounding error or a little jitter.
+    """
+
+    def __init__(self, shop: str, clock: Clock, coordination: Coordination | None = None, margin: float = 0.05) -> None:
+        self.shop = shop
+        self.margin = margin
+        self.coordination = coordination
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._plans: dict[str, tuple[float, float]] = {}
+        self._holds: dict[str, float] = {}  # shared buckets: until when this process was told to wait
+
+    def plan(self, key: str, rate: float, burst: float) -> tuple[float, float]:
+        """The plan of ``key``: the one the shop reported, else the one given."""
+        return self._plans.get(key) or (rate, burst)
+
+    def bucket(self, key: str, rate: float, burst: float) -> TokenBucket:
+        """This process's bucket for ``key`` (created full on the plan given)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            rate, burst = self.plan(key, rate, burst)
+            bucket = self._buckets[key] = TokenBucket(rate, burst, self._clock.monotonic())
+        return bucket
+
+    async def acquire(self, key: str, rate: float, burst: float, max_wait: float) -> None:
+        """Wait until the bucket ``key`` allows one more call; ``RateLimited`` when that takes over ``max_wait``."""
+        if self.coordination is None:
+            bucket = self.bucket(key, rate, burst)
+            delay = bucket.reserve(self._clock.monotonic(), min(self.margin, 0.1 / bucket.rate))
+            if delay > max_wait:
+                bucket.give_back()
+                raise self._used_up(key, delay, max_wait)
+        else:
+            rate, burst = self.plan(key, rate, burst)
+            margin = min(self.margin, 0.1 / rate)
+            slot = await self.coordination.take(key, rate, burst, max(0.0, max_wait - margin))
+            delay = slot.wait + margin if slot.wait > 0 else 0.0
+            if self._holds:
+                delay = max(delay, self._holds.get(key, 0.0) - self._clock.monotonic())
+            if not slot.taken or delay > max_wait:
+                raise self._used_up(key, delay, max_wait)
+        if delay > 0:
+            await self._clock.sleep(delay)
+
+    def _used_up(self, key: str, delay: float, max_wait: float) -> RateLimited:
+        return RateLimited.coded(
+            "rate_plan_used_up",
+            {"shop": self.shop},
+            detail=f"{key} would wait {delay:.0f} s for its rate limit (max_pacing_wait {max_wait:g} s)",
+            retry_after=delay,
+        )
+
+    def resize(self, key: str, rate: float, burst: float) -> None:
+        """The shop reported the bucket's plan (its rate, or its size): keep to it from now on."""
+        if rate <= 0 or burst < 1 or self._plans.get(key) == (rate, burst):
+            return
+        self._plans[key] = (rate, burst)
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.resize(rate, burst, self._clock.monotonic())
+
+    async def cap(self, key: str, rate: float, burst: float, tokens: float) -> None:
+        """The shop counts ``tokens`` calls left in the bucket: never assume more.
+
+        Shared, only an empty count is passed on (it empties the bucket for every process): what
+        the others took meanwhile is not in this answer's count.
+        """
+        if self.coordination is None:
+            self.bucket(key, rate, burst).cap(tokens, self._clock.monotonic())
+        elif tokens < 1:
+            rate, burst = self.plan(key, rate, burst)
+            await self.coordination.throttled(key, rate, burst)
+
+    async def throttled(self, key: str, rate: float, burst: float, hold: float | None = None) -> float:
+        """The shop refused a call (429): empty the bucket, hold it ``hold`` seconds; return the wait for its next token."""
+        now = self._clock.monotonic()
+        if self.coordination is None:
+            bucket = self.bucket(key, rate, burst)
+            bucket.drain(now, hold or 0.0)
+            return bucket.wait_time(now)
+        rate, burst = self.plan(key, rate, burst)
+        wait = await self.coordination.throttled(key, rate, burst)
+        if hold:
+            self._holds[key] = max(self._holds.get(key, 0.0), now + hold)
+            wait = max(wait, hold)
+        return wait
+
+
+class AccessTokens:
+    """Access tokens by key, used until ``margin`` seconds before they expire (at most half their life).
+
+    They live in ``coordination``: core's (one fetch for every process) or the process's own. The
+    key should be a digest where it would otherwise hold a secret.
+    """
+
+    def __init__(self, coordination: Coordination, margin: float) -> None:
+        self._coordination = coordination
+        self.margin = margin
+
+    def usable_for(self, expires_in: float) -> float:
+        """How long a token valid ``expires_in`` seconds is used."""
+        return expires_in - min(self.margin, expires_in / 2)
+
+    async def get(self, key: str, fetch: Fetch) -> str:
+        """A valid token for ``key``: the one kept, or one ``fetch`` returns with its ``expires_in`` (once for all)."""
+        return await self._coordination.secret(key, _Usable(self, fetch))
+
+    async def put(self, key: str, token: str, expires_in: float) -> None:
+        """Keep a token valid for ``expires_in`` seconds (unless one is kept already)."""
+
+        async def given() -> tuple[str, float]:
+            return token, expires_in
+
+        await self.get(key, given)
+
+    async def invalidate(self, key: str, stale: str) -> None:
+        """Forget ``stale`` if it is still the token kept (another caller may have renewed it)."""
+        await self._coordination.forget(key, stale)
+
+    async def drop(self, key: str) -> None:
+        """Forget the token of ``key``."""
+        await self._coordination.forget(key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Usable:
+    """A fetch whose validity is cut by the tokens' margin (a class, not a closure: cheap and plain)."""
+
+    tokens: AccessTokens
+    fetch: Fetch
+
+    async def __call__(self) -> tuple[str, float]:
+        token, expires_in = await self.fetch()
+        return token, self.tokens.usable_for(expires_in)
+
+
+class ClientParts:
+    """What a shop's client keeps in one process: clock, randomness, coordination, a ``Pacer`` and ``AccessTokens``.
+
+    With ``coordination`` (core's, from ``open_connector``: ``setup.coordination``) the buckets
+    and tokens are shared by every process on the hub's database; without it they are this
+    process's own, on ``clock``. Connectors subclass it with their shop's name and margins.
+    """
+
+    def __init__(
+        self,
+        shop: str,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        coordination: Coordination | None = None,
+        pacing_margin: float = 0.05,
+        token_margin: float = 30.0,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.random = rng or random.Random()
+        #: Core's coordination when the state is shared, else ``None``.
+        self.coordination = coordination
+        #: Where tokens and other short-lived values live: core's coordination, or the process's own.
+        self.store: Coordination = coordination or MemoryCoordination(clock=self.clock.monotonic)
+        self.pacer = Pacer(shop, self.clock, coordination, pacing_margin)
+        self.tokens = AccessTokens(self.store, token_margin)
+
+    def backoff(self, attempt: int, policy: RetryPolicy) -> float:
+        """Exponential backoff with full jitter: up to ``base * 2**attempt`` seconds, at most ``cap``."""
+        return self.random.uniform(0, min(policy.backoff_max, policy.backoff_base * 2**attempt))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a call is repeated: ``retries`` more times at most, with full-jitter backoff.
+
+    A ``RateLimited`` that asks for more than ``max_wait`` seconds gives up at once (its
+    ``retry_after`` says when to come back); with ``paced``, a ``RateLimited`` call waits in its
+    bucket (the pacer holds it) instead of a backoff.
+    """
+
+    retries: int
+    backoff_base: float
+    backoff_max: float
+    max_wait: float
+    paced: bool = False
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T]], policy: RetryPolicy, parts: ClientParts, *, repeatable: bool = True
+) -> T:
+    """Run ``attempt`` until it returns; repeat it after a ``TransientError`` as ``policy`` says; raise anything else.
+
+    An error some loop inside ``attempt`` gave up on already (``given_up``) is not repeated here.
+
+    ``repeatable=False`` (a call that creates something without an idempotency key, whose answer
+    may have been lost) repeats only after a ``RateLimited``, which a shop answers before doing
+    anything; any other transient error is raised for the caller to find out what happened.
+    """
+    tries = 0
+    while True:
+        try:
+            return await attempt()
+        except TransientError as err:
+            throttled = isinstance(err, RateLimited)
+            if (
+                err.given_up
+                or tries >= policy.retries
+                or not (repeatable or throttled)
+                or (throttled and err.retry_after is not None and err.retry_after > policy.max_wait)
+            ):
+                err.given_up = True
+                raise
+            if throttled and policy.paced:
+                pass  # the bucket holds the call until the shop's bucket has a token again
+            else:
+                wait = parts.backoff(tries, policy)
+                if throttled and err.retry_after is not None:
+                    wait = max(wait, err.retry_after)
+                await parts.clock.sleep(wait)
+            tries += 1
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The seconds in a ``Retry-After`` header, when it holds a number."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if seconds == seconds and seconds != float("inf") else None
