@@ -24,6 +24,7 @@ from hub.api.errors import errors_middleware
 from hub.api.routes import auth_middleware
 from hub.api.routes import routes as api_routes
 from hub.keys import CONNECTORS, QUEUE_WORKER, RUNTIME, SETTINGS
+from hub.web import session as sessions
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,10 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: HubSettings, connectors: list[LoadedConnector] | None = None) -> web.Application:
     """The hub's aiohttp application; ``connectors`` replaces the installed ones (tests)."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY)
+    # The session middleware wraps the pages' (added by pages.setup), which read and change the session.
+    app = web.Application(
+        middlewares=[errors_middleware, auth_middleware, sessions.middleware(settings)], client_max_size=MAX_BODY
+    )
     app[SETTINGS] = settings
     if connectors is not None:
         app[CONNECTORS] = connectors

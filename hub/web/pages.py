@@ -1,10 +1,10 @@
 """What every merchant page shares: the page marker, the middleware, rendering and redirects.
 
 A handler marked with ``@page()`` (or ``@page(public=True)``, ``@page(json=True)``) gets, from
-``pages_middleware``: the session (signed cookie), the language, the signed-in account (or a
-redirect to sign-in), a CSRF check on every POST before the handler runs, errors as pages in the
-merchant's language, and the security headers. Routes that are not marked (the JSON API, the
-operations routes, static files) pass through untouched.
+``pages_middleware``: the session (aiohttp-session's encrypted cookie, hub.web.session), the
+language, the signed-in account (or a redirect to sign-in), a CSRF check on every POST before the
+handler runs, errors as pages in the merchant's language, and the security headers. Routes that
+are not marked (the JSON API, the operations routes, static files) pass through untouched.
 """
 
 from __future__ import annotations
@@ -96,11 +96,10 @@ def day(value: datetime | None) -> str:
 
 def render(request: web.Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> web.Response:
     """A page from a template, with what every page needs in its context."""
-    rt = request.app[RUNTIME]
     common = {
         "lang": request[LANG],
         "t": translator(request),
-        "csrf_token": sessions.csrf_token(rt, session_of(request)),
+        "csrf_token": session_of(request).csrf,
         "account": request.get(ACCOUNT_NAME),
         "here": request.path_qs if request.method == "GET" else "/",
         "when": when,
@@ -160,8 +159,6 @@ def _refused(request: web.Request, kind: PageKind) -> web.Response:
 
 
 def _finish(request: web.Request, kind: PageKind, response: web.StreamResponse) -> None:
-    rt = request.app[RUNTIME]
-    sessions.save(rt, session_of(request), response)
     headers = response.headers
     headers.setdefault("Cache-Control", "no-store")
     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -191,7 +188,7 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
                 form = await request.post()
             except ValueError:
                 form = None
-            if form is None or not sessions.csrf_ok(rt, session, form.get(CSRF_FIELD)):
+            if form is None or not sessions.csrf_ok(session, form.get(CSRF_FIELD)):
                 response: web.StreamResponse = _refused(request, kind)
                 _finish(request, kind, response)
                 return response

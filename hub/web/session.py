@@ -1,147 +1,124 @@
-"""The merchant pages' session: a signed cookie, and CSRF tokens tied to it.
+"""The merchant pages' session: aiohttp-session's encrypted cookie, and the CSRF token kept in it.
 
-The cookie holds no secret: the account id, the digest of the API token signed in with (so that
-revoking the token ends the session), a random nonce and the issue time, signed with HMAC-SHA256
-under a key derived from the vault. It is HttpOnly and SameSite=Lax (Secure when the hub's public
-URL is https). Every visitor gets one, signed in or not, so that the sign-in form has a CSRF token
-too; signing in and out replace the nonce.
+aiohttp-session's ``EncryptedCookieStorage`` keeps the session in the cookie, encrypted and
+authenticated with Fernet under a key derived from the vault's newest key. It holds no secret: the
+account id, the digest of the API token signed in with (so that revoking the token ends the session)
+and the forms' CSRF token. It lasts ``MAX_AGE`` from its last change (Fernet's time-to-live, checked
+on every read; the cookie's Max-Age tells the browser the same), and it is HttpOnly and
+SameSite=Lax (Secure when the hub's public URL is https). A cookie that does not decrypt (forged,
+expired, made under another key, not even ASCII) is a fresh anonymous session, never an error.
 
-A form's CSRF token is an HMAC of the session's nonce: a page of this site can show it, another
-site cannot compute it, and it changes with every new session.
+A new newest key in ``security.encryption_keys`` (a rotation) or a new ``PURPOSE`` signs everybody
+out. Every visitor gets a session, signed in or not, so that the sign-in form has a CSRF token too.
+
+A form's CSRF token is a random value kept in the session: a page of this site can show it, another
+site can neither read the cookie (encrypted, HttpOnly) nor guess the value. Signing in and out
+replace it, so a session planted before signing in is worth nothing after.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
-import time
-from dataclasses import dataclass, field
 
+import aiohttp_session
 from aiohttp import web
+from aiohttp.typedefs import Middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
+from core.infra.crypto import open_vault
 from core.infra.runtime import Runtime
+from core.infra.settings import HubSettings
 from core.storage.tokens import account_of_digest
 
 COOKIE = "hub_session"
-#: HKDF purpose of the signing key: a new version logs everybody out.
-PURPOSE = "hub web session v1"
-#: How long a sign-in lasts, seconds.
+#: HKDF purpose of the cookie's Fernet key: a new version signs everybody out. (v1 signed a cookie
+#: of our own with HMAC; v2 is aiohttp-session's Fernet cookie.)
+PURPOSE = "hub web session v2"
+#: How long a session lasts after it last changed (a sign-in), seconds.
 MAX_AGE = 12 * 3600
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+#: The keys inside the stored session.
+_CSRF, _ACCOUNT, _DIGEST = "csrf", "account_id", "token_digest"
 
 
-@dataclass
+def storage(settings: HubSettings) -> EncryptedCookieStorage:
+    """aiohttp-session's encrypted cookie storage for these settings (its key from the vault)."""
+    return EncryptedCookieStorage(
+        open_vault(settings).derive(PURPOSE),
+        cookie_name=COOKIE,
+        max_age=MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=settings.server.public_url.startswith("https://"),
+    )
+
+
+def middleware(settings: HubSettings) -> Middleware:
+    """aiohttp-session's middleware: it sends the cookie again after a page changed the session."""
+    return aiohttp_session.session_middleware(storage(settings))
+
+
 class Session:
-    """One browser's session; ``changed`` says the cookie must be sent again."""
+    """One browser's session: our view of aiohttp-session's stored one."""
 
-    nonce: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    account_id: int | None = None
-    token_digest: str | None = None
-    issued: int = field(default_factory=lambda: int(time.time()))
-    changed: bool = True
+    def __init__(self, stored: aiohttp_session.Session) -> None:
+        self._stored = stored
+
+    @property
+    def account_id(self) -> int | None:
+        """The signed-in account, or None."""
+        account_id = self._stored.get(_ACCOUNT)
+        return int(account_id) if account_id is not None else None
+
+    @property
+    def token_digest(self) -> str | None:
+        """The digest of the API token signed in with, or None."""
+        token_digest = self._stored.get(_DIGEST)
+        return str(token_digest) if token_digest is not None else None
 
     @property
     def signed_in(self) -> bool:
         """Whether an account is signed in."""
         return self.account_id is not None
 
+    @property
+    def new(self) -> bool:
+        """Whether this request made the session (no page can have shown its CSRF token yet)."""
+        return self._stored.new
+
+    @property
+    def csrf(self) -> str:
+        """The CSRF token of this session's forms."""
+        return str(self._stored[_CSRF])
+
     def sign_in(self, account_id: int, token_digest: str) -> None:
-        """Sign an account in, with a new nonce (no session fixation)."""
+        """Sign an account in, with a new CSRF token (no session fixation)."""
         self._renew(account_id, token_digest)
 
     def sign_out(self) -> None:
-        """Forget the account, with a new nonce."""
+        """Forget the account, with a new CSRF token."""
         self._renew(None, None)
 
     def _renew(self, account_id: int | None, token_digest: str | None) -> None:
-        self.nonce = secrets.token_urlsafe(18)
-        self.account_id, self.token_digest = account_id, token_digest
-        self.issued, self.changed = int(time.time()), True
-
-
-def _key(rt: Runtime) -> bytes:
-    return rt.vault.derive(PURPOSE)
-
-
-def encode(rt: Runtime, session: Session) -> str:
-    """The cookie value: payload and signature."""
-    payload = _b64(
-        json.dumps(
-            {"n": session.nonce, "a": session.account_id, "d": session.token_digest, "i": session.issued},
-            separators=(",", ":"),
-        ).encode()
-    )
-    signature = _b64(hmac.new(_key(rt), payload.encode(), hashlib.sha256).digest())
-    return f"{payload}.{signature}"
-
-
-def decode(rt: Runtime, value: str | None, now: float | None = None) -> Session | None:
-    """The session in a cookie value, or None when it is missing, forged or too old."""
-    if not value or len(value) > 1024 or value.count(".") != 1:
-        return None
-    payload, signature = value.split(".")
-    expected = _b64(hmac.new(_key(rt), payload.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(signature.encode(), expected.encode()):  # str: ASCII only, else TypeError
-        return None
-    try:
-        data = json.loads(_unb64(payload))
-        session = Session(
-            nonce=str(data["n"]),
-            account_id=int(data["a"]) if data["a"] is not None else None,
-            token_digest=str(data["d"]) if data["d"] is not None else None,
-            issued=int(data["i"]),
-            changed=False,
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
-    if (now if now is not None else time.time()) - session.issued > MAX_AGE:
-        return None
-    return session
+        self._stored.update({_CSRF: secrets.token_urlsafe(32), _ACCOUNT: account_id, _DIGEST: token_digest})
 
 
 async def load(rt: Runtime, request: web.Request) -> Session:
-    """The request's session; a new anonymous one when the cookie is missing, forged, expired or its token revoked."""
-    session = decode(rt, request.cookies.get(COOKIE))
-    if session is None:
-        return Session()
-    if session.signed_in:
-        live = await account_of_digest(rt.db.pool, session.token_digest or "")
-        if live != session.account_id:
-            return Session()
+    """The request's session; a new anonymous one when the cookie is missing, undecryptable, expired or its token revoked."""
+    stored = await aiohttp_session.get_session(request)
+    if not stored.new and isinstance(stored.get(_CSRF), str):
+        session = Session(stored)
+        if not session.signed_in or await account_of_digest(rt.db.pool, session.token_digest or "") == session.account_id:
+            return session
+    session = Session(await aiohttp_session.new_session(request))
+    session.sign_out()
     return session
 
 
-def save(rt: Runtime, session: Session, response: web.StreamResponse) -> None:
-    """Send the cookie again if the session changed."""
-    if not session.changed:
-        return
-    response.set_cookie(
-        COOKIE,
-        encode(rt, session),
-        httponly=True,
-        samesite="Lax",
-        secure=rt.settings.server.public_url.startswith("https://"),
-        path="/",
-    )
-
-
-def csrf_token(rt: Runtime, session: Session) -> str:
-    """The CSRF token of a session's forms."""
-    return _b64(hmac.new(_key(rt), b"csrf:" + session.nonce.encode(), hashlib.sha256).digest())
-
-
-def csrf_ok(rt: Runtime, session: Session, token: object) -> bool:
+def csrf_ok(session: Session, token: object) -> bool:
     """Whether a submitted token belongs to this (existing) session."""
-    if session.changed or not isinstance(token, str) or len(token) > 100:
+    if session.new or not isinstance(token, str) or not token.isascii() or len(token) > 100:
         return False
-    return hmac.compare_digest(token.encode(), csrf_token(rt, session).encode())  # str: ASCII only, else TypeError
+    return hmac.compare_digest(token, session.csrf)
