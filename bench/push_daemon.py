@@ -41,6 +41,7 @@ import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 import psutil  # noqa: E402
 
+from bench import profiling  # noqa: E402
 from bench.harness import machine  # noqa: E402
 from connectors.amazon.simulator import SimulatorConfig, run_simulator  # noqa: E402
 from core.infra.crypto import new_key  # noqa: E402
@@ -51,6 +52,28 @@ from core.storage.tokens import create_token  # noqa: E402
 from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment  # noqa: E402
 
 PUSHED = 'hub_parcel_pushes_total{connector="amazon",outcome="confirmed"} '
+
+
+def print_daemon_logs(workdir: Path) -> None:
+    """The end of each daemon's output, for a run that failed."""
+    for log in sorted(workdir.glob("hub-serve-*.log")):
+        print(f"--- the end of {log.name}:\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
+
+
+def report_profile(profile: Path, pg_log: Path, log_start: int, labels: int) -> None:
+    """Print (and keep in ``profile``) the daemon's top functions and PostgreSQL's top statements per label."""
+    samples, rows = profiling.top_functions(profile / "daemon.pyspy.txt", 30)
+    lines = [f"daemon (py-spy, {samples} samples while busy): self %, total %, function"]
+    lines += [f"  {own:5.1f} {total:5.1f}  {name}" for own, total, name in rows]
+    calls, millis, statements = profiling.statement_summary(pg_log, log_start, labels, 25)
+    lines.append(
+        f"PostgreSQL: {calls / labels:.1f} statements per label, {millis / labels:.2f} ms of statement time per label "
+        "(log_min_duration_statement; execute and bind apart):"
+    )
+    lines += [f"  {row}" for row in statements]
+    text = "\n".join(lines)
+    (profile / "summary.txt").write_text(text + "\n")
+    print(text)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -88,7 +111,8 @@ def postgres_processes(folder: Path) -> list[psutil.Process]:
 
 
 async def run(
-    daemons: int, labels: int, sellers: int, inflight: int, pool_max: int | None, concurrency: int | None, workdir: Path
+    daemons: int, labels: int, sellers: int, inflight: int, pool_max: int | None, concurrency: int | None, workdir: Path,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     per_seller = -(-labels // sellers)
     url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
@@ -159,6 +183,12 @@ async def run(
                 me = psutil.Process()
                 cpu0 = [cpu([p]) for p in daemon_procs], cpu(pg_procs), cpu([me])
                 rss_peak = [p.memory_info().rss for p in daemon_procs]
+                spy = None
+                if profile is not None:
+                    await profiling.log_statements(url, on=True)
+                    pg_log, log_start = profiling.log_end(workdir / "pg" / "postgres", profile)
+                    spy = profiling.PySpy(daemon_procs[0].pid, profile / "daemon.pyspy.txt")
+                    await spy.start()
 
                 async def post(n: int, order: dict[str, Any]) -> None:
                     body = {
@@ -191,6 +221,10 @@ async def run(
                 done = time.perf_counter()
                 sampler.cancel()
                 cpu1 = [cpu([p]) for p in daemon_procs], cpu(pg_procs), cpu([me])
+                if spy is not None and profile is not None:
+                    await spy.stop()
+                    await profiling.log_statements(url, on=False)
+                    report_profile(profile, pg_log, log_start, len(orders))
                 per_daemon = [await metric(http, d, PUSHED) for d in fleet]
                 job_means = {
                     name: sum([await metric(http, d, f'hub_job_{name}_seconds_sum{{entrypoint="push"}} ') for d in fleet])
@@ -239,6 +273,8 @@ async def main() -> None:
     parser.add_argument("--inflight", type=int, default=300, help="label POSTs in flight (default 300)")
     parser.add_argument("--pool-max", type=int, default=None, help="database.pool_max of each daemon (default the hub's)")
     parser.add_argument("--concurrency", type=int, default=None, help="jobs.concurrency of each daemon (default the hub's)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="folder: py-spy the (first) daemon and log PostgreSQL's statements; CPU figures then include that cost")
     args = parser.parse_args()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     print(f"machine: {machine()}")
@@ -250,7 +286,12 @@ async def main() -> None:
     for count in (int(x) for x in args.daemons.split(",")):
         workdir = Path(tempfile.mkdtemp(prefix="hub-push-daemon-"))
         try:
-            r = await run(count, args.labels, args.sellers, args.inflight, args.pool_max, args.concurrency, workdir)
+            r = await run(
+                count, args.labels, args.sellers, args.inflight, args.pool_max, args.concurrency, workdir, args.profile
+            )
+        except BaseException:
+            print_daemon_logs(workdir)
+            raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         spread = ", ".join(f"{int(p):,}" for p in r["per_daemon"])
@@ -265,7 +306,9 @@ async def main() -> None:
             f"  confirmShipment 429s met: {r['refused']}\n"
             f"  pushes per daemon (hub_parcel_pushes_total confirmed): {spread}\n"
             f"  push jobs: mean wait in the queue {r['job_latency']:.2f} s, mean run {r['job_duration'] * 1000:.0f} ms\n"
-            f"  CPU s: daemons {', '.join(f'{c:.0f}' for c in r['daemon_cpu'])}; PostgreSQL {r['pg_cpu']:.0f}; "
+            f"  CPU per label: daemons {1000 * sum(r['daemon_cpu']) / r['labels']:.2f} ms + PostgreSQL "
+            f"{1000 * r['pg_cpu'] / r['labels']:.2f} ms = {1000 * (sum(r['daemon_cpu']) + r['pg_cpu']) / r['labels']:.2f} ms\n"
+            f"  CPU s: daemons {', '.join(f'{c:.1f}' for c in r['daemon_cpu'])}; PostgreSQL {r['pg_cpu']:.1f}; "
             f"this process (simulator + clients) {r['bench_cpu']:.0f}; "
             f"daemon peak RSS {', '.join(f'{x / 2**20:.0f} MiB' for x in r['daemon_rss'])}"
         )

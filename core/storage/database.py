@@ -51,18 +51,26 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
-    await connection.set_type_codec("jsonb", encoder=_json_dumps, decoder=_json_loads, schema="pg_catalog")
+    # Binary: no text round trip through str, and a row type with a jsonb column (a whole parcels
+    # row in an array, say) can be read, which asyncpg refuses when a column's codec is text.
+    await connection.set_type_codec(
+        "jsonb", encoder=_json_dumps, decoder=_json_loads, schema="pg_catalog", format="binary"
+    )
 
 
-def _json_dumps(value: Any) -> str:
+#: The version byte that starts jsonb's binary form.
+_JSONB_VERSION = b"\x01"
+
+
+def _json_dumps(value: Any) -> bytes:
     # Text passes through as JSON already: pgqueuer sends its jsonb parameters that way.
     if isinstance(value, str):
-        return value
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        return _JSONB_VERSION + value.encode()
+    return _JSONB_VERSION + orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
-def _json_loads(value: str) -> Any:
-    return orjson.loads(value)
+def _json_loads(value: bytes) -> Any:
+    return orjson.loads(memoryview(value)[1:])
 
 
 def embedded_url(data_dir: Path) -> tuple[str, Any]:

@@ -5,6 +5,22 @@ from __future__ import annotations
 import asyncpg
 from pgqueuer import AsyncpgDriver, Queries
 
+#: A CTE that queues the push job of the label in a CTE named ``label``, for a statement that
+#: inserts the label (``core.storage.labels.insert_label``): one round trip instead of two. It is
+#: what pgqueuer's enqueue writes (the job row, queued now with priority 0 and no dedupe key, and
+#: its "queued" log row); pgqueuer's trigger on the table sends the notice that wakes a worker. The
+#: payload is the one ``core.infra.queue.enqueue_push`` sends.
+PUSH_JOB = """
+    push_job as (
+        insert into pgqueuer (priority, entrypoint, payload, status)
+        select 0, 'push', convert_to('{"label_id": ' || label.id || '}', 'UTF8'), 'queued' from label
+        returning id, entrypoint, priority
+    ), push_job_logged as (
+        insert into pgqueuer_log (job_id, status, entrypoint, priority)
+        select id, 'queued', entrypoint, priority from push_job
+    )
+"""
+
 
 def queries(db: asyncpg.Connection) -> Queries:
     """pgqueuer's queries over one connection (inside the caller's transaction, if any)."""

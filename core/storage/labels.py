@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import orjson
 
 from core.contract.errors import NotFound
-from core.contract.models import Label, Parcel, ParcelItem, PushState
+from core.contract.models import Connection, Label, Parcel, ParcelItem, PushState
+from core.storage.connections import to_connection
 from core.storage.database import Db
+from core.storage.jobqueue import PUSH_JOB
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class LabelTarget:
     #: item id -> quantity in hub parcels the shop did not show at the last import (so its
     #: quantity_unshipped does not count them yet); with no shop references known, none.
     not_at_shop: dict[str, int]
+    #: tracking number -> (label id, parcel reference) of the order's parcels
+    tracking_numbers: dict[str, tuple[int, str]]
 
     def remaining(self) -> dict[str, int]:
         """What is left to ship per item: never more than the shop's view, less what the hub sent since.
@@ -112,6 +117,7 @@ async def lock_label_target(
     lost, and a retry reuses its reference; counting its items again would send them twice under
     a new reference. The next reference is above both the hub's and the shop's references, so a
     new parcel never edits a package the shop holds. The recipient is not read (nor decrypted).
+    The order's tracking numbers come with the rest (a new label must not repeat one).
     """
     locked = await db.fetchval(
         """
@@ -138,7 +144,9 @@ async def lock_label_target(
                            coalesce(sum((item->>'quantity')::int)
                                     filter (where p.reference <> all(o.shop_references)), 0) as not_at_shop
                     from parcels p, jsonb_array_elements(p.items) as item where p.order_id = o.id group by 1
-                ) as used) as in_parcels
+                ) as used) as in_parcels,
+               (select coalesce(jsonb_object_agg(tracking_number, jsonb_build_array(label_id, reference)), '{}'::jsonb)
+                  from parcels where order_id = o.id) as tracking_numbers
         from orders o where o.id = $1
         """,
         order_id,
@@ -154,11 +162,15 @@ async def lock_label_target(
         items={item_id: (ordered, unshipped) for item_id, ordered, unshipped in row["items"]},
         in_parcels={item_id: quantity for item_id, (quantity, _) in used.items()},
         not_at_shop={item_id: missing for item_id, (_, missing) in used.items() if missing},
+        tracking_numbers={number: (label_id, reference) for number, (label_id, reference) in row["tracking_numbers"].items()},
     )
 
 
 async def insert_label(db: asyncpg.Connection, order_id: int, label: Label) -> StoredLabel:
-    """Insert a label and its parcels in one statement; return it as stored."""
+    """Insert a label and its parcels, and queue its push job, in one statement; return the label as stored.
+
+    The job is pgqueuer's (``core.storage.jobqueue.PUSH_JOB``), so it commits with the label or not at all.
+    """
     rows = await db.fetch(
         """
         with label as (
@@ -171,7 +183,10 @@ async def insert_label(db: asyncpg.Connection, order_id: int, label: Label) -> S
                  unnest($6::text[], $7::text[], $8::jsonb[]) with ordinality as p(reference, tracking_number, items, n)
             order by p.n
             returning *
-        )
+        ),
+        """
+        + PUSH_JOB
+        + """
         select label.created_at as label_created_at, parcel.*
         from label join parcel on parcel.label_id = label.id order by parcel.id
         """,
@@ -205,8 +220,9 @@ async def find_label(db: Db, order_id: int, external_id: str) -> int | None:
 async def get_label(db: Db, label_id: int, account_id: int | None = None) -> StoredLabel:
     """One label with its parcels; with ``account_id``, only that account's."""
     row = await db.fetchrow(
-        """
-        select l.* from labels l join orders o on o.id = l.order_id join connections c on c.id = o.connection_id
+        f"""
+        select l.*, {_PARCELS_OF.format(label="l")} as parcels
+        from labels l join orders o on o.id = l.order_id join connections c on c.id = o.connection_id
         where l.id = $1 and ($2::bigint is null or c.account_id = $2)
         """,
         label_id,
@@ -214,7 +230,15 @@ async def get_label(db: Db, label_id: int, account_id: int | None = None) -> Sto
     )
     if row is None:
         raise NotFound(f"No label {label_id}.")
-    parcels = await db.fetch("select * from parcels where label_id = $1 order by id", label_id)
+    return _label(row, row["parcels"])
+
+
+#: A label's parcels as an array of ``parcels`` rows, oldest first. By the order's id as well: the
+#: (order_id, reference) index finds them (there is no index on label_id alone).
+_PARCELS_OF = "array(select p from parcels p where p.order_id = {label}.order_id and p.label_id = {label}.id order by p.id)"
+
+
+def _label(row: asyncpg.Record, parcels: list[asyncpg.Record]) -> StoredLabel:
     return StoredLabel(
         id=row["id"],
         order_id=row["order_id"],
@@ -261,6 +285,51 @@ async def take_lease(db: Db, label_id: int, owner: UUID, seconds: float) -> date
         label_id,
         owner,
         seconds,
+    )
+
+
+@dataclass(frozen=True)
+class PushStart:
+    """What a push reads as it takes the label's lease: the label, its order and the order's connection."""
+
+    label: StoredLabel
+    #: the ``orders`` row with its ``items`` (as ``core.storage.orders`` reads one), recipient still sealed
+    order: dict[str, Any]
+    connection: Connection
+    credentials: bytes | None  # sealed (core.infra.crypto.Vault)
+    event_token: str | None
+
+
+async def begin_push(db: Db, label_id: int, owner: UUID, seconds: float) -> PushStart | None:
+    """Take a label's push lease for ``owner`` (as ``take_lease``) and read what the push needs, in one statement.
+
+    ``None`` when another live lease holds the label, or there is no such label.
+    """
+    row = await db.fetchrow(
+        f"""
+        with taken as (
+            update labels set push_owner = $2, push_until = now() + make_interval(secs => $3)
+            where id = $1 and (push_until is null or push_until < now())
+            returning *
+        )
+        select t.*, {_PARCELS_OF.format(label="t")} as parcels, o as "order",
+               coalesce((select jsonb_agg(to_jsonb(i) order by i.id) from order_items i where i.order_id = o.id),
+                        '[]'::jsonb) as items,
+               c as connection, c.credentials, c.event_token
+        from taken t join orders o on o.id = t.order_id join connections c on c.id = o.connection_id
+        """,
+        label_id,
+        owner,
+        seconds,
+    )
+    if row is None:
+        return None
+    return PushStart(
+        label=_label(row, row["parcels"]),
+        order={**row["order"], "items": row["items"]},
+        connection=to_connection(row["connection"]),
+        credentials=row["credentials"],
+        event_token=row["event_token"],
     )
 
 
@@ -311,7 +380,7 @@ async def record_outcome(db: Db, label_id: int, reference: str, state: PushState
         """
         update parcels set push_state = $3, push_message = $4, push_attempts = push_attempts + 1,
                pushed_at = case when $3 = 'confirmed' then now() else pushed_at end
-        where label_id = $1 and reference = $2
+        where order_id = (select order_id from labels where id = $1) and label_id = $1 and reference = $2
         """,
         label_id,
         reference,
@@ -326,19 +395,35 @@ async def record_outcomes(
     outcomes: list[tuple[str, PushState, str | None]],
     lease_owner: UUID | None = None,
     accepted: dict[str, tuple[str, float]] | None = None,
+    release: bool = False,
 ) -> bool:
     """Store what the shop said to several parcels of a label, in one statement.
 
     ``accepted`` gives, per reference of a parcel the shop accepted, its ``shop_reference`` and
     the seconds until core asks the shop about it. With ``lease_owner``, only while that push
     still holds the label's lease (the label row is locked for the check, so a takeover
-    committing meanwhile is seen); returns whether it did.
+    committing meanwhile is seen); returns whether it did. ``release``: give the lease up in the
+    same statement (``finish_push`` returns the parcels too).
     """
+    held, _ = await finish_push(db, label_id, outcomes, lease_owner, accepted, release)
+    return held
+
+
+async def finish_push(
+    db: Db,
+    label_id: int,
+    outcomes: list[tuple[str, PushState, str | None]],
+    lease_owner: UUID | None = None,
+    accepted: dict[str, tuple[str, float]] | None = None,
+    release: bool = True,
+) -> tuple[bool, list[StoredParcel]]:
+    """``record_outcomes``, and by default give up the lease, in one statement; whether the lease held, and the parcels changed."""
     accepted = accepted or {}
-    return await db.fetchval(
+    row = await db.fetchrow(
         """
         with lease as (
-            select id from labels where id = $1 and ($5::uuid is null or push_owner = $5) for no key update
+            select id, order_id from labels
+            where id = $1 and ($5::uuid is null or push_owner = $5) for no key update
         ), recorded as (
             update parcels set push_state = o.state, push_message = o.message, push_attempts = push_attempts + 1,
                    pushed_at = case when o.state = 'confirmed' then now() else pushed_at end,
@@ -346,11 +431,16 @@ async def record_outcomes(
                    accepted_at = case when o.state = 'accepted' then now() else accepted_at end,
                    checks = case when o.state = 'accepted' then 0 else checks end,
                    check_after = case when o.state = 'accepted' then now() + make_interval(secs => o.check_in) end
-            from unnest($2::text[], $3::text[], $4::text[], $6::text[], $7::float8[])
+            from lease, unnest($2::text[], $3::text[], $4::text[], $6::text[], $7::float8[])
                  as o(reference, state, message, shop_reference, check_in)
-            where parcels.label_id = $1 and parcels.reference = o.reference and exists (select 1 from lease)
+            -- by (order_id, reference): the index finds the parcel
+            where parcels.order_id = lease.order_id and parcels.reference = o.reference and parcels.label_id = $1
+            returning parcels
+        ), released as (
+            update labels set push_owner = null, push_until = null
+            where $8 and id = $1 and push_owner = $5 and exists (select 1 from lease)
         )
-        select exists (select 1 from lease)
+        select exists (select 1 from lease) as held, array(select parcels from recorded order by (parcels).id) as parcels
         """,
         label_id,
         [reference for reference, _, _ in outcomes],
@@ -359,14 +449,16 @@ async def record_outcomes(
         lease_owner,
         [accepted.get(reference, (None, 0.0))[0] for reference, _, _ in outcomes],
         [accepted.get(reference, (None, 0.0))[1] for reference, _, _ in outcomes],
+        release and lease_owner is not None,
     )
+    return row["held"], [_parcel(parcel) for parcel in row["parcels"]]
 
 
 async def reset_failed(db: Db, label_id: int) -> int:
     """Put a label's failed and skipped parcels back to pending for a retry; return how many."""
     result = await db.execute(
         "update parcels set push_state = 'pending', push_message = null "
-        "where label_id = $1 and push_state in ('failed', 'skipped')",
+        "where order_id = (select order_id from labels where id = $1) and label_id = $1 and push_state in ('failed', 'skipped')",
         label_id,
     )
     return int(result.split()[-1])
@@ -375,7 +467,8 @@ async def reset_failed(db: Db, label_id: int) -> int:
 async def repend_skipped(db: Db, label_id: int) -> int:
     """Put a label's skipped parcels (the tracking setting was off) back to pending; return how many."""
     result = await db.execute(
-        "update parcels set push_state = 'pending', push_message = null where label_id = $1 and push_state = 'skipped'",
+        "update parcels set push_state = 'pending', push_message = null "
+        "where order_id = (select order_id from labels where id = $1) and label_id = $1 and push_state = 'skipped'",
         label_id,
     )
     return int(result.split()[-1])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -72,7 +73,7 @@ async def record_label(
 ) -> tuple[StoredLabel, bool]:
     """Record a label for a stored order and queue its push; return it and whether it is new.
 
-    The push job is queued in the same transaction, so no label is ever stored without its push.
+    The push job is queued in the same statement, so no label is ever stored without its push.
     The same label id again returns the stored label, unchanged (and ``False``); with other
     tracking numbers, items or carrier it is a ``Conflict`` naming the difference. A tracking
     number already on a parcel of the order is a ``Conflict`` too.
@@ -91,10 +92,9 @@ async def record_label(
             return existing, False
         if target.status == OrderStatus.CANCELLED.value:
             raise Conflict(f"Order {order_id} was cancelled in the shop: do not ship it.")
-        taken = await store.tracking_numbers_of_order(db, order_id)
         for parcel in new.parcels:
-            if parcel.tracking_number in taken:
-                label_id, reference = taken[parcel.tracking_number]
+            if parcel.tracking_number in target.tracking_numbers:
+                label_id, reference = target.tracking_numbers[parcel.tracking_number]
                 raise Conflict(
                     f"Tracking number {parcel.tracking_number} is on parcel {reference} of label {label_id} of "
                     f"order {order_id} already: each parcel has its own tracking number (a parcel the shop "
@@ -132,9 +132,8 @@ async def record_label(
             ship_date=new.ship_date or utc_now(),
             parcels=parcels,
         )
-        stored = await store.insert_label(db, order_id, label)
-        await queue.enqueue_push(db, stored.id)
-        return stored, True
+        # The push job is queued by the same statement.
+        return await store.insert_label(db, order_id, label), True
 
 
 def _differences(stored: StoredLabel, new: NewLabel) -> list[str]:
@@ -210,11 +209,13 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
     ``lease_seconds`` after a crash; the parcels a crashed push left pending are then pushed
     again with the same references, which edits them in the shop instead of adding them.
     Outcomes are stored only while the lease is still this push's, so a push that lost it cannot
-    write over the next one's.
+    write over the next one's. Taking the lease reads the label, its order and the order's
+    connection in the same statement, and storing the outcomes gives the lease up in the same
+    statement: two statements a push.
     """
-    owner = uuid.uuid4()
-    until = await store.take_lease(rt.db.pool, label_id, owner, lease_seconds(rt))
-    if until is None:
+    lease = _Lease(uuid.uuid4())
+    start = await store.begin_push(rt.db.pool, label_id, lease.owner, lease_seconds(rt))
+    if start is None:
         held = await store.lease_left(rt.db.pool, label_id)
         if held is None:
             raise NotFound(f"No label {label_id}: list a shipment's labels with `hub orders list`.")
@@ -225,43 +226,55 @@ async def push_label(rt: Runtime, label_id: int) -> StoredLabel:
         )
     try:
         # The lease is renewed from here to the last outcome written, waits for the pool included.
-        async with _lease_kept(rt, label_id, owner):
-            return await _push(rt, label_id, owner)
+        async with _lease_kept(rt, label_id, lease.owner):
+            return await _push(rt, start, lease)
     finally:
         # A cancellation while taking the lease can leave it taken unseen: it then expires.
-        with contextlib.suppress(*DATABASE_FAULTS):  # else it expires
-            await asyncio.shield(store.release_lease(rt.db.pool, label_id, owner))
+        if not lease.released:
+            with contextlib.suppress(*DATABASE_FAULTS):  # else it expires
+                await asyncio.shield(store.release_lease(rt.db.pool, label_id, lease.owner))
 
 
-async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
-    async with rt.db.pool.acquire() as db:
-        label = await store.get_label(db, label_id)
-        if not label.parcels_in(PushState.PENDING, PushState.SKIPPED):
-            return label
-        stored = await order_store.get_order(db, rt.vault, label.order_id)
-        connection = await connection_store.get_connection(db, stored.connection_id)
-        if connection.settings.update_tracking and label.parcels_in(PushState.SKIPPED):
-            # Skipped while the setting was off; the merchant has turned it on since: they go now.
+class _Lease:
+    """A push's lease on its label: the owner id, and whether storing the outcome gave it up already."""
+
+    __slots__ = ("owner", "released")
+
+    def __init__(self, owner: uuid.UUID) -> None:
+        self.owner = owner
+        self.released = False
+
+
+async def _push(rt: Runtime, start: store.PushStart, lease: _Lease) -> StoredLabel:
+    label, connection = start.label, start.connection
+    label_id = label.id
+    if not label.parcels_in(PushState.PENDING, PushState.SKIPPED):
+        return label
+    # The order as core.storage.orders reads one (the recipient decrypted): what the hook is given.
+    order = order_store._to_stored(rt.vault, start.order).order  # orders.py has no public row reader
+    if connection.settings.update_tracking and label.parcels_in(PushState.SKIPPED):
+        # Skipped while the setting was off; the merchant has turned it on since: they go now.
+        async with rt.db.pool.acquire() as db:
             await store.repend_skipped(db, label_id)
             label = await store.get_label(db, label_id)
-        if not label.parcels_in(PushState.PENDING):
-            return label
-        pending = label.as_label((PushState.PENDING,))
-        if not connection.settings.update_tracking:
-            off = "updating the tracking code in the shop is off"
-            await _record(db, label_id, owner, [(p.reference, PushState.SKIPPED, off) for p in pending.parcels])
-            PUSHES.labels(connection.connector, "skipped").inc(len(pending.parcels))
-            return await store.get_label(db, label_id)
-        if not connection.state.working:
-            PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
-            raise ConnectorAuthFailed(
-                f"Connection {connection.id} is {connection.state.value}: "
-                f"{lifecycle.ACTIONS[connection.state] or 'reconnect it'}"
-            )
-        context = await rt.context(connection, db=db)
+    if not label.parcels_in(PushState.PENDING):
+        return label
+    pending = label.as_label((PushState.PENDING,))
+    if not connection.settings.update_tracking:
+        off = "updating the tracking code in the shop is off"
+        PUSHES.labels(connection.connector, "skipped").inc(len(pending.parcels))
+        return await _record(rt, label, lease, [(p.reference, PushState.SKIPPED, off) for p in pending.parcels])
+    if not connection.state.working:
+        PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
+        raise ConnectorAuthFailed(
+            f"Connection {connection.id} is {connection.state.value}: "
+            f"{lifecycle.ACTIONS[connection.state] or 'reconnect it'}"
+        )
+    credentials = rt.vault.decrypt(start.credentials) if start.credentials is not None else {}
+    context = rt.context_with(connection, credentials, start.event_token)
     # No database connection is held while the shop answers (or its pacing waits).
     try:
-        outcomes = await rt.runner.on_label_created(context, stored.order, pending)
+        outcomes = await rt.runner.on_label_created(context, order, pending)
     except ConnectorAuthFailed as err:
         PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         log.warning("connection %s: push of label %s needs a reconnect: %s", connection.id, label_id, err)
@@ -270,7 +283,7 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
     except TransientError:
         PUSHES.labels(connection.connector, "retry").inc(len(pending.parcels))
         retry: list[tuple[str, PushState, str | None]] = [(p.reference, PushState.PENDING, "will retry") for p in pending.parcels]
-        await _record(rt.db.pool, label_id, owner, retry)
+        await _record(rt, label, lease, retry)
         raise
     states = {
         "confirmed": PushState.CONFIRMED, "failed": PushState.FAILED, "retry": PushState.PENDING,
@@ -279,57 +292,74 @@ async def _push(rt: Runtime, label_id: int, owner: uuid.UUID) -> StoredLabel:
     accepted = {
         o.reference: (o.shop_reference or "", check_delay(rt, 0, o.retry_after)) for o in outcomes if o.state == "accepted"
     }
-    async with rt.db.pool.acquire() as db:
-        # Accepted parcels are asked about (check_parcels) once due, by the scheduler's next tick
-        # or at once when a shop event names them; no push attempt is spent on them.
-        await _record(db, label_id, owner, [(o.reference, states[o.state], o.message) for o in outcomes], accepted)
-        retry_after = None
-        for outcome in outcomes:
-            PUSHES.labels(connection.connector, outcome.state).inc()
-            if outcome.state == "retry":
-                retry_after = max(retry_after or 0.0, outcome.retry_after or 0.0)
+    # Accepted parcels are asked about (check_parcels) once due, by the scheduler's next tick
+    # or at once when a shop event names them; no push attempt is spent on them.
+    label = await _record(rt, label, lease, [(o.reference, states[o.state], o.message) for o in outcomes], accepted)
+    retry_after = None
+    for outcome in outcomes:
+        PUSHES.labels(connection.connector, outcome.state).inc()
+        if outcome.state == "retry":
+            retry_after = max(retry_after or 0.0, outcome.retry_after or 0.0)
+    if log.isEnabledFor(logging.INFO):
         log.info(
             "connection %s: label %s pushed: %s",
             connection.id, label_id, ", ".join(f"{o.reference}={o.state}" for o in outcomes),
         )
-        if retry_after is not None:
-            raise TransientError("Some parcels will be pushed again later.", retry_after=retry_after or None)
-        return await store.get_label(db, label_id)
+    if retry_after is not None:
+        raise TransientError("Some parcels will be pushed again later.", retry_after=retry_after or None)
+    return label
 
 
 @contextlib.asynccontextmanager
 async def _lease_kept(rt: Runtime, label_id: int, owner: uuid.UUID) -> AsyncIterator[None]:
-    """Renew the push lease a few times per lease period while the block runs."""
+    """Renew the push lease a few times per lease period while the block runs.
+
+    The renewing task starts only once the first renewal is due: most pushes end well before.
+    """
     seconds = lease_seconds(rt)
+    renewal: asyncio.Task[None] | None = None
 
     async def renew() -> None:
         while True:
-            await asyncio.sleep(seconds / 3)
             with contextlib.suppress(*DATABASE_FAULTS):
                 await store.renew_lease(rt.db.pool, label_id, owner, seconds)
+            await asyncio.sleep(seconds / 3)
 
-    renewal = asyncio.create_task(renew(), name=f"hub-lease-{label_id}")
+    def start_renewing() -> None:
+        nonlocal renewal
+        renewal = asyncio.create_task(renew(), name=f"hub-lease-{label_id}")
+
+    timer = asyncio.get_running_loop().call_later(seconds / 3, start_renewing)
     try:
         yield
     finally:
-        renewal.cancel()
-        await asyncio.gather(renewal, return_exceptions=True)
+        timer.cancel()
+        if renewal is not None:
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
 
 
 async def _record(
-    db: asyncpg.Connection | asyncpg.Pool,
-    label_id: int,
-    owner: uuid.UUID,
+    rt: Runtime,
+    label: StoredLabel,
+    lease: _Lease,
     outcomes: list[tuple[str, PushState, str | None]],
     accepted: dict[str, tuple[str, float]] | None = None,
-) -> None:
-    """Store the outcomes while the lease is this push's; a push that lost it stores nothing."""
-    if not await store.record_outcomes(db, label_id, outcomes, lease_owner=owner, accepted=accepted):
-        log.warning("label %s: the push outlived its lease; another push records the outcome", label_id)
+) -> StoredLabel:
+    """Store the outcomes and give up the lease, while the lease is this push's; the label as it is now.
+
+    A push that lost its lease stores nothing (and raises ``PushRunning``).
+    """
+    held, changed = await store.finish_push(rt.db.pool, label.id, outcomes, lease.owner, accepted)
+    if not held:
+        log.warning("label %s: the push outlived its lease; another push records the outcome", label.id)
         raise PushRunning(
-            f"Label {label_id} is being pushed by another worker, which records what the shop said. Nothing to do.",
+            f"Label {label.id} is being pushed by another worker, which records what the shop said. Nothing to do.",
             retry_after=0.0,
         )
+    lease.released = True
+    now = {parcel.id: parcel for parcel in changed}
+    return dataclasses.replace(label, parcels=[now.get(parcel.id, parcel) for parcel in label.parcels])
 
 
 #: How many accepted parcels one question to the shop covers at most.
