@@ -22,7 +22,7 @@ class SimulatorConfig(BaseModel):
 
     # The seeded world.
     seed: int = 1
-    sellers: int = Field(default=2, ge=1, le=10_000)
+    sellers: int = Field(default=2, ge=1, le=200_000)
     orders_per_seller: int = Field(default=50, ge=0, le=10_000_000)
     marketplaces: list[str] = Field(default_factory=lambda: ["NL", "DE"], min_length=1)
     start_time: datetime | None = None  # the clock's start; None: the real time now
