@@ -4,8 +4,9 @@ The hooks here are thin; the work is in ``auth`` (connect, check, disconnect), `
 ``mapping`` (the order list and details into core orders, with the cursor bol.com's API needs),
 ``shipping`` (one shipment per parcel, exactly once, and the process statuses), ``events``
 (signed webhooks), ``subscription`` and ``client`` (tokens, pacing, retries, errors).
-``open_connector`` gives each process its own ``BolState`` (tokens, rate buckets, signature
-keys), which reaches the hooks as ``context.state``. ``cli`` adds ``hub bol``; ``demo`` is the shop
+``open_connector`` gives each process its own ``BolState``, which reaches the hooks as
+``context.state``; its tokens, rate buckets and signature keys live in core's coordination, shared
+by every process on the hub's database. ``cli`` adds ``hub bol``; ``demo`` is the shop
 ``hub demo`` runs; ``simulator`` is bol.com on 127.0.0.1 for both and for the tests.
 """
 
@@ -39,8 +40,9 @@ from core.hubapi import (
 
 @hookimpl
 async def open_connector(setup: ConnectorSetup) -> BolState:
-    """A fresh ``BolState`` on the system clock: no tokens, every rate bucket full, no signature keys."""
-    return BolState()
+    """A ``BolState`` on the system clock whose tokens, rate buckets and signature keys are shared by every
+    process on the hub's database (``setup.coordination``)."""
+    return BolState(coordination=setup.coordination)
 
 
 @hookimpl

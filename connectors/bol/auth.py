@@ -83,6 +83,6 @@ async def disconnect(context: ConnectorContext, settings: BolSettings, state: Bo
         removed = await subscription.remove(context, api)
         context.log.info("bol.com events: %d subscription(s) removed", removed)
     finally:
-        api.forget_token()
+        await api.forget_token()
         state.subscriptions_checked.pop(context.connection.id, None)
 

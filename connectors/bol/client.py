@@ -1,32 +1,33 @@
-"""The Retailer API client on aiohttp: client-credential tokens, pacing per endpoint, bounded retries.
+"""The Retailer API client on aiohttp: client-credential tokens, pacing per endpoint, core's retry loop.
 
 ``BolState`` is what the connector keeps between hook calls in one process (``open_connector``
-returns it): the access tokens (one per client id and secret, reused until 30 seconds before
-they expire, one request at a time: bol.com blocks addresses that ask for too many), the rate
-buckets (per client and endpoint, from bol.com's published limits, corrected by every answer's
-``X-RateLimit-*`` headers and by ``Retry-After``) and bol.com's webhook signature keys. ``BolApi``
-makes the calls of one client. Time comes from a ``Clock`` so tests can run the limits on a
-simulated clock.
+returns it): core's client kit (``ClientParts``) for bol.com, holding the access tokens (one per
+client id and secret, reused until 30 seconds before they expire, one request at a time: bol.com
+blocks addresses that ask for too many), the rate buckets (per client and endpoint, from
+bol.com's published limits, corrected by every answer's ``X-RateLimit-*`` headers and by
+``Retry-After``) and bol.com's webhook signature keys (``SignatureKeys``). Given core's
+``Coordination`` (what ``open_connector`` does), all three are shared by every process on the
+hub's database: N daemons keep one client's limits together, ask one token for it and fetch the
+keys once. Without it (``BolState(clock=...)``) they are the process's own, on a clock tests can
+simulate. ``BolApi`` makes the calls of one client.
 
 Requests and answers use bol.com's media type ``application/vnd.retailer.v10+json``. A 401
 gets one new token and one repeat; 429s are waited out (``Retry-After``) and repeated; 5xx,
-timeouts and dropped connections are repeated with backoff, except for the calls that create
-something and take no idempotency key (``const.NOT_REPEATABLE``): after those the caller must
-first find out what happened.
+timeouts and dropped connections are repeated with backoff by core's loop (``retrying``), except
+for the calls that create something and take no idempotency key (``const.NOT_REPEATABLE``):
+after those the caller must first find out what happened.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
+import binascii
 import hashlib
 import logging
 import math
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -58,60 +59,34 @@ from connectors.bol.const import (
     Operation,
     RateLimit,
 )
-from connectors.bol.errors import RECONNECT, Problem, api_error, parse_json, token_error
+from connectors.bol.errors import RECONNECT, Problem, api_error, token_error
 from connectors.bol.settings import BolSettings
 from core.hubapi import (
-    SHOP_CALLS,
+    NETWORK_ERRORS,
+    ClientParts,
+    Clock,
     ConnectorAuthFailed,
     ConnectorContext,
     ConnectorError,
     ConnectorNotReady,
-    RateLimited,
-    TransientError,
+    Coordination,
+    RetryPolicy,
+    count_call,
+    parse_json,
+    retry_after_seconds,
+    retrying,
 )
 
 Log = logging.Logger | logging.LoggerAdapter[Any]
 
-_NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+#: The shop's name in ``hub_shop_calls_total``.
+SHOP_ID = "bol"
 TOKEN_OPERATION = "token"
 
 
 def operation_name(operation: Operation) -> str:
     """``GET /retailer/orders``: how logs and metrics name an operation."""
     return f"{operation[0]} {operation[1]}"
-
-
-def count_call(operation: str, status: int | BaseException) -> None:
-    """Count one HTTP exchange with bol.com: its status, or ``timeout`` / ``network`` when none came."""
-    if isinstance(status, BaseException):
-        outcome = "timeout" if isinstance(status, asyncio.TimeoutError) else "network"
-    else:
-        outcome = str(status)
-    SHOP_CALLS.labels("bol", operation, outcome).inc()
-
-
-class Clock(Protocol):
-    """A source of monotonic time and a way to wait; tests pass a simulated one."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` on this clock."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        """``time.monotonic()``."""
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        """``asyncio.sleep``."""
-        await asyncio.sleep(seconds)
 
 
 #: Paid once after a burst, so that the hub's calls never reach bol.com a hair before its bucket refills.
@@ -128,234 +103,113 @@ def usable_burst(capacity: float) -> float:
     return capacity if capacity < 2 else capacity - max(1.0, math.floor(capacity * BURST_HEADROOM))
 
 
-class Bucket:
-    """One endpoint's rate limit on our side: ``capacity`` calls refilled evenly over the limit's period.
-
-    Callers reserve a call and then wait for it, so concurrent callers queue in order without a
-    lock. bol.com's answers only ever make it stricter: its size (``X-RateLimit-Limit``), fewer calls
-    left (``X-RateLimit-Remaining``), or a pause until ``Retry-After`` after a 429.
-    """
-
-    def __init__(self, limit: RateLimit, now: float) -> None:
-        self.period = limit.per_seconds
-        self.capacity = float(limit.capacity)
-        self.burst = usable_burst(self.capacity)
-        self.tokens = self.burst
-        self.updated = now
-        self.hold_until = 0.0
-
-    @property
-    def rate(self) -> float:
-        """Calls a second."""
-        return self.capacity / self.period
-
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def reserve(self, now: float) -> float:
-        """Take a call; return how long to wait before making it."""
-        self._refill(now)
-        self.tokens -= 1
-        wait = 0.0 if self.tokens >= 0 else -self.tokens / self.rate + min(PACING_MARGIN, 0.1 / self.rate)
-        return max(wait, self.hold_until - now)
-
-    def give_back(self) -> None:
-        """Return a reserved call that will not be made."""
-        self.tokens = min(self.burst, self.tokens + 1)
-
-    def wait_time(self, now: float) -> float:
-        """How long until a call is free."""
-        self._refill(now)
-        wait = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-        return max(wait, self.hold_until - now)
-
-    def observe(self, headers: Mapping[str, str], now: float) -> None:
-        """Adopt what bol.com's ``X-RateLimit-*`` headers say (names in any case).
-
-        ``X-RateLimit-Limit`` is the bucket's size; ``X-RateLimit-Remaining`` caps what is left.
-        ``X-RateLimit-Reset`` is not used: bol.com has sent it as seconds and as a time stamp, and
-        as the time until the bucket is full; an empty bucket waits for its next call at the
-        limit's rate, and a 429's ``Retry-After`` corrects anything else.
-        """
-        self._refill(now)
-        limit = _number(headers.get("x-ratelimit-limit"))
-        if limit is not None and limit >= 1 and limit != self.capacity:
-            self.capacity = limit
-            self.burst = usable_burst(limit)
-            self.tokens = min(self.tokens, self.burst)
-        remaining = _number(headers.get("x-ratelimit-remaining"))
-        if remaining is not None and remaining >= 0:
-            self.tokens = min(self.tokens, remaining)  # bol.com's own count: no headroom for jitter needed
-
-    def hold(self, now: float, seconds: float) -> None:
-        """Make no call for ``seconds`` (a 429's ``Retry-After``); bol.com's bucket is empty meanwhile."""
-        self._refill(now)
-        self.tokens = min(self.tokens, 0.0)
-        self.hold_until = max(self.hold_until, now + seconds)
+def plan_of(limit: RateLimit) -> tuple[float, float]:
+    """A published limit as the hub paces it: calls a second, and the usable burst."""
+    return limit.capacity / limit.per_seconds, usable_burst(limit.capacity)
 
 
-def _number(value: str | None) -> float | None:
+_PLANS = {operation: plan_of(limit) for operation, limit in RATE_LIMITS.items()}
+_DEFAULT_PLAN = plan_of(DEFAULT_RATE_LIMIT)
+
+
+def number(value: str | None) -> float | None:
+    """A header's number, when it holds a finite one."""
     if value is None:
         return None
     try:
-        number = float(value.strip())
+        found = float(value.strip())
     except ValueError:
         return None
-    return number if math.isfinite(number) else None
+    return found if math.isfinite(found) else None
 
 
-class Pacer:
-    """Buckets per (client, endpoint), shared by every call of the process."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._buckets: dict[tuple[str, Operation], Bucket] = {}
-
-    def bucket(self, client: str, operation: Operation) -> Bucket:
-        """The bucket of a client's endpoint, created full from the published limit."""
-        key = (client, operation)
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            limit = RATE_LIMITS.get(operation, DEFAULT_RATE_LIMIT)
-            bucket = self._buckets[key] = Bucket(limit, self._clock.monotonic())
-        return bucket
-
-    async def acquire(self, client: str, operation: Operation, max_wait: float) -> None:
-        """Wait until the endpoint allows one more call; ``RateLimited`` if that takes over ``max_wait``."""
-        bucket = self.bucket(client, operation)
-        delay = bucket.reserve(self._clock.monotonic())
-        if delay > max_wait:
-            bucket.give_back()
-            raise RateLimited(
-                "bol.com's rate limit for this account is used up; the hub will continue later.",
-                detail=f"{operation_name(operation)} would wait {delay:.0f} s for its rate limit "
-                f"(max_pacing_wait {max_wait:g} s)",
-                retry_after=delay,
-            )
-        if delay > 0:
-            await self._clock.sleep(delay)
-
-    def observe(self, client: str, operation: Operation, headers: Mapping[str, str]) -> None:
-        """Adopt an answer's rate-limit headers."""
-        self.bucket(client, operation).observe(headers, self._clock.monotonic())
-
-    def throttled(self, client: str, operation: Operation, retry_after: float | None) -> float:
-        """Record a 429; return how long until the endpoint may be called again."""
-        bucket = self.bucket(client, operation)
-        now = self._clock.monotonic()
-        bucket.hold(now, retry_after if retry_after is not None else 1 / bucket.rate)
-        return bucket.wait_time(now)
-
-
-@dataclass
-class _CachedToken:
-    value: str
-    expires_at: float
-
-
-class TokenCache:
-    """Access tokens per client, reused until shortly before they expire, one request at a time per client."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._entries: dict[str, _CachedToken] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        #: How many tokens were requested, per client (for tests and metrics).
-        self.requests: dict[str, int] = {}
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        # The process may run several event loops in turn (CLI commands, tests); a lock belongs to one.
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop, self._locks = loop, {}
-        return self._locks.setdefault(key, asyncio.Lock())
-
-    def _valid(self, key: str) -> str | None:
-        entry = self._entries.get(key)
-        if entry is not None and entry.expires_at > self._clock.monotonic():
-            return entry.value
-        return None
-
-    async def get(self, key: str, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> str:
-        """A valid access token: the cached one, or one ``fetch`` returns (once for all waiters)."""
-        token = self._valid(key)
-        if token is not None:
-            return token
-        async with self._lock(key):
-            token = self._valid(key)
-            if token is None:
-                token, expires_in = await fetch()
-                self.requests[key] = self.requests.get(key, 0) + 1
-                margin = min(TOKEN_REFRESH_MARGIN, expires_in / 2)
-                self._entries[key] = _CachedToken(token, self._clock.monotonic() + expires_in - margin)
-            return token
-
-    def invalidate(self, key: str, stale: str) -> None:
-        """Forget ``stale`` if it is still the cached token (another caller may have renewed it)."""
-        entry = self._entries.get(key)
-        if entry is not None and entry.value == stale:
-            del self._entries[key]
-
-    def drop(self, key: str) -> None:
-        """Forget a client's token."""
-        self._entries.pop(key, None)
+#: How long fetched signature keys are kept at most; an unknown key id fetches them again sooner.
+SIGNATURE_KEYS_KEPT = 24 * 3600.0
 
 
 class SignatureKeys:
     """bol.com's webhook signature keys (id -> public key, DER), fetched when an unknown id comes.
 
-    bol.com allows few calls to the keys endpoint, so a refetch happens at most once per
-    ``min_interval``; an id still unknown after that is refused.
+    Kept in the state's store (shared by every process, with core's coordination) as JSON. bol.com
+    allows few calls to the keys endpoint, so a refetch happens at most once per ``min_interval``
+    among all processes (a marker in the store, valid that long, says one happened); an id still
+    unknown after that is refused.
     """
 
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self.keys: dict[str, bytes] = {}
-        self.fetched_at: float | None = None
+    KEYS = "signature-keys"
+    FETCHED = "signature-keys:fetched"
+
+    def __init__(self, store: Coordination) -> None:
+        self._store = store
+        self._read: tuple[str, dict[str, bytes]] = ("", {})
+        #: How many times this process fetched the keys (for tests and logs).
         self.fetches = 0
-        self._lock: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _guard(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop or self._lock is None:
-            self._loop, self._lock = loop, asyncio.Lock()
-        return self._lock
+    def _keys(self, text: str) -> dict[str, bytes]:
+        if text != self._read[0]:
+            data = parse_json(text.encode())
+            keys = {}
+            for key_id, encoded in (data.items() if isinstance(data, dict) else ()):
+                try:
+                    keys[key_id] = base64.b64decode(encoded, validate=True)
+                except (binascii.Error, ValueError, TypeError):
+                    continue
+            self._read = (text, keys)
+        return self._read[1]
 
-    async def key(self, key_id: str, fetch: Callable[[], Awaitable[dict[str, bytes]]], min_interval: float) -> bytes | None:
+    async def key(
+        self, key_id: str, fetch: Callable[[], Awaitable[dict[str, bytes]]], min_interval: float
+    ) -> bytes | None:
         """The public key ``key_id`` (DER), fetching the keys when it is unknown and not fetched lately."""
-        if key_id in self.keys:
-            return self.keys[key_id]
-        async with self._guard():
-            if key_id in self.keys:
-                return self.keys[key_id]
-            now = self._clock.monotonic()
-            if self.fetched_at is not None and now - self.fetched_at < min_interval:
-                return None
-            self.keys = await fetch()
+
+        marked = False
+
+        async def fetch_text() -> tuple[str, float]:
+            keys = await fetch()
             self.fetches += 1
-            self.fetched_at = self._clock.monotonic()
-            return self.keys.get(key_id)
+            text = orjson.dumps({key: base64.b64encode(der).decode() for key, der in keys.items()}).decode()
+            return text, SIGNATURE_KEYS_KEPT
+
+        async def mark() -> tuple[str, float]:
+            nonlocal marked
+            marked = True
+            return "fetched", min_interval
+
+        fetches = self.fetches
+        text = await self._store.secret(self.KEYS, fetch_text)
+        if self.fetches != fetches:
+            await self._store.secret(self.FETCHED, mark)
+        found = self._keys(text).get(key_id)
+        if found is not None or self.fetches != fetches:
+            return found
+        await self._store.secret(self.FETCHED, mark)
+        if not marked:
+            return None  # fetched lately, by this process or another
+        await self._store.forget(self.KEYS, text)
+        return self._keys(await self._store.secret(self.KEYS, fetch_text)).get(key_id)
 
 
-@dataclass
-class BolState:
-    """What the connector keeps in one process: tokens, rate buckets, signature keys, clock, randomness."""
+class BolState(ClientParts):
+    """What the connector keeps in one process: tokens, rate buckets, signature keys, clock, randomness.
 
-    clock: Clock = field(default_factory=SystemClock)
-    random: random.Random = field(default_factory=random.Random)
-    tokens: TokenCache = field(init=False)
-    pacer: Pacer = field(init=False)
-    signature_keys: SignatureKeys = field(init=False)
-    #: When each connection's event subscription was last made sure of (monotonic seconds).
-    subscriptions_checked: dict[int, float] = field(default_factory=dict)
+    With ``coordination`` (core's, from ``open_connector``) the tokens, buckets and signature keys
+    are shared by every process on the hub's database; without it they are this process's own.
+    """
 
-    def __post_init__(self) -> None:
-        self.tokens = TokenCache(self.clock)
-        self.pacer = Pacer(self.clock)
-        self.signature_keys = SignatureKeys(self.clock)
+    def __init__(
+        self, clock: Clock | None = None, random: random.Random | None = None, coordination: Coordination | None = None
+    ) -> None:
+        super().__init__(
+            "bol.com",
+            clock=clock,
+            rng=random,
+            coordination=coordination,
+            pacing_margin=PACING_MARGIN,
+            token_margin=TOKEN_REFRESH_MARGIN,
+        )
+        self.signature_keys = SignatureKeys(self.store)
+        #: When each connection's event subscription was last made sure of (monotonic seconds).
+        self.subscriptions_checked: dict[int, float] = {}
 
 
 def client_key(client_id: str, client_secret: str) -> str:
@@ -363,14 +217,11 @@ def client_key(client_id: str, client_secret: str) -> str:
     return hashlib.sha256(f"{client_id}\x00{client_secret}".encode()).hexdigest()[:32]
 
 
-def _backoff(settings: BolSettings, state: BolState, attempt: int) -> float:
-    """Exponential backoff with full jitter."""
-    return state.random.uniform(0, min(settings.backoff_max, settings.backoff_base * 2**attempt))
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    seconds = _number(headers.get("retry-after"))
-    return max(seconds, 0.0) if seconds is not None else None
+def retry_policy(settings: BolSettings, *, paced: bool) -> RetryPolicy:
+    """How a call is repeated, from the settings (``paced``: a 429 waits in its bucket)."""
+    return RetryPolicy(
+        settings.max_retries, settings.backoff_base, settings.backoff_max, settings.max_pacing_wait, paced
+    )
 
 
 class BolApi:
@@ -389,16 +240,27 @@ class BolApi:
         self.settings, self._http, self._state, self.log = settings, http, state, log
         self._client_id, self._client_secret = client_id, client_secret
         self.key = client_key(client_id, client_secret)
+        self._token_key = f"token:{self.key}"
+        self._policy = retry_policy(settings, paced=settings.pacing)
+        self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
 
     # tokens -----------------------------------------------------------------------------------
 
     async def access_token(self) -> str:
-        """A valid access token for this client: the cached one, or a new one."""
-        return await self._state.tokens.get(self.key, self._request_token)
+        """A valid access token for this client: the one kept, or a new one."""
+        return await self._state.tokens.get(self._token_key, self._request_token)
 
-    def forget_token(self) -> None:
-        """Drop this client's cached token (on disconnect)."""
-        self._state.tokens.drop(self.key)
+    async def forget_token(self) -> None:
+        """Drop this client's token (on disconnect), in every process."""
+        await self._state.tokens.drop(self._token_key)
+
+    async def invalidate_token(self, stale: str) -> None:
+        """Forget ``stale`` if it is still this client's token (bol.com refused it)."""
+        await self._state.tokens.invalidate(self._token_key, stale)
+
+    def bucket_key(self, operation: Operation) -> str:
+        """The pacing key of an endpoint for this client: ``pace:<client digest>:<method> <path>``."""
+        return f"pace:{self.key}:{operation[0]} {operation[1]}"
 
     async def _request_token(self) -> tuple[str, float]:
         """``POST /token`` with Basic auth and ``grant_type=client_credentials``."""
@@ -408,40 +270,34 @@ class BolApi:
             "accept": "application/json",
             "content-type": "application/x-www-form-urlencoded",
         }
-        timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
-        attempt = 0
-        while True:
+
+        async def attempt() -> tuple[str, float]:
             try:
                 async with self._http.post(
-                    self.settings.token_endpoint(), data="grant_type=client_credentials", headers=headers, timeout=timeout
+                    self.settings.token_endpoint(), data="grant_type=client_credentials", headers=headers,
+                    timeout=self._timeout,
                 ) as response:
                     status, payload = response.status, await response.read()
-            except _NETWORK_ERRORS as err:
-                count_call(TOKEN_OPERATION, err)
-                failure: ConnectorError = ConnectorNotReady(
+            except NETWORK_ERRORS as err:
+                count_call(SHOP_ID, TOKEN_OPERATION, err)
+                raise ConnectorNotReady(
                     "bol.com's login service did not answer; the hub will try again.", detail=f"token {type(err).__name__}"
-                )
-                failure.__cause__ = err
-            else:
-                count_call(TOKEN_OPERATION, status)
-                if status == 200:
-                    token = _token(parse_json(payload))
-                    if token is not None:
-                        self.log.debug("bol.com: new access token")
-                        return token
-                    failure = ConnectorNotReady(
-                        "bol.com's login service sent an unreadable answer; the hub will try again.",
-                        detail="token HTTP 200 without a usable access_token",
-                    )
-                else:
-                    failure = token_error(status, payload)
-                    self.log.warning("bol.com token request failed: %s", failure.detail)
-                    if not isinstance(failure, TransientError):
-                        raise failure
-            if attempt >= self.settings.max_retries:
+                ) from err
+            count_call(SHOP_ID, TOKEN_OPERATION, status)
+            if status != 200:
+                failure = token_error(status, payload)
+                self.log.warning("bol.com token request failed: %s", failure.detail)
                 raise failure
-            await self._state.clock.sleep(_backoff(self.settings, self._state, attempt))
-            attempt += 1
+            token = _token(parse_json(payload))
+            if token is None:
+                raise ConnectorNotReady(
+                    "bol.com's login service sent an unreadable answer; the hub will try again.",
+                    detail="token HTTP 200 without a usable access_token",
+                )
+            self.log.debug("bol.com: new access token")
+            return token
+
+        return await retrying(attempt, retry_policy(self.settings, paced=False), self._state)
 
     # the calls the connector makes -----------------------------------------------------------
 
@@ -539,75 +395,93 @@ class BolApi:
         body: dict[str, Any] | None = None,
         missing_ok: bool = False,
     ) -> Any:
-        """Make one call, paced and retried; return its JSON (``None`` for no body, or a 404 when ``missing_ok``)."""
-        method, template = operation
-        url = self.settings.base_url() + _fill(template, path or {})
-        name = operation_name(operation)
-        repeatable = operation not in NOT_REPEATABLE
-        timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
-        data = orjson.dumps(body) if body is not None else None
-        refreshed = False
-        attempt = 0
-        while True:
-            if self.settings.pacing:
-                await self._state.pacer.acquire(self.key, operation, self.settings.max_pacing_wait)
-            token = await self.access_token()
-            headers = {"authorization": f"Bearer {token}", "accept": MEDIA_TYPE}
-            if data is not None:
-                headers["content-type"] = MEDIA_TYPE
-            try:
-                async with self._http.request(
-                    method, url, params=query or None, data=data, headers=headers, timeout=timeout
-                ) as response:
-                    status, answer_headers, payload = response.status, response.headers, await response.read()
-            except _NETWORK_ERRORS as err:
-                count_call(name, err)
-                self.log.warning("bol.com %s: %s (attempt %d)", name, type(err).__name__, attempt + 1)
-                failure: ConnectorError = ConnectorNotReady(
-                    "bol.com did not answer; the hub will try again.", detail=f"{name} {type(err).__name__}"
-                )
-                if not repeatable:
-                    raise failure from err
-                failure.__cause__ = err
-            else:
-                count_call(name, status)
-                self._state.pacer.observe(self.key, operation, answer_headers)
-                if status < 300:
-                    self.log.debug("bol.com %s -> HTTP %d", name, status)
-                    parsed = parse_json(payload)
-                    if not payload or parsed is not None:
-                        return parsed
-                    failure = _unreadable(operation)
-                    if not repeatable:
-                        raise failure
-                elif status == 404 and missing_ok:
-                    return None
-                elif status == 401 and not refreshed:
-                    # The token may have expired early or been revoked: one new token settles which.
-                    self.log.info("bol.com %s -> HTTP 401; getting a new access token", name)
-                    self._state.tokens.invalidate(self.key, token)
-                    refreshed = True
-                    continue
-                else:
-                    problem = Problem.read(status, payload)
-                    self.log.warning("bol.com %s -> HTTP %d %s (attempt %d)", name, status, problem.text(), attempt + 1)
-                    retry_after = None
-                    if status == 429:
-                        retry_after = self._state.pacer.throttled(self.key, operation, _retry_after(answer_headers))
-                    failure = api_error(status, name, problem, retry_after)
-                    if not isinstance(failure, TransientError) or (status != 429 and not repeatable):
-                        raise failure
-                    if status == 429 and retry_after is not None and retry_after > self.settings.max_pacing_wait:
-                        raise failure
-            if attempt >= self.settings.max_retries:
-                raise failure
-            if not (isinstance(failure, RateLimited) and self.settings.pacing):
-                # With pacing the bucket holds a 429's endpoint until Retry-After; without, the wait is here.
-                wait = _backoff(self.settings, self._state, attempt)
-                if isinstance(failure, RateLimited) and failure.retry_after is not None:
-                    wait = max(wait, failure.retry_after)
-                await self._state.clock.sleep(wait)
-            attempt += 1
+        """Make one call, paced and repeated by core's loop; return its JSON (``None`` for no body, or a 404 when ``missing_ok``)."""
+        call = _Call(self, operation, path, query, body, missing_ok)
+        return await retrying(call.attempt, self._policy, self._state, repeatable=operation not in NOT_REPEATABLE)
+
+
+class _Call:
+    """One Retailer API call with its arguments; ``attempt`` makes it once (and once more with a new token)."""
+
+    __slots__ = ("api", "operation", "name", "url", "query", "data", "missing_ok", "key", "plan", "refreshed")
+
+    def __init__(
+        self,
+        api: BolApi,
+        operation: Operation,
+        path: Mapping[str, str] | None,
+        query: list[tuple[str, str]] | None,
+        body: dict[str, Any] | None,
+        missing_ok: bool,
+    ) -> None:
+        self.api, self.operation, self.query, self.missing_ok = api, operation, query or None, missing_ok
+        self.name = operation_name(operation)
+        self.url = api.settings.base_url() + _fill(operation[1], path or {})
+        self.data = orjson.dumps(body) if body is not None else None
+        self.key = api.bucket_key(operation)
+        self.plan = _PLANS.get(operation, _DEFAULT_PLAN)
+        self.refreshed = False
+
+    async def attempt(self) -> Any:
+        """Make the call once; a first 401 gets a new token and one repeat. Raise what it failed with."""
+        status, headers, payload, token = await self._send()
+        if status == 401 and not self.refreshed:
+            # The token may have expired early or been revoked: one new token settles which.
+            self.api.log.info("bol.com %s -> HTTP 401; getting a new access token", self.name)
+            self.refreshed = True
+            await self.api.invalidate_token(token)
+            status, headers, payload, token = await self._send()
+        if status < 300:
+            self.api.log.debug("bol.com %s -> HTTP %d", self.name, status)
+            parsed = parse_json(payload)
+            if not payload or parsed is not None:
+                return parsed
+            raise _unreadable(self.operation)
+        if status == 404 and self.missing_ok:
+            return None
+        problem = Problem.read(status, payload)
+        self.api.log.warning("bol.com %s -> HTTP %d %s", self.name, status, problem.text())
+        retry_after = None
+        if status == 429:
+            pacer = self.api._state.pacer
+            rate, burst = pacer.plan(self.key, *self.plan)
+            hold = retry_after_seconds(headers)
+            retry_after = await pacer.throttled(self.key, rate, burst, 1 / rate if hold is None else hold)
+        raise api_error(status, self.name, problem, retry_after)
+
+    async def _send(self) -> tuple[int, Mapping[str, str], bytes, str]:
+        api, settings, pacer = self.api, self.api.settings, self.api._state.pacer
+        rate, burst = self.plan
+        if settings.pacing:
+            await pacer.acquire(self.key, rate, burst, settings.max_pacing_wait)
+        token = await api.access_token()
+        headers = {"authorization": f"Bearer {token}", "accept": MEDIA_TYPE}
+        if self.data is not None:
+            headers["content-type"] = MEDIA_TYPE
+        try:
+            async with api._http.request(
+                self.operation[0], self.url, params=self.query, data=self.data, headers=headers, timeout=api._timeout
+            ) as response:
+                status, answer_headers, payload = response.status, response.headers, await response.read()
+        except NETWORK_ERRORS as err:
+            count_call(SHOP_ID, self.name, err)
+            api.log.warning("bol.com %s: %s", self.name, type(err).__name__)
+            raise ConnectorNotReady(
+                "bol.com did not answer; the hub will try again.", detail=f"{self.name} {type(err).__name__}"
+            ) from err
+        count_call(SHOP_ID, self.name, status)
+        # bol.com's X-RateLimit-* (names in any case) only ever make the bucket stricter: its size
+        # (Limit) and fewer calls left (Remaining: bol.com's own count, no headroom needed).
+        # X-RateLimit-Reset is not used: bol.com has sent it as seconds, as a time stamp and as the
+        # time until the bucket is full; a 429's Retry-After corrects anything else.
+        limit = number(answer_headers.get("x-ratelimit-limit"))
+        if limit is not None and limit >= 1:
+            period = RATE_LIMITS.get(self.operation, DEFAULT_RATE_LIMIT).per_seconds
+            pacer.resize(self.key, limit / period, usable_burst(limit))
+        remaining = number(answer_headers.get("x-ratelimit-remaining"))
+        if remaining is not None and remaining >= 0 and pacer.left(self.key, rate, burst, remaining):
+            await pacer.throttled(self.key, rate, burst)
+        return status, answer_headers, payload, token
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:

@@ -9,11 +9,7 @@ tokens or personal data).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
 
 from core.hubapi import (
     ConnectorAuthFailed,
@@ -22,24 +18,11 @@ from core.hubapi import (
     ConnectorRejected,
     RateLimited,
     error_for_status,
+    parse_json,
 )
 
 WHERE = "the bol.com Seller Dashboard (Instellingen > Diensten > API instellingen)"
 RECONNECT = f"Create new client credentials in {WHERE} and reconnect bol.com under Settings > Integrations."
-
-
-def parse_json(body: bytes) -> Any:
-    """The JSON in ``body``, or ``None`` when it is empty or not JSON."""
-    if not body:
-        return None
-    try:
-        return orjson.loads(body)
-    except ValueError:
-        pass
-    try:  # what orjson refuses and the standard library reads (integers beyond 64 bits)
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 bol.com signs every message: ``Signature: keyId=1, algorithm="rsa-sha256", signature=<base64>``,
 RSASSA-PKCS1-v1_5 with SHA-256 over the raw body, with the key of that id from
 ``GET /retailer/subscriptions/signature-keys`` (base64 DER SubjectPublicKeyInfo). The keys are
-cached in the process (``BolState.signature_keys``) and fetched again for an unknown key id, at
-most once per ``signature_key_refresh_seconds`` (bol.com allows few calls there).
+kept in core's coordination, shared by every process (``BolState.signature_keys``), and fetched
+again for an unknown key id, at most once per ``signature_key_refresh_seconds`` among all
+processes (bol.com allows few calls there).
 
 Refused (``EventRejected``, answered 401, nothing changes): no or a malformed signature, an
 unknown key, a signature that does not verify, a message for another retailer, one without a
@@ -33,7 +34,6 @@ from connectors.bol.const import (
     RESOURCE_PROCESS_STATUS,
     SIGNATURE_HEADER,
 )
-from connectors.bol.errors import parse_json
 from connectors.bol.mapping import parse_time
 from connectors.bol.settings import BolSettings
 from connectors.bol.shipping import shop_references
@@ -43,6 +43,7 @@ from core.hubapi import (
     EventRejected,
     InvalidInput,
     ShopEvent,
+    parse_json,
 )
 
 _PARAMETER = re.compile(r'\s*([A-Za-z]+)\s*=\s*("([^"]*)"|[^,\s]*)\s*(?:,|$)')

@@ -78,6 +78,10 @@ class Coordination(ABC):
     async def forget(self, key: str, stale: str | None = None) -> None:
         """Drop the secret under ``key``; with ``stale``, only while it is still that value."""
 
+    def held(self, key: str) -> str | None:
+        """The secret under ``key`` if this process holds a valid copy in memory (no round trip, no await), else ``None``."""
+        return None
+
     def scoped(self, namespace: str) -> Coordination:
         """The same service with every key under ``namespace`` (core gives each connector its own)."""
         return _Scoped(self, namespace)
@@ -98,6 +102,9 @@ class _Scoped(Coordination):
 
     async def forget(self, key: str, stale: str | None = None) -> None:
         await self._inner.forget(self._prefix + key, stale)
+
+    def held(self, key: str) -> str | None:
+        return self._inner.held(self._prefix + key)
 
 
 @dataclass
@@ -150,6 +157,10 @@ class MemoryCoordination(Coordination):
         self._buckets[key] = (tokens, self._clock())
         return (1 - tokens) / rate
 
+    def held(self, key: str) -> str | None:
+        held = self._secrets.get(key)
+        return held.value if held is not None and held.expires > self._clock() else None
+
     async def secret(self, key: str, fetch: Fetch) -> str:
         held = self._secrets.get(key)
         if held is not None and held.expires > self._clock():
@@ -187,6 +198,9 @@ class DatabaseCoordination(Coordination):
     async def throttled(self, key: str, rate: float, burst: float) -> float:
         _check_plan(rate, burst)
         return await store.drain_bucket(self._db, key, rate, burst)
+
+    def held(self, key: str) -> str | None:
+        return self._in_memory(key)
 
     def _in_memory(self, key: str) -> str | None:
         held = self._held.get(key)

@@ -97,13 +97,21 @@ def parse_json(body: bytes) -> Any:
         return None
 
 
+#: ``hub_shop_calls_total``'s counters by (shop, operation, outcome): ``labels()`` takes a lock and
+#: checks its arguments on every call, which costs more than the count.
+_COUNTERS: dict[tuple[str, str, int | str], Any] = {}
+
+
 def count_call(shop: str, operation: str, status: int | BaseException) -> None:
     """Count one HTTP exchange with a shop: its HTTP status, or ``timeout`` / ``network`` when none came."""
     if isinstance(status, BaseException):
-        outcome = "timeout" if isinstance(status, asyncio.TimeoutError) else "network"
+        outcome: int | str = "timeout" if isinstance(status, asyncio.TimeoutError) else "network"
     else:
-        outcome = str(status)
-    SHOP_CALLS.labels(shop, operation, outcome).inc()
+        outcome = status
+    counter = _COUNTERS.get((shop, operation, outcome))
+    if counter is None:
+        counter = _COUNTERS[(shop, operation, outcome)] = SHOP_CALLS.labels(shop, operation, str(outcome))
+    counter.inc()
 
 
 class TokenBucket:
@@ -226,17 +234,17 @@ class Pacer:
         if bucket is not None:
             bucket.resize(rate, burst, self._clock.monotonic())
 
-    async def cap(self, key: str, rate: float, burst: float, tokens: float) -> None:
+    def left(self, key: str, rate: float, burst: float, tokens: float) -> bool:
         """The shop counts ``tokens`` calls left in the bucket: never assume more.
 
-        Shared, only an empty count is passed on (it empties the bucket for every process): what
-        the others took meanwhile is not in this answer's count.
+        Shared, what the others took meanwhile is not in one answer's count, so only an empty
+        count matters: ``True`` says so, and the caller empties the shared bucket for every
+        process with ``throttled`` (an await only then).
         """
         if self.coordination is None:
             self.bucket(key, rate, burst).cap(tokens, self._clock.monotonic())
-        elif tokens < 1:
-            rate, burst = self.plan(key, rate, burst)
-            await self.coordination.throttled(key, rate, burst)
+            return False
+        return tokens < 1
 
     async def throttled(self, key: str, rate: float, burst: float, hold: float | None = None) -> float:
         """The shop refused a call (429): empty the bucket, hold it ``hold`` seconds; return the wait for its next token."""
@@ -270,6 +278,9 @@ class AccessTokens:
 
     async def get(self, key: str, fetch: Fetch) -> str:
         """A valid token for ``key``: the one kept, or one ``fetch`` returns with its ``expires_in`` (once for all)."""
+        token = self._coordination.held(key)
+        if token is not None:
+            return token
         return await self._coordination.secret(key, _Usable(self, fetch))
 
     async def put(self, key: str, token: str, expires_in: float) -> None:

@@ -8,9 +8,8 @@ import logging
 
 import pytest
 from aioresponses import aioresponses
-from multidict import CIMultiDict
 
-from connectors.bol.client import BolApi, BolState, Bucket, connection_api, usable_burst
+from connectors.bol.client import PACING_MARGIN, BolApi, BolState, connection_api, plan_of, usable_burst
 from connectors.bol.const import GET_ORDERS, MEDIA_TYPE, RATE_LIMITS
 from connectors.bol.errors import BolRejected
 from core.hubapi import (
@@ -19,6 +18,7 @@ from core.hubapi import (
     ConnectorRejected,
     RateLimited,
 )
+from core.infra.shopclient import TokenBucket
 from tests.connectors.bol.conftest import MakeContext
 from tests.connectors.bol.fakes import (
     ACCESS_TOKEN,
@@ -215,25 +215,33 @@ async def test_an_empty_bucket_at_bol_waits_for_the_next_call_at_the_limits_rate
 
 
 def test_a_bucket_paces_a_burst_at_the_published_rate() -> None:
-    limit = RATE_LIMITS[GET_ORDERS]  # 25 a minute
-    bucket = Bucket(limit, now=0.0)
-    waits = [bucket.reserve(0.0) for _ in range(30)]
-    burst = int(usable_burst(25))  # a fifth held back for calls that reach bol.com late
-    assert burst == 20
-    assert waits[:burst] == [0.0] * burst
-    assert waits[burst] == pytest.approx(60 / 25, abs=0.1)
+    rate, burst = plan_of(RATE_LIMITS[GET_ORDERS])  # 25 a minute
+    bucket = TokenBucket(rate, burst, now=0.0)
+    waits = [bucket.reserve(0.0, PACING_MARGIN) for _ in range(30)]
+    assert burst == usable_burst(25) == 20  # a fifth held back for calls that reach bol.com late
+    assert waits[:20] == [0.0] * 20
+    assert waits[20] == pytest.approx(60 / 25, abs=0.1)
     assert waits[29] == pytest.approx(10 * 60 / 25, abs=0.1)
 
 
-def test_rate_limit_headers_only_make_the_bucket_stricter() -> None:
-    bucket = Bucket(RATE_LIMITS[GET_ORDERS], now=0.0)
-    bucket.observe(CIMultiDict({"x-ratelimit-remaining": "30"}), 0.0)
-    assert bucket.tokens == usable_burst(25)  # never more than the hub's own burst
-    bucket.observe(CIMultiDict({"X-RateLimit-Remaining": "3"}), 0.0)
-    assert bucket.tokens == 3
-    bucket.observe(CIMultiDict({"X-Ratelimit-Limit": "10", "x-ratelimit-remaining": "0"}), 0.0)
-    assert bucket.capacity == 10
-    assert bucket.wait_time(0.0) == pytest.approx(6)  # 10 a minute
+async def test_rate_limit_headers_only_make_the_bucket_stricter(
+    mocked: aioresponses, api: BolApi, state: BolState
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(ORDERS_URL, payload={}, headers={"x-ratelimit-remaining": "30"})
+    mocked.get(ORDERS_URL, payload={}, headers={"X-RateLimit-Remaining": "3"})
+    mocked.get(ORDERS_URL, payload={}, headers={"X-Ratelimit-Limit": "10", "x-ratelimit-remaining": "0"})
+    rate, burst = plan_of(RATE_LIMITS[GET_ORDERS])
+    bucket = state.pacer.bucket(api.bucket_key(GET_ORDERS), rate, burst)
+    now = state.clock.monotonic()
+
+    await api.orders(1)
+    assert bucket.tokens == pytest.approx(usable_burst(25) - 1)  # never more than the hub's own burst
+    await api.orders(2)
+    assert bucket.tokens == pytest.approx(3)
+    await api.orders(3)
+    assert bucket.rate == pytest.approx(10 / 60) and bucket.burst == usable_burst(10)
+    assert bucket.wait_time(now) == pytest.approx(6)  # 10 a minute
 
 
 async def test_secrets_never_reach_the_logs(
