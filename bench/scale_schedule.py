@@ -48,7 +48,8 @@ import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 import psutil  # noqa: E402
 
-from bench.harness import machine, simulator_process  # noqa: E402
+from bench.harness import cpu_seconds, machine, simulator_process  # noqa: E402
+from bench.push_daemon import postgres_processes  # noqa: E402
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET  # noqa: E402
 from core.contract.models import ConnectionSettings, ConnectionState  # noqa: E402
 from core.infra.crypto import Vault, new_key  # noqa: E402
@@ -104,27 +105,6 @@ async def metrics(http: aiohttp.ClientSession, daemon: Daemon) -> dict[str, floa
     return found
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User and system CPU seconds of the processes, those gone meanwhile counted as 0."""
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def postgres_processes(data: Path) -> list[psutil.Process]:
-    """The postmaster serving ``data`` and its children (the backends and background workers)."""
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if "-D" in cmdline and str(data) in " ".join(cmdline):
-            return [process, *process.children(recursive=True)]
-    return []
-
-
 ONCE_PER_ROUND = """
     with gaps as (
         select extract(epoch from started_at - lag(started_at) over (partition by connection_id order by started_at)) as gap
@@ -171,7 +151,7 @@ async def run(daemons: int, connections: int, orders: int, interval: int, minute
                 for p in procs:
                     p.cpu_percent(None)
                 sim_proc.cpu_percent(None)
-                postgres = postgres_processes(workdir / "pg")
+                postgres = postgres_processes((workdir / "pg").resolve())
                 cpu_before = (cpu_seconds(procs), cpu_seconds(postgres), cpu_seconds([sim_proc]))
                 t0 = time.perf_counter()
                 start_ts = await db.fetchval("select now()")
@@ -207,7 +187,7 @@ async def run(daemons: int, connections: int, orders: int, interval: int, minute
                             file=sys.stderr,
                         )
                     per_daemon = [await metrics(http, d) for d in fleet]
-                postgres = postgres_processes(workdir / "pg")
+                postgres = postgres_processes((workdir / "pg").resolve())
                 cpu_after = (cpu_seconds(procs), cpu_seconds(postgres), cpu_seconds([sim_proc]))
                 cpu = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
                 # A round is the interval; a tick is 15 s: two runs closer than the interval less a
