@@ -39,6 +39,7 @@ if str(REPO) not in sys.path:  # run as `python bench/push_daemon.py`
 
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
+import orjson  # noqa: E402
 import psutil  # noqa: E402
 
 from bench import profiling  # noqa: E402
@@ -50,6 +51,11 @@ from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
 from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment  # noqa: E402
+
+BASELINE_PYTHON = REPO / "bench" / ".venv-baseline" / "bin" / "python"
+
+#: confirmShipment's usage plan per seller: requests a second, burst.
+RATE, BURST = 2.0, 10
 
 PUSHED = 'hub_parcel_pushes_total{connector="amazon",outcome="confirmed"} '
 
@@ -74,6 +80,37 @@ def report_profile(profile: Path, pg_log: Path, log_start: int, labels: int) -> 
     text = "\n".join(lines)
     (profile / "summary.txt").write_text(text + "\n")
     print(text)
+
+
+async def run_baseline(sim: Any, per_seller: int, threads: int, workdir: Path) -> dict[str, Any]:
+    """python-amazon-sp-api confirming ``per_seller`` new orders of every seller, ``threads`` at once (bench/baseline_confirm.py)."""
+    plan = []
+    for number, seller_id in enumerate(sim.state.sellers):
+        orders = [sim.state.add_order(seller_id, items=[{"quantity": 1}]) for _ in range(per_seller)]
+        plan.append({
+            "refresh_token": sim.state.grant(seller_id),
+            "orders": [
+                {"order_id": o.order_id, "item_id": o.detail.items[0].order_item_id, "reference": "1",
+                 "tracking": f"BASE{number:04d}{n:05d}"}
+                for n, o in enumerate(orders)
+            ],
+        })
+    plan_file = workdir / "baseline-plan.json"
+    plan_file.write_bytes(orjson.dumps(plan))
+    me = psutil.Process()
+    before = cpu([me])
+    process = await asyncio.create_subprocess_exec(
+        str(BASELINE_PYTHON), str(REPO / "bench" / "baseline_confirm.py"), "--url", sim.url, "--plan", str(plan_file),
+        "--threads", str(threads), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode:
+        raise SystemExit(f"the baseline failed: {err.decode()[-2000:]}")
+    result: dict[str, Any] = orjson.loads(out.splitlines()[-1])
+    result["simulator_cpu"] = cpu([me]) - before
+    if result["failures"]:
+        raise SystemExit(f"the baseline met errors: {result['failures']}")
+    return result
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -112,7 +149,7 @@ def postgres_processes(folder: Path) -> list[psutil.Process]:
 
 async def run(
     daemons: int, labels: int, sellers: int, inflight: int, pool_max: int | None, concurrency: int | None, workdir: Path,
-    profile: Path | None = None,
+    profile: Path | None = None, baseline: bool = False,
 ) -> dict[str, Any]:
     per_seller = -(-labels // sellers)
     url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
@@ -125,6 +162,12 @@ async def run(
                 for _ in range(per_seller):
                     sim.state.add_order(seller_id, items=[{"quantity": 1}])
             sim.state.clock.advance(150)  # searchOrders answers orders updated two minutes ago or earlier
+            compared = None
+            if baseline:
+                # Orders of their own, added after the clock moved: too recent for the hub's import,
+                # and shipped by the baseline before the hub connects.
+                compared = await run_baseline(sim, per_seller, concurrency or HubSettings().jobs.concurrency, workdir)
+                sim.state.clock.advance(BURST / RATE)  # every seller's bucket full again
             settings = HubSettings(
                 data_dir=workdir / "data", database={"url": url}, security={"encryption_keys": [new_key()]}
             )
@@ -261,7 +304,8 @@ async def run(
         "daemon_rss": rss_peak,
         "pg_cpu": cpu1[1] - cpu0[1],
         "bench_cpu": cpu1[2] - cpu0[2],
-        "floor": max(0.0, (len(orders) / sellers - 10) / 2),
+        "floor": max(0.0, (len(orders) / sellers - BURST) / RATE),
+        "baseline": compared,
     }
 
 
@@ -273,6 +317,8 @@ async def main() -> None:
     parser.add_argument("--inflight", type=int, default=300, help="label POSTs in flight (default 300)")
     parser.add_argument("--pool-max", type=int, default=None, help="database.pool_max of each daemon (default the hub's)")
     parser.add_argument("--concurrency", type=int, default=None, help="jobs.concurrency of each daemon (default the hub's)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first python-amazon-sp-api's confirm_shipment loop on the same simulator (bench/.venv-baseline)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="folder: py-spy the (first) daemon and log PostgreSQL's statements; CPU figures then include that cost")
     args = parser.parse_args()
@@ -287,7 +333,8 @@ async def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix="hub-push-daemon-"))
         try:
             r = await run(
-                count, args.labels, args.sellers, args.inflight, args.pool_max, args.concurrency, workdir, args.profile
+                count, args.labels, args.sellers, args.inflight, args.pool_max, args.concurrency, workdir, args.profile,
+                args.baseline,
             )
         except BaseException:
             print_daemon_logs(workdir)
@@ -312,6 +359,15 @@ async def main() -> None:
             f"this process (simulator + clients) {r['bench_cpu']:.0f}; "
             f"daemon peak RSS {', '.join(f'{x / 2**20:.0f} MiB' for x in r['daemon_rss'])}"
         )
+        b = r["baseline"]
+        if b is not None:
+            print(
+                f"  baseline, same run and simulator, {b['library']}, confirm_shipment in {b['threads']} threads, "
+                f"each seller paced to its plan, no database: {b['confirmed']:,} confirmed in {b['wall']:.1f} s, "
+                f"{b['rate']:.1f}/s; CPU {1000 * b['cpu'] / max(1, b['confirmed']):.2f} ms per confirmation "
+                f"(simulator {1000 * b['simulator_cpu'] / max(1, b['confirmed']):.2f} ms)\n"
+                f"  hub (API intake + push, storing, exactly once) / baseline (confirm only): {r['rate'] / b['rate']:.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +16,7 @@ import orjson
 from core.contract.errors import NotFound
 from core.contract.models import Connection, Label, Parcel, ParcelItem, PushState
 from core.storage.connections import to_connection
-from core.storage.database import Db
+from core.storage.database import DATABASE_FAULTS, Db
 from core.storage.jobqueue import PUSH_JOB
 
 
@@ -106,30 +109,43 @@ def _numeric(reference: str) -> int:
     return 0
 
 
-async def lock_label_target(
+@contextlib.asynccontextmanager
+async def order_locked(db: asyncpg.Connection, order_id: int, account_id: int | None = None) -> AsyncIterator[None]:
+    """A transaction that holds an order's row lock from its start: commits when the block ends, else rolls back.
+
+    BEGIN and the lock go in one round trip, a simple-protocol message (it takes no parameters:
+    the ids, integers, are written into it). An order that is not there, or another account's,
+    locks nothing: ``label_target`` then finds no order.
+    """
+    account = "" if account_id is None else f" and c.account_id = {int(account_id)}"
+    try:
+        await db.execute(
+            "begin; select 1 from orders o join connections c on c.id = o.connection_id "
+            f"where o.id = {int(order_id)}{account} for update of o"
+        )
+        yield
+    except BaseException:
+        if not db.is_closed() and db.is_in_transaction():
+            with contextlib.suppress(*DATABASE_FAULTS):  # else the pool rolls back when it takes the connection
+                await asyncio.shield(db.execute("rollback"))
+        raise
+    await db.execute("commit")
+
+
+async def label_target(
     db: asyncpg.Connection, order_id: int, external_id: str, account_id: int | None = None
 ) -> LabelTarget:
-    """Lock an order for a new label, then read what the label needs.
+    """What a new label of an order needs, read after the order is locked (``order_locked``).
 
-    Two statements: a statement sees the data as of its start, so reads in the locking statement
-    itself would miss a label another request committed while this one waited for the lock.
-    Parcels of failed pushes count as in parcels: Amazon may have taken a parcel whose answer was
-    lost, and a retry reuses its reference; counting its items again would send them twice under
-    a new reference. The next reference is above both the hub's and the shop's references, so a
-    new parcel never edits a package the shop holds. The recipient is not read (nor decrypted).
-    The order's tracking numbers come with the rest (a new label must not repeat one).
+    A statement of its own after the lock: a statement sees the data as of its start, so reads
+    in the locking statement itself would miss a label another request committed while this one
+    waited for the lock. Parcels of failed pushes count as in parcels: Amazon may have taken a
+    parcel whose answer was lost, and a retry reuses its reference; counting its items again
+    would send them twice under a new reference. The next reference is above both the hub's and
+    the shop's references, so a new parcel never edits a package the shop holds. The recipient is
+    not read (nor decrypted). The order's tracking numbers come with the rest (a new label must
+    not repeat one).
     """
-    locked = await db.fetchval(
-        """
-        select o.id from orders o join connections c on c.id = o.connection_id
-        where o.id = $1 and ($2::bigint is null or c.account_id = $2)
-        for update of o
-        """,
-        order_id,
-        account_id,
-    )
-    if locked is None:
-        raise NotFound(f"No order {order_id}: list them with `hub orders list`.")
     row = await db.fetchrow(
         """
         select o.status, o.shop_references,
@@ -147,11 +163,15 @@ async def lock_label_target(
                 ) as used) as in_parcels,
                (select coalesce(jsonb_object_agg(tracking_number, jsonb_build_array(label_id, reference)), '{}'::jsonb)
                   from parcels where order_id = o.id) as tracking_numbers
-        from orders o where o.id = $1
+        from orders o join connections c on c.id = o.connection_id
+        where o.id = $1 and ($3::bigint is null or c.account_id = $3)
         """,
         order_id,
         external_id,
+        account_id,
     )
+    if row is None:
+        raise NotFound(f"No order {order_id}: list them with `hub orders list`.")
     shop_references: list[str] = row["shop_references"] or []
     highest = max([row["highest_reference"] or 0, *(_numeric(reference) for reference in shop_references)])
     used: dict[str, list[int]] = row["in_parcels"]

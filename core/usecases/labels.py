@@ -78,9 +78,9 @@ async def record_label(
     tracking numbers, items or carrier it is a ``Conflict`` naming the difference. A tracking
     number already on a parcel of the order is a ``Conflict`` too.
     """
-    async with rt.db.pool.acquire() as db, db.transaction():
+    async with rt.db.pool.acquire() as db, store.order_locked(db, order_id, account_id):
         # Read under the order's lock: a cancellation imported meanwhile must be seen.
-        target = await store.lock_label_target(db, order_id, new.external_id, account_id)
+        target = await store.label_target(db, order_id, new.external_id, account_id)
         if target.existing_label is not None:
             existing = await store.get_label(db, target.existing_label)
             differences = _differences(existing, new)
