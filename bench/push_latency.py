@@ -1,28 +1,32 @@
-"""Label-to-Amazon latency on an idle daemon: POST /api/v1/labels until Amazon records the confirmShipment.
+"""Label-to-Amazon latency under a steady arrival: labels POSTed at ``--rate`` a second through `hub serve`.
 
-Starts the Amazon simulator in this process (Amazon's usage plans on), one ``hub serve`` on the
-embedded PostgreSQL in a temporary data folder (or on ``HUB_DATABASE__URL``: use a scratch
-database, the bench writes into it), creates an account and token with ``hub accounts``, connects a
-few sellers through the consent page, imports their orders, then posts one label at a time and
-waits for its confirmation before the next. Labels go round-robin over the sellers, spaced so that
-each seller stays within confirmShipment's usage plan (2/s).
+Per run: a fresh embedded PostgreSQL, the Amazon simulator in this process (Amazon's usage plans
+on, real clock: confirmShipment 2/s, burst 10 per seller), ``--sellers`` sellers connected through
+the consent page and imported through the API of one `hub serve` with the hub's defaults (only
+the database URL, the keys and the simulator's address are set: ``jobs.concurrency``,
+``database.pool_max``, ``jobs.tick_seconds`` and the rest as shipped), then one one-parcel label
+every ``1 / --rate`` seconds for ``--seconds`` seconds, round-robin over the sellers (each seller
+gets ``rate / sellers`` labels a second, within its plan), each POST sent on time whether or not
+the earlier ones were answered (an open arrival: a slow hub meets a queue, as it would at a
+carrier). The first ``--warmup`` seconds are not measured.
 
 The simulator notes the moment each confirmation is stored (``SimulatorState.save_package``), so
-the figure has no polling error. Latency is measured from the API's response (the label is stored
-and its push job committed), and, for reference, from sending the request. The daemon's
-``jobs.tick_seconds`` stays at its default of 15 s: only LISTEN/NOTIFY can make a push start sooner.
+the figure has no polling error. Latency is from the API's 201 (the label is stored and its push
+job committed) and, for reference, from sending the request. Also printed: 429s met, how late the
+POSTs went out (the load generator's own lag), the push jobs' wait in the queue and run time, and
+the CPU per label of the daemon and of PostgreSQL at this rate.
 
-    python bench/push_latency.py                       # 200 labels over 4 sellers
-    python bench/push_latency.py --labels 500 --sellers 8
+    python bench/push_latency.py                              # 50 labels/s for 300 s over 100 sellers
+    python bench/push_latency.py --rate 50 --seconds 60 --sellers 100
+    python bench/push_latency.py --concurrency 5              # jobs.concurrency other than the default
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import logging
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -30,185 +34,206 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as `python bench/push_latency.py`
+    sys.path.insert(0, str(REPO))
 
-from connectors.amazon.simulator import SimulatorConfig, run_simulator
-from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from connectors.amazon.simulator.merchant import approve
+import aiohttp  # noqa: E402
+import asyncpg  # noqa: E402
+import psutil  # noqa: E402
 
-HUB = str(Path(sys.executable).with_name("hub"))
-
-#: confirmShipment's usage plan, per seller: 2 requests a second.
-CONFIRM_RATE = 2.0
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-async def hub(env: dict[str, str], *args: str) -> str:
-    """Run a `hub` command; its output."""
-    process = await asyncio.create_subprocess_exec(
-        HUB, *args, env=env, cwd=env["HUB_DATA_DIR"], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await process.communicate()
-    if process.returncode:
-        raise SystemExit(f"hub {' '.join(args)} failed: {err.decode()}")
-    return out.decode().strip()
+from bench.harness import machine  # noqa: E402
+from bench.push_daemon import PUSHED, cpu, metric, percentile, postgres_processes, print_daemon_logs  # noqa: E402
+from connectors.amazon.simulator import SimulatorConfig, run_simulator  # noqa: E402
+from core.infra.crypto import new_key  # noqa: E402
+from core.infra.settings import HubSettings  # noqa: E402
+from core.storage.accounts import create_account  # noqa: E402
+from core.storage.database import embedded_url  # noqa: E402
+from core.storage.tokens import create_token  # noqa: E402
+from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment  # noqa: E402
 
 
-async def wait_ready(http: aiohttp.ClientSession, url: str, process: asyncio.subprocess.Process) -> None:
-    """Wait until the daemon answers /readyz."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.returncode is not None:
-            raise SystemExit(f"hub serve exited with {process.returncode}")
-        try:
-            async with http.get(url + "/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.1)
-    raise SystemExit("hub serve did not become ready within 60 s")
-
-
-class Api:
-    """The daemon's JSON API for one token."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, token: str) -> None:
-        self.http, self.url, self.headers = http, url, {"Authorization": f"Bearer {token}"}
-
-    async def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-        async with self.http.request(method, self.url + path, json=body, headers=self.headers) as response:
-            answer = await response.json()
-            if response.status != expect:
-                raise SystemExit(f"{method} {path} answered {response.status}: {answer}")
-            return answer
-
-
-async def prepare(api: Api, sim_sellers: list[str]) -> list[dict[str, Any]]:
-    """Connect every seller, import, and return the open orders, grouped round-robin by seller."""
-    by_connection: dict[int, list[dict[str, Any]]] = {}
-    for seller_id in sim_sellers:
-        started = await api.call("POST", "/api/v1/connections", {"connector": "amazon", "marketplace": "NL"}, 201)
-        callback = await approve(api.http, started["authorize_url"], seller_id)
-        async with api.http.get(callback) as response:
-            if response.status != 200:
-                raise SystemExit(f"the callback answered {response.status}: {await response.text()}")
-        connection_id = started["connection"]["id"]
-        await api.call("PATCH", f"/api/v1/connections/{connection_id}", {"update_tracking": True})
-        run = await api.call("POST", "/api/v1/imports", {"connection_id": connection_id}, 202)
-        while run["state"] != "succeeded":
-            if run["state"] == "failed":
-                raise SystemExit(f"import failed: {run}")
-            await asyncio.sleep(0.1)
-            run = await api.call("GET", f"/api/v1/imports/{run['id']}")
-        body = await api.call("GET", f"/api/v1/orders?connection_id={connection_id}&status=open&limit=500")
-        by_connection[connection_id] = body["orders"]
-    queues = list(by_connection.values())
-    return [queue[n] for n in range(max(map(len, queues))) for queue in queues if n < len(queue)]
-
-
-async def measure(api: Api, state: Any, orders: list[dict[str, Any]], gap: float) -> tuple[list[float], list[float]]:
-    """Post one label per order, one at a time; latencies from the response and from the request, ms."""
-    arrived: dict[str, asyncio.Future[float]] = {}
-    save_package = state.save_package
-
-    def noting(order: Any, package: Any, payload: dict[str, Any]) -> str:
-        action = save_package(order, package, payload)
-        waiting = arrived.get(order.order_id)
-        if waiting is not None and not waiting.done():
-            waiting.set_result(time.perf_counter())
-        return action
-
-    state.save_package = noting
-    from_response, from_request = [], []
-    loop = asyncio.get_running_loop()
-    for number, order in enumerate(orders, start=1):
-        next_start = time.perf_counter() + gap
-        arrived[order["external_id"]] = confirmed = loop.create_future()
-        body = {"order_id": order["id"], "label_id": f"bench-{order['id']}", "parcels": [{"tracking_number": f"GLS{order['id']:09d}"}]}
-        sent = time.perf_counter()
-        await api.call("POST", "/api/v1/labels", body, 201)
-        answered = time.perf_counter()
-        at_amazon = await asyncio.wait_for(confirmed, 30)
-        from_response.append((at_amazon - answered) * 1000)
-        from_request.append((at_amazon - sent) * 1000)
-        if number % 50 == 0:
-            print(f"  {number} labels", file=sys.stderr)
-        await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
-    return from_response, from_request
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
-
-
-def report(name: str, values: list[float]) -> None:
-    print(
-        f"{name:<22} p50 {percentile(values, 0.50):7.1f} ms   p90 {percentile(values, 0.90):7.1f} ms   "
-        f"p99 {percentile(values, 0.99):7.1f} ms   max {max(values):7.1f} ms   mean {statistics.fmean(values):7.1f} ms"
+def report(name: str, values: list[float]) -> str:
+    """One line of percentiles, ms."""
+    return (
+        f"  {name:<24} p50 {percentile(values, 0.50):6.0f} ms   p90 {percentile(values, 0.90):6.0f} ms   "
+        f"p99 {percentile(values, 0.99):6.0f} ms   max {max(values):6.0f} ms   mean {statistics.fmean(values):6.0f} ms"
     )
 
 
-async def main(labels: int, sellers: int, warmup: int) -> None:
-    per_seller = -(-(labels + warmup * sellers) // sellers)
-    data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    config = SimulatorConfig(sellers=sellers, orders_per_seller=0, marketplaces=["NL"])
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """One run; the figures."""
+    total = int(args.rate * (args.seconds + args.warmup))
+    per_seller = -(-total // args.sellers) + 1
+    url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
+    config = SimulatorConfig(sellers=args.sellers, orders_per_seller=0, marketplaces=["NL"])
     try:
-        async with run_simulator(config) as sim, aiohttp.ClientSession() as http:
+        async with run_simulator(config) as sim, aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=500), timeout=aiohttp.ClientTimeout(total=600)
+        ) as http:
             for seller_id in sim.state.sellers:
                 for _ in range(per_seller):
                     sim.state.add_order(seller_id, items=[{"quantity": 1}])
-            sim.state.clock.advance(150)  # searchOrders returns orders updated two minutes ago or earlier
-            port = free_port()
-            env = {key: value for key, value in os.environ.items() if key.startswith("HUB_DATABASE__") or not key.startswith("HUB_")}
-            env |= {
-                "HUB_DATA_DIR": str(data_dir),
-                "HUB_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
-                "HUB_CONNECTORS__AMAZON__ENDPOINT": sim.url,
-                "HUB_CONNECTORS__AMAZON__APPLICATION_ID": DEFAULT_APPLICATION_ID,
-                "HUB_CONNECTORS__AMAZON__CLIENT_ID": DEFAULT_CLIENT_ID,
-                "HUB_CONNECTORS__AMAZON__CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-                "HUB_LOG__LEVEL": "WARNING",
-            }
-            database = "HUB_DATABASE__URL" if "HUB_DATABASE__URL" in env else f"embedded PostgreSQL in {data_dir}"
-            account = f"Latency bench {time.strftime('%Y-%m-%d %H:%M:%S')}"
-            await hub(env, "accounts", "create", account)
-            token = (await hub(env, "accounts", "token", account)).splitlines()[-1]
-            serve = await asyncio.create_subprocess_exec(HUB, "serve", "--port", str(port), env=env, cwd=data_dir)
+            sim.state.clock.advance(150)  # searchOrders answers orders updated two minutes ago or earlier
+            settings = HubSettings(
+                data_dir=workdir / "data", database={"url": url}, security={"encryption_keys": [new_key()]}
+            )
+            env = hub_environment(settings, sim, HUB_LOG__LEVEL="WARNING")
+            for key in ("HUB_JOBS__TICK_SECONDS", "HUB_JOBS__RETRY_BASE_SECONDS"):
+                env.pop(key)  # the hub's defaults
+            if args.concurrency:
+                env["HUB_JOBS__CONCURRENCY"] = str(args.concurrency)
+            if args.pool_max:
+                env["HUB_DATABASE__POOL_MAX"] = str(args.pool_max)
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            daemon = Daemon(free_port(), env, workdir / "hub-serve-1.log")
+            db = await asyncpg.create_pool(url, min_size=1, max_size=2)
             try:
-                api = Api(http, f"http://127.0.0.1:{port}", token)
-                await wait_ready(http, api.url, serve)
-                orders = await prepare(api, list(sim.state.sellers))
-                gap = 1 / (CONFIRM_RATE * 0.8 * sellers)
-                print(
-                    f"hub serve on {database}; {sellers} sellers; {warmup * sellers} warm-up labels, then {labels} "
-                    f"one at a time, {gap * 1000:.0f} ms apart (each seller at {1 / (gap * sellers):.2f}/s)",
-                    file=sys.stderr,
-                )
-                await measure(api, sim.state, orders[: warmup * sellers], gap)
-                from_response, from_request = await measure(api, sim.state, orders[warmup * sellers : warmup * sellers + labels], gap)
+                await daemon.start()
+                account = await create_account(db, "Latency bench merchant")
+                merchant = Merchant(http, await create_token(db, account.id), sim)
+
+                async def onboard(seller_id: str) -> None:
+                    await merchant.import_orders(daemon, await merchant.connect(daemon, seller_id))
+
+                await gather_limited(3, [lambda s=s: onboard(s) for s in sim.state.sellers])
+                orders = [o for o in await merchant.orders(daemon) if o["status"] == "open"]
+                by_connection: dict[int, list[dict[str, Any]]] = {}
+                for order in orders:
+                    by_connection.setdefault(order["connection_id"], []).append(order)
+                queues = list(by_connection.values())
+                orders = [q[n] for n in range(max(map(len, queues))) for q in queues if n < len(q)][:total]
+                if len(orders) < total:
+                    raise SystemExit(f"only {len(orders)} open orders for {total} labels")
+
+                arrived: dict[str, float] = {}
+                refused = [0]
+                save_package, within_quota = sim.state.save_package, sim.state.within_quota
+
+                def noting(order: Any, package: Any, payload: dict[str, Any]) -> str:
+                    action = save_package(order, package, payload)
+                    arrived.setdefault(order.order_id, time.perf_counter())
+                    return action
+
+                def counting(seller_id: str, operation: str) -> bool:
+                    allowed = within_quota(seller_id, operation)
+                    if not allowed and operation == "confirmShipment":
+                        refused[0] += 1
+                    return allowed
+
+                sim.state.save_package, sim.state.within_quota = noting, counting
+                sent: dict[str, float] = {}
+                answered: dict[str, float] = {}
+                lag: list[float] = []
+
+                async def post(order: dict[str, Any]) -> None:
+                    body = {
+                        "order_id": order["id"],
+                        "label_id": f"bench-{order['id']}",
+                        "parcels": [{"tracking_number": f"GLS{order['id']:09d}"}],
+                    }
+                    sent[order["external_id"]] = time.perf_counter()
+                    status, label = await merchant.call(daemon, "POST", "/api/v1/labels", body)
+                    if status != 201:
+                        raise SystemExit(f"POST /api/v1/labels answered {status}: {label}")
+                    answered[order["external_id"]] = time.perf_counter()
+
+                measured = orders[int(args.rate * args.warmup):]
+                daemon_proc = psutil.Process(daemon.process.pid) if daemon.process else psutil.Process()
+                pg_procs = postgres_processes((workdir / "pg").resolve())
+                tasks = []
+                started = time.perf_counter()
+                cpu0: tuple[float, float] | None = None
+                for n, order in enumerate(orders):
+                    if order is measured[0]:
+                        cpu0 = cpu([daemon_proc]), cpu(pg_procs)
+                    due = started + n / args.rate
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    lag.append(max(0.0, time.perf_counter() - due) * 1000)
+                    tasks.append(asyncio.create_task(post(order)))
+                    if n and n % (int(args.rate) * 30) == 0:
+                        print(f"  {n} labels posted, {len(arrived)} confirmed", file=sys.stderr)
+                await asyncio.gather(*tasks)
+                deadline = time.monotonic() + 120
+                while len(arrived) < len(orders) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                cpu1 = cpu([daemon_proc]), cpu(pg_procs)
+                elapsed = time.perf_counter() - started
+                job = {
+                    name: await metric(http, daemon, f'hub_job_{name}_seconds_sum{{entrypoint="push"}} ')
+                    / max(1.0, await metric(http, daemon, f'hub_job_{name}_seconds_count{{entrypoint="push"}} '))
+                    for name in ("latency", "duration")
+                }
+                pushed = await metric(http, daemon, PUSHED)
             finally:
-                serve.terminate()
-                await serve.wait()
+                await db.close()
+                if daemon.process is not None and daemon.process.returncode is None:
+                    await daemon.stop()
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-    print(f"label-to-Amazon latency over {len(from_response)} labels on an idle daemon:")
-    report("from the API response", from_response)
-    report("from the API request", from_request)
+        await asyncio.to_thread(server.cleanup)
+    keys = [o["external_id"] for o in measured]
+    assert cpu0 is not None
+    return {
+        "labels": len(orders),
+        "measured": len(keys),
+        "confirmed": sum(1 for k in keys if k in arrived),
+        "pushed": pushed,
+        "elapsed": elapsed,
+        "from_response": [(arrived[k] - answered[k]) * 1000 for k in keys if k in arrived and k in answered],
+        "from_request": [(arrived[k] - sent[k]) * 1000 for k in keys if k in arrived],
+        "api": [(answered[k] - sent[k]) * 1000 for k in keys if k in answered],
+        "lag": lag,
+        "refused": refused[0],
+        "job": job,
+        "daemon_cpu": cpu1[0] - cpu0[0],
+        "pg_cpu": cpu1[1] - cpu0[1],
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rate", type=float, default=50.0, help="labels a second (default 50)")
+    parser.add_argument("--seconds", type=float, default=300.0, help="measured seconds of arrival (default 300)")
+    parser.add_argument("--warmup", type=float, default=10.0, help="unmeasured seconds first (default 10)")
+    parser.add_argument("--sellers", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=None, help="jobs.concurrency (default the hub's)")
+    parser.add_argument("--pool-max", type=int, default=None, help="database.pool_max (default the hub's)")
+    args = parser.parse_args()
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    defaults = HubSettings()
+    print(f"machine: {machine()}")
+    print(
+        f"hub serve, one process, defaults but for: jobs.concurrency {args.concurrency or defaults.jobs.concurrency}, "
+        f"database.pool_max {args.pool_max or defaults.database.pool_max}, jobs.tick_seconds {defaults.jobs.tick_seconds:g}; "
+        f"simulator in this process, {args.sellers} sellers, usage plans on; labels at {args.rate:g}/s for "
+        f"{args.seconds:g} s after {args.warmup:g} s of warm-up, round-robin over the sellers "
+        f"({args.rate / args.sellers:.2f}/s each)"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="hub-push-latency-"))
+    try:
+        r = await run(args, workdir)
+    except BaseException:
+        print_daemon_logs(workdir)
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"{r['confirmed']:,} of {r['measured']:,} measured labels confirmed ({r['labels']:,} posted in all, "
+        f"{r['pushed']:,.0f} pushes confirmed); confirmShipment 429s met: {r['refused']}"
+    )
+    print("label-to-Amazon latency:")
+    print(report("from the API response", r["from_response"]))
+    print(report("from the API request", r["from_request"]))
+    print(report("API answer (201)", r["api"]))
+    print(report("POST sent late by", r["lag"]))
+    print(
+        f"  push jobs: mean wait in the queue {r['job']['latency'] * 1000:.0f} ms, mean run {r['job']['duration'] * 1000:.0f} ms; "
+        f"CPU per label at this rate: daemon {1000 * r['daemon_cpu'] / r['measured']:.2f} ms + "
+        f"PostgreSQL {1000 * r['pg_cpu'] / r['measured']:.2f} ms"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labels", type=int, default=200, help="labels to measure (default 200)")
-    parser.add_argument("--sellers", type=int, default=4, help="sellers to spread them over (default 4)")
-    parser.add_argument("--warmup", type=int, default=2, help="unmeasured labels per seller first (default 2)")
-    options = parser.parse_args()
-    asyncio.run(main(options.labels, options.sellers, options.warmup))
+    asyncio.run(main())

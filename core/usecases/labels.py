@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Annotated
 
 import asyncpg
 from pydantic import Field, model_validator
@@ -37,6 +38,16 @@ from core.usecases.connections import mark_auth_required
 log = logging.getLogger(__name__)
 
 
+#: Text without control characters (PostgreSQL cannot store NUL; the others have no place in a name).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+# What a label may say, defined once: NewLabel here, and the API's body (hub.api.schemas.LabelIn).
+#: The platform's id of a label: printable ASCII without spaces.
+LabelId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+Carrier = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+ShippingMethod = Annotated[str | None, Field(max_length=100, pattern=PRINTABLE)]
+
+
 class NewParcel(Model):
     """A parcel to record: its tracking number and items (all items still to ship when omitted)."""
 
@@ -44,21 +55,29 @@ class NewParcel(Model):
     items: list[ParcelItem] | None = None
 
 
+Parcels = Annotated[list[NewParcel], Field(min_length=1, max_length=50)]
+
+
+def one_parcel_per_tracking_number(parcels: list[NewParcel]) -> None:
+    """Refuse a label that gives one tracking number to two of its parcels (``ValueError``)."""
+    numbers = [parcel.tracking_number for parcel in parcels]
+    twice = sorted({number for number in numbers if numbers.count(number) > 1})
+    if twice:
+        raise ValueError(f"tracking number {', '.join(twice)} is given to more than one parcel; each parcel has its own")
+
+
 class NewLabel(Model):
     """A label the platform reports: its id, ship date (now when omitted) and parcels."""
 
-    external_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
-    carrier: str = Field(default="GLS", min_length=1, max_length=64)
-    shipping_method: str | None = Field(default=None, max_length=100)
+    external_id: LabelId
+    carrier: Carrier = "GLS"
+    shipping_method: ShippingMethod = None
     ship_date: UtcDatetime | None = None
-    parcels: list[NewParcel] = Field(min_length=1, max_length=50)
+    parcels: Parcels
 
     @model_validator(mode="after")
     def _one_parcel_per_tracking_number(self) -> NewLabel:
-        numbers = [parcel.tracking_number for parcel in self.parcels]
-        twice = sorted({number for number in numbers if numbers.count(number) > 1})
-        if twice:
-            raise ValueError(f"tracking number {', '.join(twice)} is given to more than one parcel; each parcel has its own")
+        one_parcel_per_tracking_number(self.parcels)
         return self
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.contract.models import Address, ConnectionSettings, OrderItem, TimeWindow, UtcDatetime
-from core.usecases.labels import NewParcel
-
-#: Text without control characters (PostgreSQL cannot store NUL; the others have no place in a name).
-PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+from core.usecases.labels import (
+    Carrier,
+    LabelId,
+    NewLabel,
+    Parcels,
+    ShippingMethod,
+    one_parcel_per_tracking_number,
+)
 
 #: A marketplace: a country code or a shop's marketplace id.
 MarketplaceId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]
@@ -247,14 +251,32 @@ class OrderList(BaseModel):
 
 
 class LabelIn(Body):
-    """A label the platform created for an order: idempotent by ``label_id``."""
+    """A label the platform created for an order: idempotent by ``label_id``.
+
+    What a label may say is ``core.usecases.labels.NewLabel``'s, defined there once; ``new_label``
+    gives that model without validating again.
+    """
 
     order_id: int = Field(ge=1, le=2**62)
-    label_id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
-    carrier: str = Field(default="GLS", min_length=1, max_length=64, pattern=PRINTABLE)
-    shipping_method: str | None = Field(default=None, max_length=100, pattern=PRINTABLE)
+    label_id: LabelId
+    carrier: Carrier = "GLS"
+    shipping_method: ShippingMethod = None
     ship_date: UtcDatetime | None = None
-    parcels: list[NewParcel] = Field(min_length=1, max_length=50)
+    parcels: Parcels
+
+    @model_validator(mode="after")
+    def _one_parcel_per_tracking_number(self) -> LabelIn:
+        one_parcel_per_tracking_number(self.parcels)
+        return self
+
+    def new_label(self) -> NewLabel:
+        """The label as core takes it, with the fields this body set (a label posted again is compared on those only)."""
+        given = self.model_fields_set & {"carrier", "shipping_method", "ship_date"}
+        return NewLabel.model_construct(
+            _fields_set={"external_id", "parcels", *given},
+            external_id=self.label_id, carrier=self.carrier, shipping_method=self.shipping_method,
+            ship_date=self.ship_date, parcels=self.parcels,
+        )
 
 
 class EventOut(BaseModel):
