@@ -1,6 +1,7 @@
 """Figure 2: an import paced by Amazon's usage plans, on the simulated clock, against the minimum.
 
-The simulator runs in this process with its usage plans on (searchOrders 0.0056/s, burst 20) and
+The simulator runs in this process with its usage plans on (``USAGE_PLANS`` of its ``ratelimit``:
+searchOrders 0.0056/s, burst 20; the minimum below is computed from the same plans) and
 its clock running (real time plus whatever is skipped). The Amazon connector's clock is the
 simulator's: when the client's token bucket says wait, the simulated clock jumps forward instead,
 so a nine-hour import takes seconds of wall time while every wait is counted. Processing time is
@@ -30,9 +31,11 @@ from typing import Any
 
 import harness
 
-#: Usage plans (rate per second, burst) from the Orders API models; v0 reads are deprecated.
-SEARCH_ORDERS = (0.0056, 20)
-V0 = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30), "getOrderAddress": (0.5, 30)}
+from connectors.amazon.simulator.ratelimit import USAGE_PLANS, UsagePlan
+
+#: Usage plans from the Orders API models, as the simulator enforces them; v0 reads are deprecated.
+SEARCH_ORDERS = USAGE_PLANS["searchOrders"]
+V0 = {operation: USAGE_PLANS[operation] for operation in ("getOrders", "getOrderItems", "getOrderAddress")}
 
 
 class SimulatorClock:
@@ -53,10 +56,9 @@ class SimulatorClock:
         await asyncio.sleep(0)
 
 
-def minimum(calls: int, plan: tuple[float, int]) -> float:
+def minimum(calls: int, plan: UsagePlan) -> float:
     """The least time ``calls`` calls take under a token bucket that starts full."""
-    rate, burst = plan
-    return max(0, calls - burst) / rate
+    return max(0, calls - plan.burst) / plan.rate
 
 
 def hours(seconds: float) -> str:
@@ -106,7 +108,7 @@ async def one_size(target: int, seed: int, database_url: str) -> None:
     print(f"{target:,} open merchant orders ({seeded:,} seeded; {fetched:,} fetched, {run.new:,} stored):")
     print(f"  import took {hours(took_sim)} on the simulated clock ({hours(waited)} of it pacing waits skipped, "
           f"{took_wall:.1f} s wall)")
-    print(f"  minimum for {pages} searchOrders pages at 0.0056/s burst 20: {hours(least)}")
+    print(f"  minimum for {pages} searchOrders pages at {SEARCH_ORDERS.rate:g}/s burst {SEARCH_ORDERS.burst}: {hours(least)}")
     if least:
         print(f"  over the minimum by {took_sim - least:,.1f} s = {(took_sim - least) / least:.3%} (target: within 2%)")
     else:
