@@ -1,6 +1,8 @@
-"""Importing orders: pages from the connector, each stored with its cursor in one transaction.
+"""Importing orders: starting one (the merchant's "Start import"), and running it: pages from the
+connector, each stored with its cursor in one transaction.
 
-A crash loses at most the page in flight; the next run resumes from the stored cursor and
+``start_import`` is the one place that decides whether an import starts: the API and the pages
+call it. A crash loses at most the page in flight; the next run resumes from the stored cursor and
 repeats nothing. Two imports of one connection never run at once (a session advisory lock, which
 PostgreSQL releases by itself when a process dies).
 """
@@ -10,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import asyncpg
 
-from core.contract.errors import Conflict, ConnectorAuthFailed, HubError
+from core.contract.errors import Conflict, ConnectorAuthFailed, HubError, InvalidInput
 from core.contract.models import Connection, ConnectionState
+from core.infra import queue
 from core.infra.metrics import IMPORTS, ORDERS
 from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
@@ -23,6 +27,7 @@ from core.storage.database import DATABASE_FAULTS
 from core.storage.imports import ImportRun
 from core.storage.orders import PageCounts, save_page
 from core.usecases.connections import mark_auth_required, mark_recovered
+from core.usecases.lifecycle import ACTIONS
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,49 @@ Progress = Callable[[PageCounts, int], None]
 
 class ImportRunning(Conflict):
     """An import of this connection is running in another worker."""
+
+
+class ImportRefused(InvalidInput):
+    """The connection cannot import in its state (disabled, or not connected); nothing was queued.
+
+    ``state`` is the connection's state, for a page that says what to do in its own words.
+    """
+
+    def __init__(self, connection_id: int, state: ConnectionState) -> None:
+        action = ACTIONS[state] or "connect the shop again with a new connection."
+        super().__init__(f"Connection {connection_id} is {state.value}, so it cannot import: {action}")
+        self.state = state
+
+
+@dataclass(frozen=True)
+class StartedImport:
+    """What the caller of ``start_import`` is told: the run to follow, and whether it was there already."""
+
+    run: ImportRun
+    #: The connection's import was queued or running already: this is that one, not a new run.
+    joined: bool
+
+
+async def start_import(rt: Runtime, account_id: int | None, connection_id: int, trigger: str = "manual") -> StartedImport:
+    """Start an import of a connection ("Start import"): queue a run for a job, or join the one queued or running.
+
+    The one decision for the API and the pages. With ``account_id``, only that account's
+    connection (else ``NotFound``). A connection that is not working (disabled, disconnected,
+    waiting for a reconnect) raises ``ImportRefused`` and queues nothing. The state is read under
+    the connection row's lock, in the transaction that queues the run: a disable committing
+    meanwhile is either seen here or waits for the run to be queued (and the run then stops at its
+    first page), and two starts at once queue one run.
+    """
+    async with rt.db.pool.acquire() as db, db.transaction():
+        await connection_store.get_connection(db, connection_id, account_id)  # another account's: NotFound
+        await connection_store.lock_row(db, connection_id)
+        state = await connection_store.share_state(db, connection_id)
+        if not state.working:
+            raise ImportRefused(connection_id, state)
+        joined = await store.open_run(db, connection_id) is not None
+        run_id = await queue.enqueue_import(db, connection_id, trigger)
+        run = await store.get_run(db, run_id)
+    return StartedImport(run, joined)
 
 
 async def run_import(

@@ -15,14 +15,13 @@ from pydantic import BaseModel, ValidationError
 
 from core.contract.errors import InvalidInput
 from core.contract.manifest import ConnectSpec
-from core.infra import queue
 from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
 from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.tokens import account_for
-from core.usecases import connections, lifecycle
+from core.usecases import connections, imports
 from core.usecases.labels import NewLabel, record_label, retry_label
 from hub.api import events
 from hub.api.errors import Handler, error_response, first_problem, int_param, read_body
@@ -170,14 +169,8 @@ async def disconnect(request: web.Request) -> web.Response:
 async def start_import(request: web.Request) -> web.Response:
     """Start an import ("Start import"); returns the run to follow. A running one is returned as is."""
     body = await read_body(request, ImportIn)
-    rt = request.app[RUNTIME]
-    connection = await connection_store.get_connection(rt.db.pool, body.connection_id, request[ACCOUNT])
-    if not connection.state.working:
-        action = lifecycle.ACTIONS[connection.state] or "connect the shop again with a new connection."
-        raise InvalidInput(f"Connection {connection.id} is {connection.state.value}, so it cannot import: {action}")
-    async with rt.db.pool.acquire() as db, db.transaction():
-        run_id = await queue.enqueue_import(db, connection.id, "manual")
-    return reply(import_out(await import_store.get_run(rt.db.pool, run_id)), status=202)
+    started = await imports.start_import(request.app[RUNTIME], request[ACCOUNT], body.connection_id)
+    return reply(import_out(started.run), status=202)
 
 
 @routes.get(PREFIX + r"/imports/{id:\d+}")

@@ -8,7 +8,7 @@ the items, the labels and their tracking pushes, Create label and Retry. A parce
 accepted and confirms later shows as such until the hub learns the outcome, and a parcel that
 waits for a Reconnect says so; the order page follows both with a small JSON endpoint.
 
-Start import queues the same job the API and the scheduler queue (core.infra.queue); the progress page
+Start import asks core.usecases.imports.start_import, as the API does; the progress page
 follows the run through a small JSON endpoint, or a meta refresh without JavaScript. "Create label"
 stands in for the carrier platform's label creation: it records a one-parcel label through
 core.usecases.labels, which queues the tracking push in the same transaction.
@@ -26,7 +26,6 @@ from pydantic import ValidationError
 
 from core.contract.errors import HubError, InvalidInput
 from core.contract.models import ConnectionState, OrderStatus, PushState
-from core.infra import queue
 from core.infra.runtime import Runtime
 from core.storage import connections as connection_store
 from core.storage import imports as import_store
@@ -35,6 +34,7 @@ from core.storage import orders as order_store
 from core.storage.imports import ImportRun
 from core.storage.labels import StoredLabel, StoredParcel
 from core.storage.orders import StoredOrder
+from core.usecases import imports
 from core.usecases.labels import NewLabel, NewParcel, create_label, retry_label
 from hub.api.errors import status_of
 from hub.keys import RUNTIME
@@ -104,17 +104,17 @@ async def start_import(request: web.Request) -> web.Response:
         connection_id = _number(form.get("connection_id"), N_("Choose the shop to import from."))
     except InvalidInput as err:
         return await _import_page(request, error=err.message, status=400)
-    connection = await connection_store.get_connection(rt.db.pool, connection_id, account_of(request))
-    if not connection.state.working:
+    try:
+        started = await imports.start_import(rt, account_of(request), connection_id)
+    except imports.ImportRefused as refused:
+        # core decided; the page says what to do where the merchant is.
         error = (
             N_("This shop is disabled: enable it on its Integration details page first.")
-            if connection.state is ConnectionState.DISABLED
+            if refused.state is ConnectionState.DISABLED
             else N_("This shop is not connected: reconnect it under Settings › All integrations first.")
         )
         return await _import_page(request, error=error, status=409)
-    async with rt.db.pool.acquire() as db, db.transaction():
-        run_id = await queue.enqueue_import(db, connection.id, "manual")
-    return see_other(f"/shipping/import/{run_id}")
+    return see_other(f"/shipping/import/{started.run.id}")
 
 
 async def _own_run(request: web.Request) -> ImportRun:

@@ -6,15 +6,16 @@ import asyncio
 
 import pytest
 
-from core.contract.errors import Conflict, ConnectorAuthFailed, ConnectorNotReady
+from core.contract.errors import Conflict, ConnectorAuthFailed, ConnectorNotReady, NotFound
 from core.contract.models import Connection, ConnectionState, OrderStatus
 from core.infra.runtime import Runtime
 from core.storage.connections import get_connection
 from core.storage.imports import get_cursor
 from core.storage.orders import PageCounts, count_orders, find_order, list_orders
 from core.usecases import connections
-from core.usecases.imports import run_import
-from tests.contract.fake.shop import FakeShop
+from core.usecases.imports import ImportRefused, run_import, start_import
+from tests.contract.fake.shop import FakeItem, FakeShop
+from tests.core.conftest import connect
 
 
 class Crash(BaseException):
@@ -227,3 +228,56 @@ async def test_orders_are_scoped_to_their_account(fake_runtime: Runtime, shop: F
     await run_import(fake_runtime, connection.id)
     assert len(await list_orders(fake_runtime.db.pool, fake_runtime.vault, account_id=connection.account_id)) == 1
     assert await list_orders(fake_runtime.db.pool, fake_runtime.vault, account_id=connection.account_id + 1) == []
+
+
+# Starting an import: the one decision the API and the pages share
+
+
+async def test_start_import_queues_one_run_and_a_second_start_joins_it(
+    fake_runtime: Runtime, connection: Connection
+) -> None:
+    first = await start_import(fake_runtime, connection.account_id, connection.id)
+    assert (first.run.state, first.run.connection_id, first.joined) == ("queued", connection.id, False)
+    again = await start_import(fake_runtime, connection.account_id, connection.id)
+    assert (again.run.id, again.joined) == (first.run.id, True)
+    jobs = await fake_runtime.db.pool.fetchval("select count(*) from pgqueuer where entrypoint = 'import'")
+    assert jobs == 1
+
+
+async def test_start_import_refuses_a_disabled_connection_and_queues_nothing(
+    fake_runtime: Runtime, connection: Connection
+) -> None:
+    await connections.disable(fake_runtime, connection.account_id, connection.id)
+    with pytest.raises(ImportRefused, match="Enable the connection again") as refused:
+        await start_import(fake_runtime, connection.account_id, connection.id)
+    assert refused.value.state is ConnectionState.DISABLED
+    assert await fake_runtime.db.pool.fetchval("select count(*) from import_runs") == 0
+
+
+async def test_start_import_of_another_accounts_connection_is_not_found(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection
+) -> None:
+    other = await connect(fake_runtime, shop, account="Other BV")
+    with pytest.raises(NotFound):
+        await start_import(fake_runtime, other.account_id, connection.id)
+    assert await fake_runtime.db.pool.fetchval("select count(*) from import_runs") == 0
+
+
+# Storing a page: new orders with their items in one statement, changed ones replaced
+
+
+async def test_items_keep_the_shops_order_and_a_changed_order_gets_its_new_items(
+    fake_runtime: Runtime, shop: FakeShop, connection: Connection
+) -> None:
+    lines = [FakeItem(id=f"L{n}", sku=f"S{n}", title=f"Product {n}", quantity=n) for n in (3, 1, 2)]
+    order = shop.add_order(items=lines)
+    shop.add_order()
+    await run_import(fake_runtime, connection.id)
+    stored = await find_order(fake_runtime.db.pool, fake_runtime.vault, connection.id, order.id)
+    assert [(i.external_id, i.quantity_ordered) for i in stored.order.items] == [("L3", 3), ("L1", 1), ("L2", 2)]
+    shop.update_order(order.id, items=[FakeItem(id="L9", sku="S9", title="Product 9", quantity=9), lines[1]])
+    run = await run_import(fake_runtime, connection.id)
+    assert (run.new, run.updated, run.unchanged) == (0, 1, 0)
+    stored = await find_order(fake_runtime.db.pool, fake_runtime.vault, connection.id, order.id)
+    assert [(i.external_id, i.quantity_ordered) for i in stored.order.items] == [("L9", 9), ("L1", 1)]
+    assert await fake_runtime.db.pool.fetchval("select count(*) from order_items") == 3
