@@ -41,15 +41,12 @@ Then it checks at the simulator:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextvars
-import logging
+import json
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -66,14 +63,13 @@ import asyncpg  # noqa: E402
 import psutil  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from bench.harness import HubApi, bol_environment, bol_simulator, machine  # noqa: E402
+from bench.harness import HubApi, bol_environment, bol_simulator, crash_arguments, crash_main  # noqa: E402
 from connectors.bol.shipping import shipment_reference  # noqa: E402
 from connectors.bol.simulator import RunningSimulator, SimulatorConfig, client_id, client_secret, retailer_id  # noqa: E402
 from connectors.bol.simulator.state import SimulatorState  # noqa: E402
 from core.infra.crypto import new_key  # noqa: E402
-from core.storage.accounts import create_account  # noqa: E402
-from core.storage.tokens import create_token  # noqa: E402
-from tests.hub.daemons import Daemon, free_port  # noqa: E402
+from tests.hub.daemons import Daemon, FleetApi, LabelPoster, free_port, new_token, started  # noqa: E402
+from tests.waiting import eventually  # noqa: E402
 
 #: Faults for the whole run (see the module docstring); the held answers are added per round.
 BACKGROUND = (
@@ -229,84 +225,19 @@ class Report:
         return "\n".join(lines)
 
 
-class Api:
-    """The merchant's JSON API through any live daemon, tried again when a daemon dies under a request."""
-
-    def __init__(self, http: aiohttp.ClientSession, token: str, fleet: list[Daemon], rng: random.Random) -> None:
-        self.http, self.token, self.fleet, self.rng = http, token, fleet, rng
-
-    async def call(self, method: str, path: str, body: Any = None, timeout: float = 120) -> tuple[int, Any]:
-        """One request; connection errors and 5xx answers are tried again on any daemon until ``timeout``."""
-        deadline = time.monotonic() + timeout
-        headers = {"Authorization": f"Bearer {self.token}"}
-        while True:
-            daemon = self.rng.choice(self.fleet)
-            try:
-                async with self.http.request(
-                    method, daemon.url + path, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
-                ) as response:
-                    if response.status < 500:
-                        return response.status, await response.json()
-                    failure = f"{response.status} {await response.text()}"
-            except (aiohttp.ClientError, TimeoutError) as err:
-                failure = repr(err)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{method} {path} failed for {timeout} s: {failure}")
-            await asyncio.sleep(0.1)
-
-
-class LabelPoster:
-    """Posts a label for every stored order as it appears, as the carrier's platform would."""
-
-    def __init__(self, api: Api, concurrency: int = 4) -> None:
-        self.api = api
-        self.gate = asyncio.Semaphore(concurrency)
-        self.posted: dict[int, dict[str, Any]] = {}  # order id -> the label body
-        self.repeated = 0
-        self.finishing = asyncio.Event()
-
-    async def run(self) -> None:
-        """Post until ``finishing`` is set and a scan after that finds nothing left to label."""
-        while True:
-            final = self.finishing.is_set()
-            orders = await self.orders()
-            todo = [o for o in orders if o["id"] not in self.posted and o["status"] in ("open", "partially_shipped")]
-            await asyncio.gather(*(self.post(order) for order in todo))
-            if final and not todo:
-                return
-            await asyncio.sleep(0.2)  # the platform's pace, not a wait for the hub
-
-    async def orders(self) -> list[dict[str, Any]]:
-        """Every order of the account."""
-        found: list[dict[str, Any]] = []
-        after = 0
-        while True:
-            status, body = await self.api.call("GET", f"/api/v1/orders?limit=500&after={after}")
-            assert status == 200, body
-            found.extend(body["orders"])
-            if body["next_after"] is None:
-                return found
-            after = body["next_after"]
-
-    async def post(self, order: dict[str, Any]) -> None:
-        """One parcel per item; an item of two units goes in two parcels of one."""
-        parcels = []
-        for item in order["items"]:
-            units = item["quantity_unshipped"]
-            split = [1] * units if units == 2 else [units]
-            for quantity in split:
-                parcels.append({
-                    "tracking_number": f"GLS{order['id']:08d}{len(parcels) + 1}",
-                    "items": [{"item_external_id": item["external_id"], "quantity": quantity}],
-                })
-        if not parcels or any(p["items"][0]["quantity"] < 1 for p in parcels):
-            return
-        body = {"order_id": order["id"], "label_id": f"L-{order['id']}", "parcels": parcels}
-        async with self.gate:
-            status, label = await self.api.call("POST", "/api/v1/labels", body)
-        assert status in (200, 201), label
-        self.repeated += status == 200
-        self.posted[order["id"]] = body
+def parcels_of(order: dict[str, Any]) -> list[dict[str, Any]]:
+    """An open order's parcels: one per item; an item of two units goes in two parcels of one."""
+    if order["status"] not in ("open", "partially_shipped"):
+        return []
+    parcels = []
+    for item in order["items"]:
+        units = item["quantity_unshipped"]
+        for quantity in [1] * units if units == 2 else [units]:
+            parcels.append({
+                "tracking_number": f"GLS{order['id']:08d}{len(parcels) + 1}",
+                "items": [{"item_external_id": item["external_id"], "quantity": quantity}],
+            })
+    return parcels if all(parcel["items"][0]["quantity"] >= 1 for parcel in parcels) else []
 
 
 def add_orders(sim: RunningSimulator, retailers: list[str], per_retailer: int, rng: random.Random) -> None:
@@ -383,18 +314,6 @@ async def settled(db: asyncpg.Pool) -> bool:
     return not await db.fetchval("select exists (select 1 from parcels where push_state in ('pending', 'accepted'))")
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.2) -> Any:
-    """Wait until ``check()`` is truthy; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not done within {timeout} s")
-        await asyncio.sleep(interval)
-
-
 async def crash_run(
     kills: int,
     *,
@@ -411,7 +330,7 @@ async def crash_run(
     """Kill `hub serve` daemons ``kills`` times while they push bol.com labels; check what held afterwards."""
     rng = random.Random(seed)
     report = Report(daemons=daemons, retailers=retailers)
-    started = time.monotonic()
+    began = time.monotonic()
     inflight = Inflight()
     config = SimulatorConfig(
         seed=seed, retailers=retailers, orders_per_retailer=0, demo_orders=False, settle_delay=settle_delay,
@@ -440,22 +359,16 @@ async def crash_run(
         fleet = {
             f"hub-bol-{n}": Daemon(free_port(), env, workdir / f"hub-serve-{n}.log") for n in range(1, daemons + 1)
         }
-        db = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-        try:
-            first, *others = fleet.values()
-            await first.start()  # migrates the empty database before the others start
-            await asyncio.gather(*(daemon.start() for daemon in others))
-            account = await create_account(db, "bol.com crash-run merchant")
-            token = await create_token(db, account.id)
+        async with started(fleet), asyncpg.create_pool(database_url, min_size=1, max_size=2) as db:
+            token = await new_token(db, "bol.com crash-run merchant")
+            first = next(iter(fleet.values()))
             async with aiohttp.ClientSession() as http:
                 hub = HubApi(http, token)
                 connection_ids = [
                     await hub.connect_bol(first.url, client_id(n), client_secret(n)) for n in range(1, retailers + 1)
                 ]
-                api = Api(http, token, list(fleet.values()), rng)
-                poster = LabelPoster(api)
-                posting = asyncio.create_task(poster.run(), name="label-poster")
-                try:
+                api = FleetApi(http, token, list(fleet.values()), rng)
+                async with LabelPoster(api, parcels_of).posting() as poster:
                     for round_number in range(kills):
                         if round_number:
                             add_orders(sim, ids, orders_per_round, rng)
@@ -470,40 +383,14 @@ async def crash_run(
                         log(f"kill {report.kills}/{kills} ({kind}): {name}, in flight: {', '.join(doing)}")
                     sim.state.faults.clear()
                     for connection_id in connection_ids:
-                        await import_to_end(api, connection_id)
-                    poster.finishing.set()
-                    await asyncio.wait_for(asyncio.shield(posting), timeout=300)
-                finally:
-                    if not posting.done():
-                        posting.cancel()
-                        await asyncio.wait([posting])
+                        await api.import_to_end(connection_id, timeout=300)
                 waited = time.monotonic()
-                await eventually(lambda: settled(db), timeout=600)
+                await eventually(lambda: settled(db), timeout=600, interval=0.2)
                 report.settle_wait = time.monotonic() - waited
                 report.throttled = Counter(inflight.throttled)
                 await check(report, db, sim, poster, dict(zip(connection_ids, ids, strict=True)))
-        finally:
-            await db.close()
-            for daemon in fleet.values():
-                if daemon.process is not None and daemon.process.returncode is None:
-                    daemon.process.kill()
-                    await daemon.process.wait()
-    report.wall = time.monotonic() - started
+    report.wall = time.monotonic() - began
     return report
-
-
-async def import_to_end(api: Api, connection_id: int) -> None:
-    """An import of the connection that starts after now, run to success (one queued or running may predate it)."""
-    fresh = 0
-    while fresh < 2:
-        status, run = await api.call("POST", "/api/v1/imports", {"connection_id": connection_id})
-        assert status in (200, 202), run
-
-        async def finished(run_id: int = run["id"]) -> str | None:
-            _, body = await api.call("GET", f"/api/v1/imports/{run_id}")
-            return body["state"] if body["state"] not in ("queued", "running") else None
-
-        fresh = fresh + 1 if await eventually(finished, timeout=300) == "succeeded" else 0
 
 
 async def check(
@@ -533,8 +420,6 @@ async def check(
     report.label_answers_repeated = poster.repeated
     expected: dict[str, tuple[str, list[tuple[str, int]]]] = {}  # shipmentReference -> (track and trace, items)
     confirmed: set[str] = set()
-    import json
-
     for row in rows:
         reference = shipment_reference(external[row["order_id"]], row["reference"])
         items = json.loads(row["items"]) if isinstance(row["items"], str) else row["items"]
@@ -571,44 +456,22 @@ async def check(
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--daemons", type=int, default=3)
+    parser = crash_arguments(__doc__, kills=10, daemons=3, orders_per_round=4)
     parser.add_argument("--retailers", type=int, default=3)
-    parser.add_argument("--orders-per-round", type=int, default=4, help="new orders per retailer before each kill")
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--faults", default=BACKGROUND, help=f"the simulator's faults for the whole run (default {BACKGROUND})")
     parser.add_argument("--settle-delay", type=float, default=1.0, help="seconds from a 202 to its process status settling")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon logs) afterwards")
     args = parser.parse_args()
 
-    from core.storage.database import embedded_url
-
-    # The simulator's server logs each request a killed daemon left half-sent; that is the point.
-    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-    print(f"machine: {machine()}")
-    print(f"faults: {args.faults}; held rounds add {HOLD_NEXT}")
-    workdir = Path(tempfile.mkdtemp(prefix="hub-crash-bol-"))
-    url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
-    try:
-        report = await crash_run(
-            args.kills, database_url=url, workdir=workdir, daemons=args.daemons, retailers=args.retailers,
-            orders_per_round=args.orders_per_round, seed=args.seed, faults=args.faults,
-            settle_delay=args.settle_delay,
+    async def run(database_url: str, workdir: Path) -> Report:
+        return await crash_run(
+            args.kills, database_url=database_url, workdir=workdir, daemons=args.daemons, retailers=args.retailers,
+            orders_per_round=args.orders_per_round, seed=args.seed, faults=args.faults, settle_delay=args.settle_delay,
         )
-    finally:
-        await asyncio.to_thread(server.cleanup)
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(report.summary())
-    problems = report.problems()
-    if problems:
-        print("FAILED: " + "; ".join(problems))
-    else:
-        print("held: every parcel exactly one shipment at bol.com, none lost, every order stored once")
-    if args.keep:
-        print(f"daemon logs in {workdir}")
-    raise SystemExit(1 if problems else 0)
+
+    await crash_main(
+        "hub-crash-bol-", run, keep=args.keep, notes=(f"faults: {args.faults}; held rounds add {HOLD_NEXT}",),
+        held="held: every parcel exactly one shipment at bol.com, none lost, every order stored once",
+    )
 
 
 if __name__ == "__main__":

@@ -1,13 +1,21 @@
-"""What the benchmark scripts share: the machine, the simulator process, the database, a meter.
+"""What the benchmark scripts share: the machine, the simulator process, the database, a meter, the crash runs' frame.
 
 Not a benchmark itself. The scripts in ``bench/`` import it (``python bench/<script>.py`` puts
 ``bench/`` on the path). Everything runs on 127.0.0.1: the simulator in its own process (so that
 the hub's process measures the hub), the embedded PostgreSQL in a temporary folder.
+
+The rule between bench/ and tests/: **bench may import tests, tests never import bench.** The
+benchmarks drive the same `hub serve` daemons as the tests (tests/hub/daemons.py: ``Daemon``,
+``Merchant``, ``FleetApi``, ``LabelPoster``; tests/waiting.py: ``eventually``) and run the Amazon
+crash run that a test runs short (tests/reliability/crash_run.py); nothing under tests/ needs a
+benchmark (tests/test_bench_boundary.py checks it).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
 import os
 import platform
 import resource
@@ -16,11 +24,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -447,3 +455,53 @@ def shop_calls(connector: str) -> dict[tuple[str, str], float]:
             if sample.name.endswith("_total") and sample.labels.get("connector") == connector:
                 found[(sample.labels["operation"], sample.labels["status"])] = sample.value
     return found
+
+
+# -- crash runs ---------------------------------------------------------------------------------
+
+
+class CrashReport(Protocol):
+    """What a crash run reports: its figures, and what did not hold."""
+
+    def summary(self) -> str: ...
+
+    def problems(self) -> list[str]: ...
+
+
+def crash_arguments(doc: str | None, *, kills: int, daemons: int, orders_per_round: int) -> argparse.ArgumentParser:
+    """The options every crash run takes; a script adds its own."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n", 1)[0])
+    parser.add_argument("--kills", type=int, default=kills, help="SIGKILLs, each followed by a restart")
+    parser.add_argument("--daemons", type=int, default=daemons)
+    parser.add_argument("--orders-per-round", type=int, default=orders_per_round, help="new orders per shop account before each kill")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon logs) afterwards")
+    return parser
+
+
+async def crash_main(
+    prefix: str, run: Callable[[str, Path], Awaitable[CrashReport]], *, held: str, keep: bool, notes: tuple[str, ...] = ()
+) -> NoReturn:
+    """A crash run's script around ``run(database_url, workdir)``: the machine, an embedded PostgreSQL in a
+    fresh folder (removed afterwards unless ``keep``), the figures, and exit 1 when anything did not hold."""
+    from core.storage.database import embedded_url
+
+    # The simulator's server logs each request a killed daemon left half-sent; that is the point.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+    print(f"machine: {machine()}")
+    for note in notes:
+        print(note)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
+    try:
+        report = await run(url, workdir)
+    finally:
+        await asyncio.to_thread(server.cleanup)
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(report.summary())
+    problems = report.problems()
+    print("FAILED: " + "; ".join(problems) if problems else held)
+    if keep:
+        print(f"daemon logs in {workdir}")
+    raise SystemExit(1 if problems else 0)

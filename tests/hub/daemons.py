@@ -1,18 +1,27 @@
 """`hub serve` as operators run it: subprocesses on one test database, the simulator in-process.
 
 ``daemons`` starts processes on free ports and always stops them (SIGKILL at the latest), even when
-a test fails. ``Merchant`` drives a daemon's JSON API and the simulator's consent page as a merchant
-would: connect sellers, import, post labels.
+a test fails; ``started`` does the same for a set of daemons made beforehand. ``Merchant`` drives a
+daemon's JSON API and the simulator's consent page as a merchant would: connect sellers, import,
+post labels. ``FleetApi`` and ``LabelPoster`` are the merchant's API through any live daemon and the
+carrier's platform labelling every order, for the crash runs (tests/reliability/crash_run.py and
+bench/crash_run_bol.py), where daemons die under requests.
+
+The benchmarks in bench/ import this module too (bench/harness.py says the rule: bench may import
+these test daemons, tests never import bench).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +29,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from connectors.amazon.simulator import RunningSimulator
+from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
 from core.infra.settings import HubSettings
-from tests.hub.api.conftest import eventually
+from core.storage.accounts import create_account
+from core.storage.tokens import create_token
+from tests.waiting import eventually
 
 #: The `hub` script of the environment running the tests.
 HUB = str(Path(sys.executable).with_name("hub"))
@@ -111,6 +122,12 @@ class Daemon:
         """Everything the process wrote so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    async def kill(self) -> None:
+        """SIGKILL the process if it still runs (the end of a test or a run, whatever happened)."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
 
 @pytest.fixture
 async def daemons(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Daemon]]]:
@@ -125,9 +142,37 @@ async def daemons(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Daemo
 
     yield start
     for daemon in started:
-        if daemon.process is not None and daemon.process.returncode is None:
-            daemon.process.kill()
-            await daemon.process.wait()
+        await daemon.kill()
+
+
+@asynccontextmanager
+async def started(members: dict[str, Daemon]) -> AsyncIterator[dict[str, Daemon]]:
+    """Start the daemons, the first alone (it migrates an empty database), and kill every one at the end."""
+    try:
+        first, *others = members.values()
+        await first.start()
+        await asyncio.gather(*(daemon.start() for daemon in others))
+        yield members
+    finally:
+        for daemon in members.values():
+            await daemon.kill()
+
+
+#: Open orders of the one seller of ``sim``.
+SIM_ORDERS = 3
+
+
+@pytest.fixture(name="sim")
+async def one_seller_sim() -> AsyncIterator[RunningSimulator]:
+    """The simulator with one seller in NL and SIM_ORDERS open orders (import it as a fixture)."""
+    async with run_simulator(SimulatorConfig(sellers=1, orders_per_seller=0, marketplaces=["NL"])) as running:
+        seed_orders(running, SIM_ORDERS)
+        yield running
+
+
+async def new_token(pool: Any, name: str) -> str:
+    """A new account's API token."""
+    return await create_token(pool, (await create_account(pool, name)).id)
 
 
 @dataclass
@@ -212,3 +257,111 @@ async def gather_limited(limit: int, calls: list[Callable[[], Awaitable[Any]]]) 
             return await call()
 
     return await asyncio.gather(*(one(call) for call in calls))
+
+
+class FleetApi:
+    """The merchant's JSON API through any live daemon, tried again when a daemon dies under a request."""
+
+    def __init__(self, http: aiohttp.ClientSession, token: str, fleet: list[Daemon], rng: random.Random) -> None:
+        self.http, self.token, self.fleet, self.rng = http, token, fleet, rng
+
+    async def call(self, method: str, path: str, body: Any = None, timeout: float = 120) -> tuple[int, Any]:
+        """One request; connection errors and 5xx answers are tried again on any daemon until ``timeout``."""
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"Bearer {self.token}"}
+        while True:
+            daemon = self.rng.choice(self.fleet)
+            try:
+                async with self.http.request(
+                    method, daemon.url + path, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
+                ) as response:
+                    if response.status < 500:
+                        return response.status, await response.json()
+                    failure = f"{response.status} {await response.text()}"
+            except (aiohttp.ClientError, TimeoutError) as err:
+                failure = repr(err)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{method} {path} failed for {timeout} s: {failure}")
+            await asyncio.sleep(0.1)
+
+    async def import_to_end(self, connection_id: int, timeout: float = 120) -> None:
+        """Run an import of the connection that starts after now, to success.
+
+        Starting an import while one is queued or running answers that one, which may have begun
+        before the last orders arrived: the run that counts is the first one started after it ended.
+        """
+        fresh = 0
+        while fresh < 2:
+            status, run = await self.call("POST", "/api/v1/imports", {"connection_id": connection_id})
+            assert status in (200, 202), run
+
+            async def finished(run_id: int = run["id"]) -> str | None:
+                _, body = await self.call("GET", f"/api/v1/imports/{run_id}")
+                return body["state"] if body["state"] not in ("queued", "running") else None
+
+            fresh = fresh + 1 if await eventually(finished, timeout=timeout, interval=0.2) == "succeeded" else 0
+
+
+#: An order's parcels as the carrier's platform labels it (none: not yet).
+Parcels = Callable[[dict[str, Any]], list[dict[str, Any]]]
+
+
+class LabelPoster:
+    """Posts a label for every stored order as it appears, as the carrier's platform would."""
+
+    def __init__(self, api: FleetApi, parcels_of: Parcels, concurrency: int = 4) -> None:
+        self.api, self.parcels_of = api, parcels_of
+        self.gate = asyncio.Semaphore(concurrency)
+        self.posted: dict[int, dict[str, Any]] = {}  # order id -> the label body
+        self.repeated = 0  # answered 200: the label was stored by a request whose answer a kill ate
+        self.finishing = asyncio.Event()
+
+    @asynccontextmanager
+    async def posting(self, timeout: float = 300) -> AsyncIterator[LabelPoster]:
+        """Post in the background while the block runs; after it, post until nothing is left (at most ``timeout``)."""
+        task = asyncio.create_task(self.run(), name="label-poster")
+        try:
+            yield self
+            self.finishing.set()
+            await asyncio.wait_for(asyncio.shield(task), timeout=timeout)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+
+    async def run(self) -> None:
+        """Post until ``finishing`` is set and a full scan after that finds nothing left to label."""
+        after, scans = 0, 0
+        while True:
+            final = self.finishing.is_set()
+            # Ids come from a sequence, but concurrent imports commit out of order: every tenth scan
+            # (and the last) reads every order, so none is passed over.
+            full = final or scans % 10 == 0
+            orders = await self.orders(0 if full else after)
+            todo = [order for order in orders if order["id"] not in self.posted and self.parcels_of(order)]
+            await asyncio.gather(*(self.post(order) for order in todo))
+            after = max([after, *(order["id"] for order in orders)])
+            scans += 1
+            if final and not todo:
+                return
+            await asyncio.sleep(0.2)  # the platform's pace, not a wait for the hub
+
+    async def orders(self, after: int) -> list[dict[str, Any]]:
+        """The account's orders with an id above ``after``."""
+        found: list[dict[str, Any]] = []
+        while True:
+            status, body = await self.api.call("GET", f"/api/v1/orders?limit=500&after={after}")
+            assert status == 200, body
+            found.extend(body["orders"])
+            if body["next_after"] is None:
+                return found
+            after = body["next_after"]
+
+    async def post(self, order: dict[str, Any]) -> None:
+        """Post the order's label, its parcels as ``parcels_of`` says."""
+        body = {"order_id": order["id"], "label_id": f"L-{order['id']}", "parcels": self.parcels_of(order)}
+        async with self.gate:
+            status, label = await self.api.call("POST", "/api/v1/labels", body)
+        assert status in (200, 201), label
+        self.repeated += status == 200
+        self.posted[order["id"]] = body

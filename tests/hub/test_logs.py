@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
+from connectors.amazon.simulator import RunningSimulator
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from connectors.amazon.simulator.merchant import approve
 from core.infra.settings import HubSettings
@@ -26,20 +26,11 @@ from core.storage.accounts import create_account
 from core.storage.tokens import create_token
 from hub.app import create_app
 from hub.keys import RUNTIME
-from tests.hub.api.conftest import eventually
-from tests.hub.daemons import Daemon, Merchant, daemons, hub_environment, seed_orders
+from tests.hub.daemons import SIM_ORDERS as ORDERS
+from tests.hub.daemons import Daemon, Merchant, daemons, hub_environment, one_seller_sim
+from tests.waiting import eventually
 
-__all__ = ["daemons"]
-
-ORDERS = 3
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[RunningSimulator]:
-    """The simulator with one seller in NL and three open orders."""
-    async with run_simulator(SimulatorConfig(sellers=1, orders_per_seller=0, marketplaces=["NL"])) as running:
-        seed_orders(running, ORDERS)
-        yield running
+__all__ = ["daemons", "one_seller_sim"]  # fixtures
 
 
 def secrets_and_personal_data(sim: RunningSimulator, api_token: str) -> dict[str, str]:

@@ -6,32 +6,22 @@ are exact. The scheduler is slowed down so that only the merchant's import runs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import asyncpg
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_simulator
+from connectors.amazon.simulator import RunningSimulator
 from connectors.amazon.simulator.faults import parse_faults
 from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
-from tests.hub.api.conftest import eventually
-from tests.hub.daemons import Daemon, Merchant, daemons, hub_environment, seed_orders
+from tests.hub.daemons import SIM_ORDERS as ORDERS
+from tests.hub.daemons import Daemon, Merchant, daemons, hub_environment, one_seller_sim
+from tests.waiting import eventually
 
-__all__ = ["daemons"]
-
-ORDERS = 3
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[RunningSimulator]:
-    """The simulator with one seller in NL and three open orders."""
-    async with run_simulator(SimulatorConfig(sellers=1, orders_per_seller=0, marketplaces=["NL"])) as running:
-        seed_orders(running, ORDERS)
-        yield running
+__all__ = ["daemons", "one_seller_sim"]  # fixtures
 
 
 async def scrape(http: aiohttp.ClientSession, daemon: Daemon) -> dict[tuple[str, frozenset], float]:

@@ -1,14 +1,15 @@
 """`hub serve` killed with SIGKILL during imports and pushes loses nothing and doubles nothing.
 
-The short version of ``bench/crash_run.py`` (which runs 25 kills and writes its figures into
-docs/reliability.md): two daemons, three kills, a few dozen labels.
+The short version of the crash run (tests/reliability/crash_run.py; ``bench/crash_run.py`` runs it
+with 25 kills and prints the figures of docs/reliability.md): two daemons, three kills, a few dozen
+labels.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.crash_run import crash_run
+from tests.reliability.crash_run import crash_run
 
 
 async def test_sigkill_during_imports_and_pushes_stores_each_order_once_and_confirms_each_parcel_once(

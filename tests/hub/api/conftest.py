@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from importlib.metadata import EntryPoint
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,11 +21,12 @@ from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 from tests.contract.keyshop import shop as keyshops
 from tests.contract.keyshop.shop import EventMessage, KeyShop
+from tests.waiting import eventually
+
+__all__ = ["eventually"]  # where the API's tests have always found it
 
 #: The key shop connector's entry point (it is never installed as one).
 KEYSHOP = EntryPoint(name="keyshop", value="tests.contract.keyshop", group=ENTRY_POINT_GROUP)
-
-T = TypeVar("T")
 
 
 class Api:
@@ -49,18 +49,6 @@ class Api:
         return self.client.server.app[RUNTIME]
 
 
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 20) -> T:
-    """Wait until ``check`` returns a truthy value, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 def keyshop() -> Iterator[KeyShop]:
     """A fresh key shop under the default name (the key shop connector's default)."""
@@ -76,12 +64,20 @@ async def post_event(client: TestClient, message: EventMessage) -> tuple[int, An
     return response.status, body
 
 
+@asynccontextmanager
+async def served(settings: HubSettings, *connectors: EntryPoint, **update: Any) -> AsyncIterator[TestClient]:
+    """The hub app with these connectors on a test server, workers running and ticking fast (``update``: more settings)."""
+    jobs = settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05})
+    fast = settings.model_copy(update={"jobs": jobs, **update})
+    app = create_app(fast, connectors=[load_connector(connector, fast) for connector in connectors])
+    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+        yield test_client
+
+
 @pytest.fixture
 async def client(settings: HubSettings, shop: FakeShop, keyshop: KeyShop) -> AsyncIterator[TestClient]:
-    """The app on a test server, workers running, ticking fast."""
-    fast = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05})})
-    app = create_app(fast, connectors=[load_connector(FAKE, fast), load_connector(KEYSHOP, fast)])
-    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+    """The app with the fake and the key shop connectors on a test server, workers running, ticking fast."""
+    async with served(settings, FAKE, KEYSHOP) as test_client:
         yield test_client
 
 

@@ -7,25 +7,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import EntryPoint
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from connectors.bol.simulator import RunningSimulator, SimulatorConfig, run_simulator
-from core.infra.plugins import ENTRY_POINT_GROUP, load_connector
+from core.infra.plugins import ENTRY_POINT_GROUP
 from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
-from hub.app import create_app
 from hub.keys import RUNTIME
 from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 from tests.contract.keyshop.shop import KeyShop
-from tests.hub.api.conftest import KEYSHOP, keyshop
+from tests.hub.api.conftest import KEYSHOP, keyshop, served
 
 __all__ = ["keyshop"]  # the key shop fixture, for the pages' tests too
 
@@ -102,14 +102,7 @@ async def bol_sim() -> AsyncIterator[RunningSimulator]:
 @pytest.fixture
 async def client(settings: HubSettings, shop: FakeShop, keyshop: KeyShop) -> AsyncIterator[TestClient]:
     """The hub on a test server with Amazon, the fake and the key shop connectors, workers running and ticking fast."""
-    fast = settings.model_copy(
-        update={
-            "jobs": settings.jobs.model_copy(update={"tick_seconds": 0.5, "retry_base_seconds": 0.05}),
-            "connectors": {"amazon": AMAZON_APP},
-        }
-    )
-    app = create_app(fast, connectors=[load_connector(AMAZON, fast), load_connector(FAKE, fast), load_connector(KEYSHOP, fast)])
-    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+    async with served(settings, AMAZON, FAKE, KEYSHOP, connectors={"amazon": AMAZON_APP}) as test_client:
         yield test_client
 
 
@@ -119,22 +112,29 @@ async def new_merchant(client: TestClient, name: str) -> Merchant:
     return Merchant(client, await create_token(rt.db.pool, account.id), account.id)
 
 
+@asynccontextmanager
+async def signed_in(client: TestClient, name: str) -> AsyncIterator[Merchant]:
+    """A new account's merchant, signed in, its browser closed at the end."""
+    m = await new_merchant(client, name)
+    try:
+        await m.sign_in()
+        yield m
+    finally:
+        await m.close()
+
+
 @pytest.fixture
 async def merchant(client: TestClient) -> AsyncIterator[Merchant]:
     """A signed-in merchant."""
-    m = await new_merchant(client, "Bakkerij Jansen")
-    await m.sign_in()
-    yield m
-    await m.close()
+    async with signed_in(client, "Bakkerij Jansen") as m:
+        yield m
 
 
 @pytest.fixture
 async def other(client: TestClient) -> AsyncIterator[Merchant]:
     """A second signed-in merchant, to check isolation."""
-    m = await new_merchant(client, "Fietsenwinkel De Vries")
-    await m.sign_in()
-    yield m
-    await m.close()
+    async with signed_in(client, "Fietsenwinkel De Vries") as m:
+        yield m
 
 
 async def connect_fake(m: Merchant, shop: FakeShop) -> int:
