@@ -25,15 +25,13 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from tests.model_folders import BOL_MODELS
+from tests.model_folders import BOL_MODELS, ModelValidationError, format_checker, schema_problems
 
 MODELS_ENV = BOL_MODELS.env
 DEFAULT_MODELS_DIR = BOL_MODELS.default
@@ -42,32 +40,7 @@ RETAILER_API = "retailer-v10.json"
 SHARED_API = "shared-v10.json"
 MEDIA_TYPE = "application/vnd.retailer.v10+json"
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-
-FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
-
-
-@FORMAT_CHECKER.checks("date-time")
-def is_date_time(value: object) -> bool:
-    """True when ``value`` is an RFC 3339 date-time (non-strings are left to the type check)."""
-    if not isinstance(value, str):
-        return True
-    if not _RFC3339.match(value):
-        return False
-    try:
-        datetime.fromisoformat(value.upper())
-    except ValueError:
-        return False
-    return True
-
-
-class ModelValidationError(AssertionError):
-    """A request or response does not match bol.com's description; ``problems`` lists why."""
-
-    def __init__(self, where: str, problems: list[str]) -> None:
-        self.where = where
-        self.problems = problems
-        super().__init__(f"{where}:\n  - " + "\n  - ".join(problems))
+FORMAT_CHECKER = format_checker("date-time")
 
 
 @dataclass(frozen=True)
@@ -98,15 +71,9 @@ def require_models() -> Path:
     return BOL_MODELS.require()
 
 
-@functools.cache
-def _load(folder: Path, model_file: str) -> dict[str, Any]:
-    with (folder / model_file).open(encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 def load_model(model_file: str) -> dict[str, Any]:
     """The parsed description ``model_file`` (``RETAILER_API``, ``SHARED_API``); cached, do not mutate it."""
-    return _load(require_models(), model_file)
+    return BOL_MODELS.load(model_file)
 
 
 def operation(model_file: str, operation_id: str) -> Operation:
@@ -166,14 +133,7 @@ def validate_request_body(
 
 
 def _schema_problems(model_file: str, schema: dict[str, Any], instance: Any, strict: bool) -> list[str]:
-    validator = _validator(model_file, json.dumps(schema, sort_keys=True), strict)
-    problems = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
-        location = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path
-        )
-        problems.append(f"{location or '(root)'}: {error.message}")
-    return problems
+    return schema_problems(_validator(model_file, json.dumps(schema, sort_keys=True), strict), instance)
 
 
 @functools.cache

@@ -13,18 +13,28 @@ follows the imports and cannot go stale (it errs on the side of marking: ``-m "n
 out a test of such a module that reads no description). The helpers fail the test that reads a
 missing folder (``ModelFolder.require``); a test marked by hand fails in setup already, for tests
 whose parameters or strategies come from the descriptions at collection.
+
+It also holds what both helpers check with: ``ModelFolder.load`` (a description, parsed once),
+``ModelValidationError``, the formats (``format_checker``) and ``schema_problems``. Each helper
+keeps its own functions (its dialect: Swagger 2.0 or OpenAPI 3.0), so that the marker finds them.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
+import re
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import jsonschema
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +75,74 @@ class ModelFolder:
         if not folder.is_dir():
             pytest.fail(self.missing_message(), pytrace=False)
         return folder
+
+    def load(self, model_file: str) -> dict[str, Any]:
+        """The parsed description ``model_file`` of the folder; cached, do not mutate it."""
+        return _load(self.require(), model_file)
+
+
+@functools.cache
+def _load(folder: Path, model_file: str) -> dict[str, Any]:
+    with (folder / model_file).open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class ModelValidationError(AssertionError):
+    """A request or response does not match a shop's description; ``problems`` lists why."""
+
+    def __init__(self, where: str, problems: Sequence[str]) -> None:
+        self.where = where
+        self.problems = list(problems)
+        super().__init__(f"{where}:\n  - " + "\n  - ".join(self.problems))
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def is_date_time(value: object) -> bool:
+    """True when ``value`` is an RFC 3339 date-time (non-strings are left to the type check)."""
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.upper())
+    except ValueError:
+        return False
+    return True
+
+
+def is_date(value: object) -> bool:
+    """True when ``value`` is an ISO 8601 calendar date ``YYYY-MM-DD`` (non-strings are left to the type check)."""
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+FORMATS: dict[str, Callable[[object], bool]] = {"date-time": is_date_time, "date": is_date}
+
+
+def format_checker(*formats: str) -> jsonschema.FormatChecker:
+    """A JSON Schema format checker for these formats of FORMATS only (a description's other formats pass)."""
+    checker = jsonschema.FormatChecker(formats=())
+    for name in formats:
+        checker.checks(name)(FORMATS[name])
+    return checker
+
+
+def schema_problems(validator: jsonschema.protocols.Validator, instance: Any) -> list[str]:
+    """Every way ``instance`` fails the validator's schema, as ``.path[0].field: message``, in path order."""
+    problems = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path)
+        problems.append(f"{location or '(root)'}: {error.message}")
+    return problems
 
 
 SPAPI_MODELS = ModelFolder(

@@ -1,15 +1,17 @@
-"""Fixtures for the Amazon connector's tests: a fake clock, the connector's state, contexts, mocks."""
+"""Fixtures for the Amazon connector's tests: a fake clock, the connector's state, contexts.
+
+The HTTP session and the mocks every connector's tests use are in tests/connectors/conftest.py.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 
 import aiohttp
 import pytest
-from aioresponses import aioresponses
 from pydantic import SecretStr
 
 from connectors.amazon.client import ClientState
@@ -29,20 +31,6 @@ def clock() -> FakeClock:
 def state(clock: FakeClock) -> ClientState:
     """The connector's process state (what ``open_connector`` returns) on the fake clock, with repeatable jitter."""
     return ClientState(clock=clock, rng=random.Random(4))
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session, as core shares one."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    """aioresponses that lets the loopback address through (the simulator lives there)."""
-    with aioresponses(passthrough=["http://127.0.0.1"]) as mock:
-        yield mock
 
 
 MakeContext = Callable[..., ConnectorContext]

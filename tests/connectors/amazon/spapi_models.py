@@ -43,62 +43,28 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from tests.model_folders import SPAPI_MODELS
+from tests.model_folders import (
+    SPAPI_MODELS,
+    ModelValidationError,
+    format_checker,
+    is_date,
+    is_date_time,
+    schema_problems,
+)
 
 MODELS_ENV = SPAPI_MODELS.env
 DEFAULT_MODELS_DIR = SPAPI_MODELS.default
 
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
 _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 
-FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
-
-
-@FORMAT_CHECKER.checks("date-time")
-def is_date_time(value: object) -> bool:
-    """True when ``value`` is an RFC 3339 date-time (non-strings are left to the type check)."""
-    if not isinstance(value, str):
-        return True
-    if not _RFC3339.match(value):
-        return False
-    try:
-        datetime.fromisoformat(value.upper())
-    except ValueError:
-        return False
-    return True
-
-
-@FORMAT_CHECKER.checks("date")
-def is_date(value: object) -> bool:
-    """True when ``value`` is an ISO 8601 calendar date ``YYYY-MM-DD``."""
-    if not isinstance(value, str):
-        return True
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return False
-    try:
-        datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        return False
-    return True
-
-
-class ModelValidationError(AssertionError):
-    """A request or response does not match Amazon's model; ``problems`` lists why."""
-
-    def __init__(self, where: str, problems: Sequence[str]) -> None:
-        self.where = where
-        self.problems = list(problems)
-        super().__init__(f"{where}:\n  - " + "\n  - ".join(self.problems))
+FORMAT_CHECKER = format_checker("date-time", "date")
 
 
 @dataclass(frozen=True)
@@ -144,15 +110,9 @@ def require_models() -> Path:
     return SPAPI_MODELS.require()
 
 
-@functools.cache
-def _load(folder: Path, model_file: str) -> dict[str, Any]:
-    with (folder / model_file).open(encoding="utf-8") as handle:
-        return json.load(handle)
-
-
 def load_model(model_file: str) -> dict[str, Any]:
     """The parsed model ``model_file`` (e.g. ``"sellers.json"``); cached, do not mutate it."""
-    return _load(require_models(), model_file)
+    return SPAPI_MODELS.load(model_file)
 
 
 def operation(model_file: str, operation_id: str) -> Operation:
@@ -354,14 +314,7 @@ def _deref(model: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _schema_problems(model_file: str, schema: dict[str, Any], instance: Any, strict: bool) -> list[str]:
-    validator = _validator(model_file, json.dumps(schema, sort_keys=True), strict)
-    problems = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
-        location = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path
-        )
-        problems.append(f"{location or '(root)'}: {error.message}")
-    return problems
+    return schema_problems(_validator(model_file, json.dumps(schema, sort_keys=True), strict), instance)
 
 
 @functools.cache

@@ -1,15 +1,17 @@
-"""Fixtures for the bol.com connector's tests: a fake clock, the connector's state, contexts, mocks."""
+"""Fixtures for the bol.com connector's tests: a fake clock, the connector's state, contexts.
+
+The HTTP session and the mocks every connector's tests use are in tests/connectors/conftest.py.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 
 import aiohttp
 import pytest
-from aioresponses import aioresponses
 from pydantic import SecretStr
 
 from connectors.bol.client import BolApi, BolState, connection_api
@@ -39,21 +41,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def state(clock: FakeClock) -> BolState:
     """The connector's process state (what ``open_connector`` returns) on the fake clock, with repeatable jitter."""
-    return BolState(clock=clock, random=random.Random(4))
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session, as core shares one."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def mocked() -> Iterator[aioresponses]:
-    """aioresponses that lets the loopback address through (the simulator lives there)."""
-    with aioresponses(passthrough=["http://127.0.0.1"]) as mock:
-        yield mock
+    return BolState(clock=clock, rng=random.Random(4))
 
 
 MakeContext = Callable[..., ConnectorContext]

@@ -50,7 +50,6 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from core.hubapi import (
-    Address,
     AuthCallback,
     AuthCredentials,
     Authorization,
@@ -64,10 +63,7 @@ from core.hubapi import (
     ImportPage,
     InvalidInput,
     Label,
-    Money,
     Order,
-    OrderItem,
-    OrderStatus,
     ParcelOutcome,
     SkippedOrder,
     TransientError,
@@ -75,7 +71,8 @@ from core.hubapi import (
     hookimpl,
 )
 from tests.contract.fake.settings import FakeSettings
-from tests.contract.fake.shop import FakeOrder, FakeShop, ShopError, ShopTimeout, get_shop
+from tests.contract.fake.shop import FakeShop, ShopError, ShopTimeout, get_shop
+from tests.contract.orders import order_of
 
 #: The id the fake connector is registered under, as in its manifest.
 CONNECTOR_ID = "fake"
@@ -134,7 +131,7 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
         else:
             next_cursor = Cursor(since=until)
         page = ImportPage(
-            orders=[_order(order) for order in result.orders if not order.skip_reason],
+            orders=[order_of(order) for order in result.orders if not order.skip_reason],
             skipped=[
                 SkippedOrder(external_id=order.id, reason=order.skip_reason)
                 for order in result.orders
@@ -236,36 +233,6 @@ def _shop_errors(hook: str) -> Iterator[None]:
         yield
     except (ShopError, ShopTimeout) as err:
         raise _core_error(err, hook) from err
-
-
-def _order(order: FakeOrder) -> Order:
-    unshipped = order.status in ("open", "partially_shipped")
-    return Order(
-        external_id=order.id,
-        reference=f"#{order.id}",
-        status=OrderStatus(order.status),
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        marketplace="NL",
-        recipient=Address(
-            name=order.name,
-            lines=[order.street],
-            postal_code=order.postal_code,
-            city=order.city,
-            country_code=order.country,
-        ),
-        items=[
-            OrderItem(
-                external_id=item.id,
-                sku=item.sku,
-                title=item.title,
-                quantity_ordered=item.quantity,
-                quantity_unshipped=item.quantity if unshipped else 0,
-                unit_price=Money(amount=item.price, currency="EUR"),
-            )
-            for item in order.items
-        ],
-    )
 
 
 def _token(position: tuple[datetime, str], until: datetime) -> str:

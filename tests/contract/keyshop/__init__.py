@@ -79,7 +79,6 @@ from pydantic import SecretStr
 
 from core.hubapi import (
     AcceptedParcel,
-    Address,
     AuthCallback,
     AuthCredentials,
     Authorization,
@@ -96,10 +95,7 @@ from core.hubapi import (
     ImportPage,
     InvalidInput,
     Label,
-    Money,
     Order,
-    OrderItem,
-    OrderStatus,
     Parcel,
     ParcelOutcome,
     ShopEvent,
@@ -123,6 +119,7 @@ from tests.contract.keyshop.shop import (
     get_shop,
 )
 from tests.contract.keyshop.tokens import TokenCache
+from tests.contract.orders import order_of
 
 #: The id the key shop connector is registered under, as in its manifest.
 CONNECTOR_ID = "keyshop"
@@ -253,7 +250,7 @@ async def import_orders(context: ConnectorContext, cursor: Cursor) -> AsyncItera
             assert scan.started is not None  # the first page set it
             next_cursor = Cursor(since=max(scan.started, scan.after) if scan.after else scan.started)
         page = ImportPage(
-            orders=[_order(order) for order in changed if not order.skip_reason],
+            orders=[order_of(order) for order in changed if not order.skip_reason],
             skipped=[SkippedOrder(external_id=order.id, reason=order.skip_reason) for order in changed if order.skip_reason],
             cursor=next_cursor,
         )
@@ -498,36 +495,6 @@ def _shop_errors(hook: str, api: _Api) -> Iterator[None]:
             else f"Key shop rejected the request: {err.message}."
         )
         raise error_for_status(err.status, message, detail=f"{hook}: {err}", retry_after=err.retry_after) from err
-
-
-def _order(order: FakeOrder) -> Order:
-    unshipped = order.status in ("open", "partially_shipped")
-    return Order(
-        external_id=order.id,
-        reference=f"#{order.id}",
-        status=OrderStatus(order.status),
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        marketplace="NL",
-        recipient=Address(
-            name=order.name,
-            lines=[order.street],
-            postal_code=order.postal_code,
-            city=order.city,
-            country_code=order.country,
-        ),
-        items=[
-            OrderItem(
-                external_id=item.id,
-                sku=item.sku,
-                title=item.title,
-                quantity_ordered=item.quantity,
-                quantity_unshipped=item.quantity if unshipped else 0,
-                unit_price=Money(amount=item.price, currency="EUR"),
-            )
-            for item in order.items
-        ],
-    )
 
 
 __all__ = [
