@@ -136,22 +136,23 @@ def _order(raw: dict[str, Any], order_id: str) -> Order:
         "marketplace_name": _text(channel.get("marketplaceName")) or "",
         "programs": ",".join(sorted(programs)),
     }
-    return Order(
-        external_id=order_id,
-        reference=_seller_order_id(raw),
-        status=status,
-        created_at=created_at,
-        updated_at=updated_at,
-        marketplace=_text(channel.get("marketplaceId")),
-        recipient=recipient,
-        items=items,
-        ship_by=_window(fulfillment.get("shipByWindow")),
-        deliver_by=_window(fulfillment.get("deliverByWindow")),
-        service_level=_text(fulfillment.get("fulfillmentServiceLevel")),
-        is_prime=PROGRAM_PRIME in programs,
-        attributes={key: value for key, value in attributes.items() if value},
-        shop_references=_references(packages),
-    )
+    # One validation of the whole order (pydantic's core walks the nested fields), not one per part.
+    return Order.model_validate({
+        "external_id": order_id,
+        "reference": _seller_order_id(raw),
+        "status": status,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "marketplace": _text(channel.get("marketplaceId")),
+        "recipient": recipient,
+        "items": items,
+        "ship_by": _window(fulfillment.get("shipByWindow")),
+        "deliver_by": _window(fulfillment.get("deliverByWindow")),
+        "service_level": _text(fulfillment.get("fulfillmentServiceLevel")),
+        "is_prime": PROGRAM_PRIME in programs,
+        "attributes": {key: value for key, value in attributes.items() if value},
+        "shop_references": _references(packages),
+    })
 
 
 #: Package statuses whose items did not go out (their references are still Amazon's).
@@ -189,7 +190,8 @@ def _shipped_in(packages: list[dict[str, Any]]) -> dict[str, int]:
     return shipped
 
 
-def _item(raw: Any, status: OrderStatus, in_packages: dict[str, int]) -> OrderItem:
+def _item(raw: Any, status: OrderStatus, in_packages: dict[str, int]) -> dict[str, Any]:
+    """One order item as ``OrderItem``'s fields (validated with the order)."""
     item = _dict(raw)
     item_id = _text(item.get("orderItemId"))
     ordered = item.get("quantityOrdered")
@@ -206,36 +208,37 @@ def _item(raw: Any, status: OrderStatus, in_packages: dict[str, int]) -> OrderIt
         unshipped = 0 if status in (OrderStatus.SHIPPED, OrderStatus.CANCELLED) else ordered
     # What Amazon's packages hold went out, whatever the item's own counts say: never more is left.
     unshipped = max(0, min(unshipped, ordered - in_packages.get(item_id, 0)))
-    return OrderItem(
-        external_id=item_id,
-        sku=_text(product.get("sellerSku")),
-        product_id=_text(product.get("asin")),
-        title=_text(product.get("title")),
-        quantity_ordered=ordered,
-        quantity_unshipped=min(unshipped, ordered),
-        unit_price=_money(_dict(product.get("price")).get("unitPrice")),
-    )
+    return {
+        "external_id": item_id,
+        "sku": _text(product.get("sellerSku")),
+        "product_id": _text(product.get("asin")),
+        "title": _text(product.get("title")),
+        "quantity_ordered": ordered,
+        "quantity_unshipped": min(unshipped, ordered),
+        "unit_price": _money(_dict(product.get("price")).get("unitPrice")),
+    }
 
 
-def _recipient(raw: dict[str, Any]) -> Address | None:
+def _recipient(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The delivery address as ``Address``'s fields (validated with the order), or ``None`` when it is not one."""
     address = _dict(_dict(raw.get("recipient")).get("deliveryAddress"))
     lines = [line for line in (_text(address.get(f"addressLine{n}")) for n in (1, 2, 3)) if line]
     name, company = _text(address.get("name")), _text(address.get("companyName"))
     country = (_text(address.get("countryCode")) or "").upper()
     if not lines or not (name or company) or len(country) != 2 or not country.isalpha() or not country.isascii():
         return None
-    return Address(
-        name=name,
-        company=company,
-        lines=lines,
-        postal_code=_text(address.get("postalCode")),
-        city=_text(address.get("city")),
-        region=_text(address.get("stateOrRegion")),
-        country_code=country,
-        phone=_text(address.get("phone")),
-        email=_text(_dict(raw.get("buyer")).get("buyerEmail")),
-        kind=ADDRESS_KINDS.get(_text(address.get("addressType")) or ""),  # type: ignore[arg-type]
-    )
+    return {
+        "name": name,
+        "company": company,
+        "lines": lines,
+        "postal_code": _text(address.get("postalCode")),
+        "city": _text(address.get("city")),
+        "region": _text(address.get("stateOrRegion")),
+        "country_code": country,
+        "phone": _text(address.get("phone")),
+        "email": _text(_dict(raw.get("buyer")).get("buyerEmail")),
+        "kind": ADDRESS_KINDS.get(_text(address.get("addressType")) or ""),
+    }
 
 
 def _seller_order_id(raw: dict[str, Any]) -> str | None:
@@ -246,15 +249,15 @@ def _seller_order_id(raw: dict[str, Any]) -> str | None:
     return None
 
 
-def _window(raw: Any) -> TimeWindow | None:
+def _window(raw: Any) -> dict[str, datetime | None] | None:
     window = _dict(raw)
     earliest, latest = parse_time(window.get("earliestDateTime")), parse_time(window.get("latestDateTime"))
     if earliest is None and latest is None:
         return None
-    return TimeWindow(earliest=earliest, latest=latest)
+    return {"earliest": earliest, "latest": latest}
 
 
-def _money(raw: Any) -> Money | None:
+def _money(raw: Any) -> dict[str, Any] | None:
     money = _dict(raw)
     amount, currency = money.get("amount"), _text(money.get("currencyCode"))
     if not isinstance(amount, str) or currency is None:
@@ -265,7 +268,7 @@ def _money(raw: Any) -> Money | None:
         return None
     if not value.is_finite() or len(currency) != 3 or not currency.isascii() or not currency.isupper():
         return None
-    return Money(amount=value, currency=currency)
+    return {"amount": value, "currency": currency}
 
 
 def parse_time(value: Any) -> datetime | None:

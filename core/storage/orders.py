@@ -10,8 +10,8 @@ or a city without decrypting a single row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -85,12 +85,43 @@ _WORD = re.compile(r"[^\W_]+")
 
 def search_words(text: str) -> list[str]:
     """The words of a name, city or query as search compares them: no accents, case folded, two characters or more."""
-    plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)).casefold()
+    if text.isascii():  # most names and cities: nothing to take off
+        plain = text.casefold()
+    else:
+        plain = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)).casefold()
     return [word for word in _WORD.findall(plain) if len(word) >= 2]
 
 
+class _Hmac:
+    """HMAC-SHA256 under one key with its padded key states hashed once (RFC 2104): the same values
+    as ``hmac.new(key, word, sha256)``, in less than half the time for the short words of a name."""
+
+    _BLOCK = 64  # SHA-256's block size
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > self._BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(self._BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+
+    def hexdigest(self, message: bytes) -> str:
+        """HMAC-SHA256 of ``message``, in hex."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _hmac(key: bytes) -> _Hmac:
+    return _Hmac(key)
+
+
 def _tokens(key: bytes, words: Iterable[str]) -> list[str]:
-    return sorted({hmac.new(key, word.encode(), hashlib.sha256).hexdigest()[:_TOKEN_HEX] for word in words})
+    mac = _hmac(key)
+    return sorted({mac.hexdigest(word.encode())[:_TOKEN_HEX] for word in words})
 
 
 def recipient_tokens(key: bytes, address: Address) -> list[str]:
@@ -160,53 +191,70 @@ _PAGE = """
 """
 
 
+#: The item document's columns (see ``_page``).
+_ITEMS = """
+    json_to_recordset($4::json) as i("order" text, external_id text, sku text, product_id text, title text,
+                                     quantity_ordered int, quantity_unshipped int, unit_price numeric,
+                                     currency text, n int)
+"""
+
+#: Open orders inserted or updated, and the items of the new ones, in one statement. The items
+#: join the orders the statement wrote (not the table): whatever the planner thinks of the table's
+#: size, no page reads more of it than its own orders' keys.
+_SAVE_OPEN = f"""
+    with written as (
+        insert into orders (connection_id, external_id, reference, status, marketplace, shop_references,
+                            shop_created_at, shop_updated_at, recipient, details, fingerprint,
+                            account_id, due_at, recipient_tokens)
+        select $1, p.external_id, p.reference, p.status, p.marketplace, p.shop_references, p.created, p.updated,
+               convert_to(p.recipient, 'UTF8'), p.details, p.fingerprint,
+               (select account_id from connections where id = $1), coalesce(p.due, 'infinity'), p.tokens
+        from {_PAGE}
+        where p.status <> all($3::text[])
+        on conflict (connection_id, external_id) do update set
+            reference = excluded.reference, status = excluded.status, marketplace = excluded.marketplace,
+            shop_references = excluded.shop_references, shop_updated_at = excluded.shop_updated_at,
+            recipient = excluded.recipient, details = excluded.details, fingerprint = excluded.fingerprint,
+            updated_at = now(), closed_at = null, due_at = excluded.due_at, recipient_tokens = excluded.recipient_tokens
+        where orders.fingerprint <> excluded.fingerprint
+        returning id, external_id, (xmax = 0) as inserted
+    ), new_items as (
+        -- a new order has no items yet; an updated one has, and gets them in _replace_items
+        insert into order_items (order_id, external_id, sku, product_id, title, quantity_ordered,
+                                 quantity_unshipped, unit_price, currency)
+        select w.id, i.external_id, i.sku, i.product_id, i.title, i.quantity_ordered, i.quantity_unshipped,
+               i.unit_price, i.currency
+        from {_ITEMS} join written w on w.external_id = i."order" and w.inserted
+        order by i.n
+    )
+    select id, external_id, inserted from written
+"""
+
+
 async def save_page(
     db: asyncpg.Connection, vault: Vault, connection_id: int, orders: list[Order], skipped: list[SkippedOrder]
 ) -> PageCounts:
     """Write one page of orders and skips; call inside the page's transaction.
 
     Open orders are inserted or updated. Shipped and cancelled orders only update orders already
-    stored; one never stored is counted as skipped ("shipped elsewhere" / "cancelled").
+    stored; one never stored is counted as skipped ("shipped elsewhere" / "cancelled"). A page of
+    new orders is one statement (orders and items), plus one for its skips.
     """
     counts = PageCounts()
     skipped = list(skipped)
     by_id = {order.external_id: order for order in orders}  # last wins within a page
     open_orders = [o for o in by_id.values() if o.status.value not in _CLOSED]
     closed_orders = [o for o in by_id.values() if o.status.value in _CLOSED]
-    changed: list[int] = []
-    restated: list[int] = []  # orders stored before: their parcels may move their work state
+    updated: dict[str, int] = {}  # orders stored before and changed: external id -> id
     page, items = _page(vault, [*open_orders, *closed_orders])
     if open_orders:
-        rows = await db.fetch(
-            f"""
-            insert into orders (connection_id, external_id, reference, status, marketplace, shop_references,
-                                shop_created_at, shop_updated_at, recipient, details, fingerprint,
-                                account_id, due_at, recipient_tokens)
-            select $1, p.external_id, p.reference, p.status, p.marketplace, p.shop_references, p.created, p.updated,
-                   convert_to(p.recipient, 'UTF8'), p.details, p.fingerprint,
-                   (select account_id from connections where id = $1), coalesce(p.due, 'infinity'), p.tokens
-            from {_PAGE}
-            where p.status <> all($3::text[])
-            on conflict (connection_id, external_id) do update set
-                reference = excluded.reference, status = excluded.status, marketplace = excluded.marketplace,
-                shop_references = excluded.shop_references, shop_updated_at = excluded.shop_updated_at, recipient = excluded.recipient,
-                details = excluded.details, fingerprint = excluded.fingerprint, updated_at = now(),
-                closed_at = null,
-                due_at = excluded.due_at, recipient_tokens = excluded.recipient_tokens
-            where orders.fingerprint <> excluded.fingerprint
-            returning id, (xmax = 0) as inserted
-            """,
-            connection_id,
-            page,
-            list(_CLOSED),
-        )
+        rows = await db.fetch(_SAVE_OPEN, connection_id, page, list(_CLOSED), items)
         for row in rows:
             if row["inserted"]:
                 counts.new += 1
             else:
-                counts.updated += 1
-                restated.append(row["id"])
-            changed.append(row["id"])
+                updated[row["external_id"]] = row["id"]
+        counts.updated += len(updated)
         counts.unchanged += len(open_orders) - len(rows)
     if closed_orders:
         rows = await db.fetch(
@@ -222,14 +270,13 @@ async def save_page(
             where p.status = any($3::text[])
               and orders.connection_id = $1 and orders.external_id = p.external_id
               and orders.fingerprint <> p.fingerprint
-            returning orders.id
+            returning orders.id, orders.external_id
             """,
             connection_id,
             page,
             list(_CLOSED),
         )
-        changed.extend(row["id"] for row in rows)
-        restated.extend(row["id"] for row in rows)
+        updated.update((row["external_id"], row["id"]) for row in rows)
         counts.updated += len(rows)
         known = {
             row["external_id"]
@@ -244,9 +291,8 @@ async def save_page(
             if order.external_id not in known:
                 reason = "shipped before import" if order.status is OrderStatus.SHIPPED else "cancelled before import"
                 skipped.append(SkippedOrder(external_id=order.external_id, reason=reason))
-    if changed:
-        await _replace_items(db, connection_id, changed, items)
-    if restated:
+    if updated:
+        await _replace_items(db, updated, items)
         # A new order is open without parcels: to ship, as inserted. One stored before may have
         # parcels, and its status or items changed: where it stands again.
         await db.execute(
@@ -255,40 +301,42 @@ async def save_page(
             from (select id, order_work_state(id) as state from orders where id = any($1::bigint[])) as s
             where o.id = s.id and o.work_state <> s.state
             """,
-            restated,
+            list(updated.values()),
         )
     if skipped:
-        await db.executemany(
+        last = {skip.external_id: skip.reason for skip in skipped}  # one row each: the last reason wins
+        await db.execute(
             """
-            insert into skipped_orders (connection_id, external_id, reason) values ($1, $2, $3)
+            insert into skipped_orders (connection_id, external_id, reason)
+            select $1, s.external_id, s.reason from unnest($2::text[], $3::text[]) as s(external_id, reason)
             on conflict (connection_id, external_id) do update set reason = excluded.reason, seen_at = now()
             """,
-            [(connection_id, skip.external_id, skip.reason) for skip in skipped],
+            connection_id,
+            list(last),
+            list(last.values()),
         )
         for skip in skipped:
             counts.skipped[skip.reason] = counts.skipped.get(skip.reason, 0) + 1
     return counts
 
 
-async def _replace_items(db: asyncpg.Connection, connection_id: int, changed: list[int], items: str) -> None:
-    """The items of the changed orders, as the page's item document has them."""
-    await db.execute("delete from order_items where order_id = any($1::bigint[])", changed)
+async def _replace_items(db: asyncpg.Connection, updated: dict[str, int], items: str) -> None:
+    """The items of orders stored before, as the page's item document has them (``updated``: external id -> id)."""
+    ids = list(updated.values())
+    await db.execute("delete from order_items where order_id = any($1::bigint[])", ids)
     await db.execute(
-        """
+        f"""
         insert into order_items (order_id, external_id, sku, product_id, title, quantity_ordered,
                                  quantity_unshipped, unit_price, currency)
         select o.id, i.external_id, i.sku, i.product_id, i.title, i.quantity_ordered, i.quantity_unshipped,
                i.unit_price, i.currency
-        from json_to_recordset($2::json)
-             as i("order" text, external_id text, sku text, product_id text, title text, quantity_ordered int,
-                  quantity_unshipped int, unit_price numeric, currency text, n int)
-        join orders o on o.connection_id = $1 and o.external_id = i."order"
-        where o.id = any($3::bigint[])
+        from {_ITEMS.replace("$4", "$1")}
+        join unnest($2::text[], $3::bigint[]) as o(external_id, id) on o.external_id = i."order"
         order by i.n
         """,
-        connection_id,
         items,
-        changed,
+        list(updated),
+        ids,
     )
 
 

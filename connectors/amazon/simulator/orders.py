@@ -30,7 +30,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .answers import json_response
+from .answers import json_response, orders_response
 from .clock import iso, parse_iso
 from .errors import SpApiError, invalid_input, not_found
 from .gateway import operation
@@ -121,7 +121,7 @@ async def search_orders(request: web.Request, seller_id: str) -> web.Response:
             {"s": seller_id, "f": search.fingerprint(), "b": before, "k": list(last_key), "t": now}
         )}
     body["createdBefore" if search.by_created else "lastUpdatedBefore"] = iso(before)
-    return json_response(body)
+    return orders_response(body)
 
 
 def find_orders(
