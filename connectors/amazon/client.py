@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,11 +48,9 @@ from connectors.amazon.settings import AmazonSettings
 from core.hubapi import (
     NETWORK_ERRORS,
     ClientParts,
-    Clock,
     ConnectorAuthFailed,
     ConnectorContext,
     ConnectorNotReady,
-    Coordination,
     RetryPolicy,
     count_call,
     parse_json,
@@ -75,17 +72,9 @@ class ClientState(ClientParts):
     every process on the hub's database; without it they are this process's own, on ``clock``.
     """
 
-    def __init__(
-        self, clock: Clock | None = None, rng: random.Random | None = None, coordination: Coordination | None = None
-    ) -> None:
-        super().__init__(
-            "Amazon",
-            clock=clock,
-            rng=rng,
-            coordination=coordination,
-            pacing_margin=PACING_MARGIN,
-            token_margin=TOKEN_REFRESH_MARGIN.total_seconds(),
-        )
+    shop = "Amazon"
+    pacing_margin = PACING_MARGIN
+    token_margin = TOKEN_REFRESH_MARGIN.total_seconds()
 
 
 def token_key(refresh_token: str) -> str:

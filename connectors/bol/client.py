@@ -72,6 +72,7 @@ from core.hubapi import (
     Coordination,
     RetryPolicy,
     count_call,
+    header_number,
     parse_json,
     retry_after_seconds,
     retrying,
@@ -110,17 +111,6 @@ def plan_of(limit: RateLimit) -> tuple[float, float]:
 
 _PLANS = {operation: plan_of(limit) for operation, limit in RATE_LIMITS.items()}
 _DEFAULT_PLAN = plan_of(DEFAULT_RATE_LIMIT)
-
-
-def number(value: str | None) -> float | None:
-    """A header's number, when it holds a finite one."""
-    if value is None:
-        return None
-    try:
-        found = float(value.strip())
-    except ValueError:
-        return None
-    return found if math.isfinite(found) else None
 
 
 #: How long fetched signature keys are kept at most; an unknown key id fetches them again sooner.
@@ -196,17 +186,14 @@ class BolState(ClientParts):
     are shared by every process on the hub's database; without it they are this process's own.
     """
 
+    shop = "bol.com"
+    pacing_margin = PACING_MARGIN
+    token_margin = TOKEN_REFRESH_MARGIN
+
     def __init__(
-        self, clock: Clock | None = None, random: random.Random | None = None, coordination: Coordination | None = None
+        self, clock: Clock | None = None, rng: random.Random | None = None, coordination: Coordination | None = None
     ) -> None:
-        super().__init__(
-            "bol.com",
-            clock=clock,
-            rng=random,
-            coordination=coordination,
-            pacing_margin=PACING_MARGIN,
-            token_margin=TOKEN_REFRESH_MARGIN,
-        )
+        super().__init__(clock, rng, coordination)
         self.signature_keys = SignatureKeys(self.store)
         #: When each connection's event subscription was last made sure of (monotonic seconds).
         self.subscriptions_checked: dict[int, float] = {}
@@ -474,11 +461,11 @@ class _Call:
         # (Limit) and fewer calls left (Remaining: bol.com's own count, no headroom needed).
         # X-RateLimit-Reset is not used: bol.com has sent it as seconds, as a time stamp and as the
         # time until the bucket is full; a 429's Retry-After corrects anything else.
-        limit = number(answer_headers.get("x-ratelimit-limit"))
+        limit = header_number(answer_headers.get("x-ratelimit-limit"))
         if limit is not None and limit >= 1:
             period = RATE_LIMITS.get(self.operation, DEFAULT_RATE_LIMIT).per_seconds
             pacer.resize(self.key, limit / period, usable_burst(limit))
-        remaining = number(answer_headers.get("x-ratelimit-remaining"))
+        remaining = header_number(answer_headers.get("x-ratelimit-remaining"))
         if remaining is not None and remaining >= 0 and pacer.left(self.key, rate, burst, remaining):
             await pacer.throttled(self.key, rate, burst)
         return status, answer_headers, payload, token

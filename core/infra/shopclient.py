@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,6 +49,7 @@ __all__ = [
     "SystemClock",
     "TokenBucket",
     "count_call",
+    "header_number",
     "parse_json",
     "retry_after_seconds",
     "retrying",
@@ -317,18 +319,18 @@ class ClientParts:
 
     With ``coordination`` (core's, from ``open_connector``: ``setup.coordination``) the buckets
     and tokens are shared by every process on the hub's database; without it they are this
-    process's own, on ``clock``. Connectors subclass it with their shop's name and margins.
+    process's own, on ``clock``. A connector subclasses it, naming its shop and margins.
     """
 
+    #: The shop's name in messages (``Pacer``'s "rate limit used up").
+    shop = "The shop"
+    #: Seconds a paced call waits beyond the bucket's exact refill time (at most a tenth of a token's).
+    pacing_margin = 0.05
+    #: Seconds before an access token expires when a new one is fetched (at most half its life).
+    token_margin = 30.0
+
     def __init__(
-        self,
-        shop: str,
-        *,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-        coordination: Coordination | None = None,
-        pacing_margin: float = 0.05,
-        token_margin: float = 30.0,
+        self, clock: Clock | None = None, rng: random.Random | None = None, coordination: Coordination | None = None
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.random = rng or random.Random()
@@ -336,8 +338,8 @@ class ClientParts:
         self.coordination = coordination
         #: Where tokens and other short-lived values live: core's coordination, or the process's own.
         self.store: Coordination = coordination or MemoryCoordination(clock=self.clock.monotonic)
-        self.pacer = Pacer(shop, self.clock, coordination, pacing_margin)
-        self.tokens = AccessTokens(self.store, token_margin)
+        self.pacer = Pacer(self.shop, self.clock, coordination, self.pacing_margin)
+        self.tokens = AccessTokens(self.store, self.token_margin)
 
     def backoff(self, attempt: int, policy: RetryPolicy) -> float:
         """Exponential backoff with full jitter: up to ``base * 2**attempt`` seconds, at most ``cap``."""
@@ -395,13 +397,18 @@ async def retrying(
             tries += 1
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The seconds in a ``Retry-After`` header, when it holds a number."""
-    value = headers.get("retry-after")
+def header_number(value: str | None) -> float | None:
+    """A header's value as a finite number, when it holds one."""
     if value is None:
         return None
     try:
-        seconds = float(value.strip())
+        number = float(value.strip())
     except ValueError:
         return None
-    return max(seconds, 0.0) if seconds == seconds and seconds != float("inf") else None
+    return number if math.isfinite(number) else None
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The seconds in a ``Retry-After`` header, when it holds a number."""
+    seconds = header_number(headers.get("retry-after"))
+    return max(seconds, 0.0) if seconds is not None else None
