@@ -1,4 +1,5 @@
-"""The import schedule: which connections are due, chosen and queued a batch at a time.
+"""The import schedule: which connections are due, chosen and queued a batch at a time; and the
+run history it leaves, thinned by retention.
 
 A connection is due when it imports (connected or in error), has no run queued or running, and
 its interval (``import_interval_minutes``, 5 by default) has passed since its last run started.
@@ -13,14 +14,17 @@ import asyncpg
 
 from core.storage.database import Db
 
-_DUE = """
+_LAST_STARTED = "(select started_at from import_runs r where r.connection_id = c.id order by id desc limit 1)"
+
+_DUE = f"""
     c.state in ('connected', 'error')
     and not exists (
         select 1 from import_runs r where r.connection_id = c.id and r.state in ('queued', 'running')
     )
-    and coalesce((
-        select started_at from import_runs r where r.connection_id = c.id order by id desc limit 1
-    ) + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5)) <= now(), true)
+    and coalesce(
+        {_LAST_STARTED} + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5)) <= now(),
+        true
+    )
 """
 
 
@@ -29,10 +33,20 @@ async def due_connections(db: Db) -> list[int]:
     return [row["id"] for row in await db.fetch(f"select c.id from connections c where {_DUE} order by c.id")]
 
 
+async def queued_runs(db: Db) -> int:
+    """How many import runs are queued (not yet running), for every connection."""
+    return await db.fetchval("select count(*) from import_runs where state = 'queued'")
+
+
 async def lock_due(db: asyncpg.Connection, limit: int) -> list[int]:
-    """Lock up to ``limit`` due connections to the transaction's end, skipping rows locked elsewhere."""
+    """Lock up to ``limit`` due connections, most overdue first, to the transaction's end; skip rows locked elsewhere."""
     rows = await db.fetch(
-        f"select c.id from connections c where {_DUE} order by c.id limit $1 for update of c skip locked", limit
+        f"""
+        select c.id from connections c where {_DUE}
+        order by {_LAST_STARTED} nulls first, c.id
+        limit $1 for update of c skip locked
+        """,
+        limit,
     )
     return [row["id"] for row in rows]
 
@@ -50,3 +64,33 @@ async def queue_runs(db: asyncpg.Connection, connection_ids: list[int], trigger:
         trigger,
     )
     return [(row["id"], row["connection_id"]) for row in rows]
+
+
+async def prune_runs(db: Db, quiet_hours: float, keep_days: int, batch: int = 10_000) -> int:
+    """Delete finished runs no longer worth keeping, a batch per statement; return how many.
+
+    A scheduled run that succeeded and stored nothing goes after ``quiet_hours``; any other run
+    (it stored orders, failed, or a person or an event asked for it) after ``keep_days``. Each
+    connection's latest run stays whatever its age: the schedule counts from it.
+    """
+    deleted = 0
+    while True:
+        status = await db.execute(
+            """
+            delete from import_runs where id in (
+                select r.id from import_runs r
+                where r.finished_at < now() - least(make_interval(secs => $1), make_interval(days => $2))
+                  and (r.finished_at < now() - make_interval(days => $2)
+                       or (r.trigger = 'schedule' and r.state = 'succeeded' and r.new = 0 and r.updated = 0))
+                  and exists (select 1 from import_runs n where n.connection_id = r.connection_id and n.id > r.id)
+                limit $3
+            )
+            """,
+            quiet_hours * 3600,
+            keep_days,
+            batch,
+        )
+        count = int(status.split()[-1])
+        deleted += count
+        if count < batch:
+            return deleted

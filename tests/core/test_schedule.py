@@ -83,3 +83,21 @@ async def test_a_disabled_connection_or_one_importing_is_not_queued(fake_runtime
     assert await schedule_due_imports(fake_runtime.db.pool) == 1
     assert await queued_runs(fake_runtime, due.id) == 1
     assert await queued_runs(fake_runtime, disabled.id) == 0
+
+
+async def test_the_queue_is_filled_up_to_its_limit_most_overdue_first(fake_runtime: Runtime, shop: FakeShop) -> None:
+    connected = [await connect(fake_runtime, shop, f"Shop {n} BV") for n in range(4)]
+    pool = fake_runtime.db.pool
+    # The last connection imported long ago, the first three never: those come first, by id.
+    await pool.execute(
+        "insert into import_runs (connection_id, trigger, state, started_at, finished_at) "
+        "values ($1, 'schedule', 'succeeded', now() - interval '1 day', now() - interval '1 day')",
+        connected[3].id,
+    )
+    assert await schedule_due_imports(pool, batch=1, queue_max=2) == 2
+    assert [await queued_runs(fake_runtime, c.id) for c in connected] == [1, 1, 0, 0]
+    # The workers took nothing: the queue is full, so the next tick queues nothing.
+    assert await schedule_due_imports(pool, batch=1, queue_max=2) == 0
+    await pool.execute("update import_runs set state = 'running' where state = 'queued'")
+    assert await schedule_due_imports(pool, batch=5, queue_max=2) == 2
+    assert [await queued_runs(fake_runtime, c.id) for c in connected] == [0, 0, 1, 1]
