@@ -129,16 +129,16 @@ async def schedule_due_imports(
 ) -> int:
     """Queue an import for the connections that are due, most overdue first; return how many were queued.
 
-    A batch at a time, until none is due or ``queue_max`` runs are queued. Several processes
-    tick at once: a batch's rows are locked (rows another tick holds are skipped) and queued only
-    if still due, so each connection is queued once per interval.
+    One read of the most overdue (as many as ``queue_max`` less the runs queued already), then a
+    batch at a time. Several processes tick at once: a batch's rows are locked (rows another tick
+    holds are skipped) and queued only if still due, so each connection is queued once per interval.
     """
     queued = 0
     room = queue_max - await schedule_store.queued_runs(pool)
-    while room > 0:
-        ask = min(batch, room)
+    due = await schedule_store.most_overdue(pool, room) if room > 0 else []
+    for start in range(0, len(due), batch):
         async with pool.acquire() as db, db.transaction():
-            chosen = await schedule_store.lock_due(db, ask)
+            chosen = await schedule_store.lock_due(db, due[start : start + batch])
             runs = await schedule_store.queue_runs(db, chosen, "schedule") if chosen else []
             if runs:
                 # No dedupe key, as for enqueue_import: the row locks keep one run per connection.
@@ -151,7 +151,4 @@ async def schedule_due_imports(
                     [0] * len(runs),
                 )
         queued += len(runs)
-        room -= len(runs)
-        if len(chosen) < ask:
-            break
     return queued

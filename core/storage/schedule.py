@@ -3,7 +3,8 @@ run history it leaves, thinned by retention.
 
 A connection is due when it imports (connected or in error), has no run queued or running, and
 its interval (``import_interval_minutes``, 5 by default) has passed since its last run started.
-Several processes tick at once: a batch is chosen under the rows' locks, skipping rows another
+The scheduler reads the most overdue connections once per tick (one scan), then takes them a
+batch at a time. Several processes tick at once: a batch's rows are locked, skipping rows another
 tick holds, and queued by a second statement that looks again (its snapshot is taken after the
 locks, so it sees a run another tick committed meanwhile).
 """
@@ -38,15 +39,20 @@ async def queued_runs(db: Db) -> int:
     return await db.fetchval("select count(*) from import_runs where state = 'queued'")
 
 
-async def lock_due(db: asyncpg.Connection, limit: int) -> list[int]:
-    """Lock up to ``limit`` due connections, most overdue first, to the transaction's end; skip rows locked elsewhere."""
+async def most_overdue(db: Db, limit: int) -> list[int]:
+    """Up to ``limit`` connections due an import now, most overdue first (never imported first of all)."""
     rows = await db.fetch(
-        f"""
-        select c.id from connections c where {_DUE}
-        order by {_LAST_STARTED} nulls first, c.id
-        limit $1 for update of c skip locked
-        """,
-        limit,
+        f"select c.id from connections c where {_DUE} order by {_LAST_STARTED} nulls first, c.id limit $1", limit
+    )
+    return [row["id"] for row in rows]
+
+
+async def lock_due(db: asyncpg.Connection, connection_ids: list[int]) -> list[int]:
+    """Lock those of the connections still due to the transaction's end, skipping rows locked elsewhere."""
+    rows = await db.fetch(
+        f"select c.id from connections c where c.id = any($1::bigint[]) and {_DUE} order by c.id "
+        "for update of c skip locked",
+        connection_ids,
     )
     return [row["id"] for row in rows]
 

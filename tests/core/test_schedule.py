@@ -53,7 +53,7 @@ async def test_a_run_finished_meanwhile_makes_the_connection_not_due(
     async def stale(_db: object, _limit: int) -> list[int]:
         return seen_due
 
-    monkeypatch.setattr("core.storage.schedule.lock_due", stale)
+    monkeypatch.setattr("core.storage.schedule.most_overdue", stale)
     assert await schedule_due_imports(fake_runtime.db.pool) == 0
     assert await queued_runs(fake_runtime, connection.id) == 0
 
