@@ -209,7 +209,8 @@ def report(r: dict[str, Any], settle_delay: float) -> None:
           f"{calls.get('get-shipments', 0) / n:.2f}, POST shipments {calls.get('create-shipment', 0) / n:.2f}; "
           f"429s: {r['refused'] or 0}")
     print(f"  CPU s: daemon {r['cpu'][0]:.0f}, PostgreSQL {r['cpu'][1]:.0f}, this process (simulator + load) {r['cpu'][2]:.0f}; "
-          f"daemon CPU {r['cpu'][0] * 1000 / n:.1f} ms per shipment")
+          f"CPU per shipment: daemon {r['cpu'][0] * 1000 / n:.1f} ms, PostgreSQL {r['cpu'][1] * 1000 / n:.1f} ms, "
+          f"together {(r['cpu'][0] + r['cpu'][1]) * 1000 / n:.1f} ms")
 
 
 async def main() -> None:
