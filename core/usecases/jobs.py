@@ -187,8 +187,37 @@ class Slots:
         return cls(asyncio.Semaphore(settings.jobs.concurrency), asyncio.Semaphore(import_slots(settings)))
 
 
+class Interruption:
+    """The shutdown's last resort: once set, the running jobs are cancelled (and queued again), and so is any job started later.
+
+    The jobs are tracked here, so that a job needs no watcher of its own.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+        self._works: set[asyncio.Future[None]] = set()
+
+    def is_set(self) -> bool:
+        """Whether the jobs were interrupted."""
+        return self._set
+
+    def set(self) -> None:
+        """Cancel every running job, and every job started from now on."""
+        self._set = True
+        for work in list(self._works):
+            work.cancel()
+
+    def track(self, work: asyncio.Future[None]) -> None:
+        """Cancel this job when the jobs are interrupted (at once, if they are)."""
+        if self._set:
+            work.cancel()
+            return
+        self._works.add(work)
+        work.add_done_callback(self._works.discard)
+
+
 def build_queue(
-    rt: Runtime, db: asyncpg.Connection, interrupt: asyncio.Event | None = None, slots: Slots | None = None
+    rt: Runtime, db: asyncpg.Connection, interrupt: Interruption | None = None, slots: Slots | None = None
 ) -> QueueManager:
     """A pgqueuer QueueManager on a dedicated connection, with the hub's entrypoints.
 
@@ -197,15 +226,20 @@ def build_queue(
     queue. Jobs and imports are limited per process instead, by ``slots``.
     """
     manager = QueueManager(queries(db))
-    interrupt = interrupt or asyncio.Event()
+    interrupt = interrupt or Interruption()
     slots = slots or Slots.of(rt.settings)
 
     def limited(handler: Handler, *limits: asyncio.Semaphore) -> Handler:
         async def run(rt: Runtime, job: Job) -> None:
-            async with contextlib.AsyncExitStack() as held:
+            taken: list[asyncio.Semaphore] = []
+            try:
                 for limit in limits:
-                    await held.enter_async_context(limit)
+                    await limit.acquire()
+                    taken.append(limit)
                 await handler(rt, job)
+            finally:
+                for limit in reversed(taken):
+                    limit.release()
 
         return run
 
@@ -220,30 +254,32 @@ def build_queue(
     return manager
 
 
-def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: asyncio.Event) -> Callable[[Job], Awaitable[None]]:
-    """Wrap a handler: measure it, retry infrastructure faults, requeue it when interrupted."""
+def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: Interruption) -> Callable[[Job], Awaitable[None]]:
+    """Wrap a handler: measure it, retry infrastructure faults, requeue it when interrupted.
+
+    The handler runs in a task of its own, which the interruption cancels; a cancellation of
+    this one (pgqueuer's) cancels it too.
+    """
 
     async def run(job: Job) -> None:
         due = max(job.created, job.execute_after)
         JOB_LATENCY.labels(entrypoint).observe(max(0.0, (datetime.now(UTC) - due).total_seconds()))
         started = time.monotonic()
         work = asyncio.ensure_future(handler(rt, job))
-        stop = asyncio.ensure_future(interrupt.wait())
+        interrupt.track(work)
         try:
-            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                work.cancel()
-                await asyncio.wait((work,))
-                if work.cancelled():
-                    log.info("%s job %s interrupted by the shutdown; queued again", entrypoint, job.id)
-                    raise RetryRequested(delay=timedelta(0), reason="interrupted by a shutdown")
-            work.result()
+            await work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if interrupt.is_set() and work.cancelled() and current is not None and not current.cancelling():
+                log.info("%s job %s interrupted by the shutdown; queued again", entrypoint, job.id)
+                raise RetryRequested(delay=timedelta(0), reason="interrupted by a shutdown") from None
+            raise
         except DATABASE_FAULTS as err:
             log.warning("%s job %s failed on %s: %s; it will run again", entrypoint, job.id, type(err).__name__, err)
             raise RetryRequested(delay=backoff(rt, job.attempts), reason=f"{type(err).__name__}: {err}") from err
         finally:
             work.cancel()
-            stop.cancel()
             JOB_DURATION.labels(entrypoint).observe(time.monotonic() - started)
 
     return run
@@ -286,7 +322,7 @@ class QueueWorker:
     ``jobs.heartbeat_seconds`` old, as after a crash.
     """
 
-    def __init__(self, rt: Runtime, interrupt: asyncio.Event) -> None:
+    def __init__(self, rt: Runtime, interrupt: Interruption) -> None:
         self.rt = rt
         self.interrupt = interrupt
         #: Since when (monotonic) the worker has been down after a failure; None while it runs.
@@ -358,7 +394,7 @@ async def running_workers(rt: Runtime) -> AsyncIterator[QueueWorker]:
     ones still running then are interrupted and queued again at once.
     """
     jobs = rt.settings.jobs
-    interrupt = asyncio.Event()
+    interrupt = Interruption()
     queue_worker = QueueWorker(rt, interrupt)
     worker = asyncio.create_task(queue_worker.run(), name="hub-queue")
     ticker = asyncio.create_task(_tick(rt), name="hub-scheduler")
