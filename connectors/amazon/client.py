@@ -43,16 +43,15 @@ from connectors.amazon.const import (
     Region,
     find_marketplace,
 )
-from connectors.amazon.errors import RECONNECT, api_error, lwa_error, parse_error_list
+from connectors.amazon.errors import LOGIN, RECONNECT, SHOP, api_error, lwa_error, parse_error_list
 from connectors.amazon.settings import AmazonSettings
 from core.hubapi import (
-    NETWORK_ERRORS,
     ClientParts,
     ConnectorAuthFailed,
     ConnectorContext,
     ConnectorNotReady,
     RetryPolicy,
-    count_call,
+    exchange,
     parse_json,
     retrying,
 )
@@ -154,18 +153,10 @@ class Lwa:
         timeout = aiohttp.ClientTimeout(total=self._settings.request_timeout)
 
         async def attempt() -> TokenGrant:
-            try:
-                async with self._http.post(
-                    self._settings.token_url(), data=body, headers=headers, timeout=timeout
-                ) as response:
-                    status, payload = response.status, await response.read()
-            except NETWORK_ERRORS as err:
-                count_call(SHOP_ID, LWA_OPERATION, err)
-                raise ConnectorNotReady(
-                    "Amazon's login service did not answer; the hub will try again.",
-                    detail=f"LWA {grant} {type(err).__name__}",
-                ) from err
-            count_call(SHOP_ID, LWA_OPERATION, status)
+            status, _, payload = await exchange(
+                self._http, "POST", self._settings.token_url(), shop=LOGIN, shop_id=SHOP_ID,
+                operation=LWA_OPERATION, log=self._log, data=body, headers=headers, timeout=timeout,
+            )
             if status != 200:
                 failure = lwa_error(status, payload, grant=grant)
                 self._log.warning("amazon LWA %s grant failed: %s", grant, failure.detail)
@@ -334,18 +325,10 @@ class _Call:
         headers = {"x-amz-access-token": token, "user-agent": api._user_agent, "accept": "application/json"}
         if self.body is not None:
             headers["content-type"] = "application/json"
-        try:
-            async with api._http.request(
-                self.method, self.url, params=self.query, json=self.body, headers=headers, timeout=api._timeout
-            ) as response:
-                status, answer_headers, payload = response.status, response.headers, await response.read()
-        except NETWORK_ERRORS as err:
-            count_call(SHOP_ID, self.operation, err)
-            api.log.warning("amazon %s: %s", self.operation, type(err).__name__)
-            raise ConnectorNotReady(
-                "Amazon did not answer; the hub will try again.", detail=f"{self.operation} {type(err).__name__}"
-            ) from err
-        count_call(SHOP_ID, self.operation, status)
+        status, answer_headers, payload = await exchange(
+            api._http, self.method, self.url, shop=SHOP, shop_id=SHOP_ID, operation=self.operation, log=api.log,
+            params=self.query, json=self.body, headers=headers, timeout=api._timeout,
+        )
         rate = rate_header(answer_headers)
         if rate is not None:
             state.pacer.resize(self.key, rate, self.plan.burst)

@@ -59,10 +59,9 @@ from connectors.bol.const import (
     Operation,
     RateLimit,
 )
-from connectors.bol.errors import RECONNECT, Problem, api_error, token_error
+from connectors.bol.errors import LOGIN, RECONNECT, SHOP, Problem, api_error, token_error
 from connectors.bol.settings import BolSettings
 from core.hubapi import (
-    NETWORK_ERRORS,
     ClientParts,
     Clock,
     ConnectorAuthFailed,
@@ -71,7 +70,7 @@ from core.hubapi import (
     ConnectorNotReady,
     Coordination,
     RetryPolicy,
-    count_call,
+    exchange,
     header_number,
     parse_json,
     retry_after_seconds,
@@ -259,18 +258,11 @@ class BolApi:
         }
 
         async def attempt() -> tuple[str, float]:
-            try:
-                async with self._http.post(
-                    self.settings.token_endpoint(), data="grant_type=client_credentials", headers=headers,
-                    timeout=self._timeout,
-                ) as response:
-                    status, payload = response.status, await response.read()
-            except NETWORK_ERRORS as err:
-                count_call(SHOP_ID, TOKEN_OPERATION, err)
-                raise ConnectorNotReady(
-                    "bol.com's login service did not answer; the hub will try again.", detail=f"token {type(err).__name__}"
-                ) from err
-            count_call(SHOP_ID, TOKEN_OPERATION, status)
+            status, _, payload = await exchange(
+                self._http, "POST", self.settings.token_endpoint(), shop=LOGIN, shop_id=SHOP_ID,
+                operation=TOKEN_OPERATION, log=self.log, data="grant_type=client_credentials", headers=headers,
+                timeout=self._timeout,
+            )
             if status != 200:
                 failure = token_error(status, payload)
                 self.log.warning("bol.com token request failed: %s", failure.detail)
@@ -445,18 +437,10 @@ class _Call:
         headers = {"authorization": f"Bearer {token}", "accept": MEDIA_TYPE}
         if self.data is not None:
             headers["content-type"] = MEDIA_TYPE
-        try:
-            async with api._http.request(
-                self.operation[0], self.url, params=self.query, data=self.data, headers=headers, timeout=api._timeout
-            ) as response:
-                status, answer_headers, payload = response.status, response.headers, await response.read()
-        except NETWORK_ERRORS as err:
-            count_call(SHOP_ID, self.name, err)
-            api.log.warning("bol.com %s: %s", self.name, type(err).__name__)
-            raise ConnectorNotReady(
-                "bol.com did not answer; the hub will try again.", detail=f"{self.name} {type(err).__name__}"
-            ) from err
-        count_call(SHOP_ID, self.name, status)
+        status, answer_headers, payload = await exchange(
+            api._http, self.operation[0], self.url, shop=SHOP, shop_id=SHOP_ID, operation=self.name, log=api.log,
+            params=self.query, data=self.data, headers=headers, timeout=api._timeout,
+        )
         # bol.com's X-RateLimit-* (names in any case) only ever make the bucket stricter: its size
         # (Limit) and fewer calls left (Remaining: bol.com's own count, no headroom needed).
         # X-RateLimit-Reset is not used: bol.com has sent it as seconds, as a time stamp and as the

@@ -22,6 +22,8 @@ from core.hubapi import (
 )
 
 WHERE = "the bol.com Seller Dashboard (Instellingen > Diensten > API instellingen)"
+SHOP = "bol.com"
+LOGIN = "bol.com's login service"
 RECONNECT = f"Create new client credentials in {WHERE} and reconnect bol.com under Settings > Integrations."
 
 

@@ -38,6 +38,7 @@ MESSAGES: dict[str, str] = {
     ),
     # Talking to the shop: imports, checks
     "shop_not_answering": "{shop} is not answering properly right now; the hub will try again.",
+    "shop_silent": "{shop} did not answer; the hub will try again.",
     "shop_throttled": "{shop} throttled the hub; it will try again shortly.",
     "rate_plan_used_up": "{shop}'s rate limit for this account is used up; the hub will continue later.",
     "request_rejected": "{shop} rejected the request: {reason}",

@@ -17,14 +17,16 @@ error bodies and its idempotency differ. So a client is built of:
 - ``retrying``: the one loop that repeats a call. What an error *is* comes from core's table
   (``error_for_status`` / ``shop_error``): a ``TransientError`` is repeated with full-jitter
   backoff, anything else is raised at once.
-- ``parse_json``, ``count_call``, ``NETWORK_ERRORS``: reading answers, counting exchanges in
-  ``hub_shop_calls_total``, what aiohttp raises when no answer came.
+- ``exchange``: one HTTP exchange, counted in ``hub_shop_calls_total``; ``ConnectorNotReady``
+  when no answer came (``NETWORK_ERRORS``).
+- ``parse_json``, ``header_number``, ``retry_after_seconds``: reading answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import random
 import time
@@ -35,7 +37,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 import orjson
 
-from core.contract.errors import RateLimited, TransientError
+from core.contract.errors import ConnectorNotReady, RateLimited, TransientError
 from core.infra.coordination import Coordination, Fetch, MemoryCoordination
 from core.infra.metrics import SHOP_CALLS
 
@@ -49,6 +51,7 @@ __all__ = [
     "SystemClock",
     "TokenBucket",
     "count_call",
+    "exchange",
     "header_number",
     "parse_json",
     "retry_after_seconds",
@@ -114,6 +117,42 @@ def count_call(shop: str, operation: str, status: int | BaseException) -> None:
     if counter is None:
         counter = _COUNTERS[(shop, operation, outcome)] = SHOP_CALLS.labels(shop, operation, str(outcome))
     counter.inc()
+
+
+async def exchange(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    shop: str,
+    shop_id: str,
+    operation: str,
+    log: logging.Logger | logging.LoggerAdapter[Any],
+    headers: Mapping[str, str],
+    timeout: aiohttp.ClientTimeout,
+    params: Any = None,
+    data: Any = None,
+    json: Any = None,
+) -> tuple[int, Mapping[str, str], bytes]:
+    """One HTTP exchange with a shop, counted (``count_call``): its status, headers and body.
+
+    When no answer came (``NETWORK_ERRORS``) it logs the kind of failure and raises
+    ``ConnectorNotReady`` with the catalogued "``shop`` did not answer". ``params``, ``data``,
+    ``json``, ``headers`` and ``timeout`` are aiohttp's.
+    """
+    try:
+        async with http.request(
+            method, url, params=params, data=data, json=json, headers=headers, timeout=timeout
+        ) as response:
+            status, answer_headers, payload = response.status, response.headers, await response.read()
+    except NETWORK_ERRORS as err:
+        count_call(shop_id, operation, err)
+        log.warning("%s %s: %s", shop_id, operation, type(err).__name__)
+        raise ConnectorNotReady.coded(
+            "shop_silent", {"shop": shop}, detail=f"{operation} {type(err).__name__}"
+        ) from err
+    count_call(shop_id, operation, status)
+    return status, answer_headers, payload
 
 
 class TokenBucket:

@@ -385,6 +385,7 @@ CODED_DUTCH: dict[str, str] = {
         "Koppel {shop} opnieuw onder Instellingen › Alle integraties."
     ),
     "shop_not_answering": "{shop} antwoordt nu niet goed; de hub probeert het later opnieuw.",
+    "shop_silent": "{shop} antwoordde niet; de hub probeert het opnieuw.",
     "shop_throttled": "{shop} remde de hub af; de hub probeert het zo opnieuw.",
     "rate_plan_used_up": "De rate limit van {shop} voor dit account is op; de hub gaat later verder.",
     "request_rejected": "{shop} weigerde het verzoek: {reason}",
