@@ -98,13 +98,18 @@ class RunState:
     full_scan: datetime | None = None
 
     def encode(self) -> str:
-        """The page token: compact JSON, compressed, base64url."""
+        """The page token: compact JSON, compressed, base64url.
+
+        Compressed at zlib's fastest level: the known set is mostly digests, which no level
+        shrinks, and a mid-run page token carries the whole set, once a page (at 50,000 open
+        orders level 6 took 134 ms a page, level 1 18 ms, for an eighth more bytes).
+        """
         data = {
             "m": self.mode, "t": self.started.isoformat(), "p": self.page, "o": self.offset,
             "k": self.known, "s": self.seen, "g": self.gone,
             "f": self.full_scan.isoformat() if self.full_scan else None,
         }
-        return TOKEN_PREFIX + base64.urlsafe_b64encode(zlib.compress(orjson.dumps(data), 6)).decode()
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(zlib.compress(orjson.dumps(data), 1)).decode()
 
     @classmethod
     def decode(cls, token: str | None) -> RunState | None:
