@@ -50,6 +50,7 @@ from core.infra.settings import HubSettings  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
+from tests.hub import daemons as daemons_module  # noqa: E402
 from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment  # noqa: E402
 
 BASELINE_PYTHON = REPO / "bench" / ".venv-baseline" / "bin" / "python"
@@ -58,6 +59,16 @@ BASELINE_PYTHON = REPO / "bench" / ".venv-baseline" / "bin" / "python"
 RATE, BURST = 2.0, 10
 
 PUSHED = 'hub_parcel_pushes_total{connector="amazon",outcome="confirmed"} '
+
+
+def uvloop_hub(workdir: Path) -> str:
+    """A `hub` command that runs on uvloop's event loop (an experiment: the hub does not install uvloop itself)."""
+    script = workdir / "hub-uvloop"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nimport uvloop\nfrom hub.cli import main\nuvloop.install()\nsys.exit(main())\n"
+    )
+    script.chmod(0o755)
+    return str(script)
 
 
 def print_daemon_logs(workdir: Path) -> None:
@@ -149,7 +160,7 @@ def postgres_processes(folder: Path) -> list[psutil.Process]:
 
 async def run(
     daemons: int, labels: int, sellers: int, inflight: int, pool_max: int | None, concurrency: int | None, workdir: Path,
-    profile: Path | None = None, baseline: bool = False,
+    profile: Path | None = None, baseline: bool = False, uvloop: bool = False,
 ) -> dict[str, Any]:
     per_seller = -(-labels // sellers)
     url, server = await asyncio.to_thread(embedded_url, workdir / "pg")
@@ -179,6 +190,8 @@ async def run(
             if concurrency:
                 env["HUB_JOBS__CONCURRENCY"] = str(concurrency)
             settings.data_dir.mkdir(parents=True, exist_ok=True)
+            if uvloop:
+                daemons_module.HUB = uvloop_hub(workdir)
             fleet = [Daemon(free_port(), env, workdir / f"hub-serve-{n}.log") for n in range(1, daemons + 1)]
             db = await asyncpg.create_pool(url, min_size=1, max_size=2)
             try:
@@ -319,6 +332,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None, help="jobs.concurrency of each daemon (default the hub's)")
     parser.add_argument("--baseline", action="store_true",
                         help="first python-amazon-sp-api's confirm_shipment loop on the same simulator (bench/.venv-baseline)")
+    parser.add_argument("--uvloop", action="store_true", help="run the daemons on uvloop's event loop (an experiment)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="folder: py-spy the (first) daemon and log PostgreSQL's statements; CPU figures then include that cost")
     args = parser.parse_args()
@@ -328,13 +342,14 @@ async def main() -> None:
         f"simulator: {args.sellers} sellers, NL, usage plans on (confirmShipment 2/s, burst 10 per seller), in this process; "
         f"{args.inflight} label POSTs in flight; pool_max {args.pool_max or HubSettings().database.pool_max}, "
         f"jobs.concurrency {args.concurrency or HubSettings().jobs.concurrency}"
+        + ("; daemons on uvloop" if args.uvloop else "")
     )
     for count in (int(x) for x in args.daemons.split(",")):
         workdir = Path(tempfile.mkdtemp(prefix="hub-push-daemon-"))
         try:
             r = await run(
                 count, args.labels, args.sellers, args.inflight, args.pool_max, args.concurrency, workdir, args.profile,
-                args.baseline,
+                args.baseline, args.uvloop,
             )
         except BaseException:
             print_daemon_logs(workdir)
