@@ -42,8 +42,17 @@ import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 import psutil  # noqa: E402
 
+from bench import profiling  # noqa: E402
 from bench.harness import machine  # noqa: E402
-from bench.push_daemon import PUSHED, cpu, metric, percentile, postgres_processes, print_daemon_logs  # noqa: E402
+from bench.push_daemon import (  # noqa: E402
+    PUSHED,
+    cpu,
+    metric,
+    percentile,
+    postgres_processes,
+    print_daemon_logs,
+    report_profile,
+)
 from connectors.amazon.simulator import SimulatorConfig, run_simulator  # noqa: E402
 from core.infra.crypto import new_key  # noqa: E402
 from core.infra.settings import HubSettings  # noqa: E402
@@ -144,9 +153,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 tasks = []
                 started = time.perf_counter()
                 cpu0: tuple[float, float] | None = None
+                spy = None
                 for n, order in enumerate(orders):
                     if order is measured[0]:
                         cpu0 = cpu([daemon_proc]), cpu(pg_procs)
+                        if args.profile is not None:
+                            await profiling.log_statements(url, on=True)
+                            pg_log, log_start = profiling.log_end(workdir / "pg" / "postgres", args.profile)
+                            spy = profiling.PySpy(daemon_proc.pid, args.profile / "daemon.pyspy.txt")
+                            await spy.start()
                     due = started + n / args.rate
                     delay = due - time.perf_counter()
                     if delay > 0:
@@ -160,6 +175,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 while len(arrived) < len(orders) and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
                 cpu1 = cpu([daemon_proc]), cpu(pg_procs)
+                if spy is not None and args.profile is not None:
+                    await spy.stop()
+                    await profiling.log_statements(url, on=False)
+                    report_profile(args.profile, pg_log, log_start, len(measured))
                 elapsed = time.perf_counter() - started
                 job = {
                     name: await metric(http, daemon, f'hub_job_{name}_seconds_sum{{entrypoint="push"}} ')
@@ -200,6 +219,8 @@ async def main() -> None:
     parser.add_argument("--sellers", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=None, help="jobs.concurrency (default the hub's)")
     parser.add_argument("--pool-max", type=int, default=None, help="database.pool_max (default the hub's)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="folder: py-spy the daemon and log PostgreSQL's statements; CPU figures then include that cost")
     args = parser.parse_args()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     defaults = HubSettings()
