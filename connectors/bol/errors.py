@@ -10,15 +10,14 @@ tokens or personal data).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.hubapi import (
     ConnectorAuthFailed,
     ConnectorError,
-    ConnectorNotReady,
     ConnectorRejected,
-    RateLimited,
-    error_for_status,
     parse_json,
+    shop_error,
 )
 
 WHERE = "the bol.com Seller Dashboard (Instellingen > Diensten > API instellingen)"
@@ -60,60 +59,40 @@ class Problem:
 class BolRejected(ConnectorRejected):
     """bol.com rejected a request (a 4xx other than 401, 403 and 429); ``problem`` is what it said."""
 
-    def __init__(self, message: str, problem: Problem, *, detail: str | None = None) -> None:
-        super().__init__(message, detail=detail)
+    def __init__(self, message: str, *, problem: Problem, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
         self.problem = problem
 
 
 def api_error(status: int, operation: str, problem: Problem, retry_after: float | None = None) -> ConnectorError:
-    """The hub error for a Retailer API answer with an error status."""
+    """The hub error for a Retailer API answer with an error status: core's table, catalogued messages.
+
+    Where bol.com's answer says more than the table (a 401 is the credentials, a 403 the account
+    or the credentials' rights, a 406/415 the hub's fault), the message says so.
+    """
     detail = f"{operation} HTTP {status}: {problem.text()}"
-    if status == 429:
-        return RateLimited("bol.com asked the hub to slow down; it will continue shortly.", detail=detail, retry_after=retry_after)
     if status == 401:
-        return ConnectorAuthFailed(f"bol.com no longer accepts this connection's client credentials. {RECONNECT}", detail=detail)
+        return ConnectorAuthFailed.coded("credentials_revoked", {"shop": SHOP, "place": WHERE}, detail=detail)
     if status == 403:
-        return ConnectorAuthFailed(
-            f"bol.com refused access ({problem.text()}). Check in {WHERE} that the account is active and that "
-            "the credentials may read orders and create shipments, then reconnect bol.com.",
-            detail=detail,
-        )
+        params = {"shop": SHOP, "reason": problem.text(), "place": WHERE}
+        return ConnectorAuthFailed.coded("access_forbidden", params, detail=detail)
     if status in (406, 415):
-        return BolRejected(
-            "bol.com did not accept the format of the hub's request; this is a fault in the hub: report it.",
-            problem,
-            detail=detail,
-        )
-    if 400 <= status < 500 and status != 408:
-        return BolRejected(f"bol.com rejected the request: {problem.text()}", problem, detail=detail)
-    error = error_for_status(
-        status, "bol.com is not answering properly right now; the hub will try again.", detail=detail, retry_after=retry_after
+        return BolRejected.coded("format_refused", {"shop": SHOP}, detail=detail, problem=problem)
+    return shop_error(
+        status, SHOP, problem.text(), detail=detail, retry_after=retry_after, rejected=BolRejected, problem=problem
     )
-    return error
 
 
 def token_error(status: int, body: bytes) -> ConnectorError:
-    """The hub error for a token endpoint answer with an error status."""
+    """The hub error for a token endpoint answer with an error status: core's table, but for bad credentials."""
     data = parse_json(body)
     code = str(data.get("error") or "") if isinstance(data, dict) else ""
     description = str(data.get("error_description") or "") if isinstance(data, dict) else ""
     detail = f"token HTTP {status} {code or '-'}: {description or '-'}"
     if code in ("invalid_client", "unauthorized_client", "invalid_grant") or status == 401:
-        return ConnectorAuthFailed(
-            f"bol.com does not accept this Client ID and secret ({description or 'bad client credentials'}): copy "
-            f"both again from {WHERE}, or create new ones there.",
-            detail=detail,
-        )
-    if status == 429:
-        return RateLimited("bol.com's login service asked the hub to slow down; it will try again shortly.", detail=detail)
+        params = {"shop": SHOP, "reason": description or "bad client credentials", "place": WHERE}
+        return ConnectorAuthFailed.coded("client_refused", params, detail=detail)
     if status == 403:
-        return ConnectorAuthFailed(
-            f"bol.com's login service refused the hub ({description or 'forbidden'}). Check the credentials in {WHERE}.",
-            detail=detail,
-        )
-    if status >= 500 or status == 408:
-        return ConnectorNotReady("bol.com's login service is not answering; the hub will try again.", detail=detail)
-    return ConnectorRejected(
-        f"bol.com's login service rejected the request ({code or status}): {description or 'no description'}.",
-        detail=detail,
-    )
+        params = {"shop": LOGIN, "reason": description or "forbidden", "place": WHERE}
+        return ConnectorAuthFailed.coded("login_refused", params, detail=detail)
+    return shop_error(status, LOGIN, f"({code or status}) {description or 'no description'}", detail=detail)

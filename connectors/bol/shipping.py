@@ -48,7 +48,7 @@ from connectors.bol.const import (
     SUCCESS,
     TIMEOUT,
 )
-from connectors.bol.errors import BolRejected
+from connectors.bol.errors import SHOP, BolRejected
 from connectors.bol.settings import BolSettings
 from core.hubapi import (
     AcceptedParcel,
@@ -58,6 +58,7 @@ from core.hubapi import (
     Parcel,
     ParcelOutcome,
     TransientError,
+    message_text,
 )
 
 #: bol.com settles a process within minutes, at most about three hours; one it no longer knows
@@ -69,6 +70,9 @@ MAX_REFERENCE = 90
 FOUND = "found:"
 #: How long a parcel's claim on a process it found is kept: longer than bol.com takes to settle one.
 CLAIM_SECONDS = 2 * SETTLED_WITHIN.total_seconds()
+#: What a process status was about, as the first word of its outcome's message code (``shipment_failed``, ...).
+SHIPMENT = "shipment"
+TRACKING_CHANGE = "tracking_change"
 
 
 def process_id_of(shop_reference: str) -> str:
@@ -144,7 +148,7 @@ class _Push:
             return _failed(parcel, f"bol.com rejected the shipment: {err.problem.text()}")
         for item in parcel.items:
             self.sent[item.item_external_id] += item.quantity
-        return self._settling(parcel, status, "shipment")
+        return self._settling(parcel, status, SHIPMENT)
 
     async def _processing(self, parcel: Parcel, reference: str) -> ParcelOutcome | None:
         """The parcel's outcome while bol.com processes a shipment of its items that this push did not start."""
@@ -171,7 +175,7 @@ class _Push:
             return ParcelOutcome(
                 reference=parcel.reference,
                 state="retry",
-                message="bol.com is still processing a shipment of this parcel's items; the hub looks again once it is done.",
+                message=message_text("items_processing", {"shop": SHOP}),
                 retry_after=self.settings.settle_retry_seconds,
             )
         return None
@@ -194,22 +198,21 @@ class _Push:
         for line in parcel.items:
             item = items.get(line.item_external_id)
             if item is None:
-                return f"bol.com's order {self.order.external_id} has no item {line.item_external_id}."
+                return message_text("item_unknown", {"shop": SHOP, "order": self.order.external_id, "item": line.item_external_id})
             fulfilment = item.get("fulfilment")
             fulfilment = fulfilment if isinstance(fulfilment, dict) else {}
             if fulfilment.get("method") == FBB or fulfilment.get("distributionParty") == BOL:
-                return f"Item {line.item_external_id} is shipped by bol.com or with a bol.com label, not with this carrier."
+                return message_text("item_not_yours", {"shop": SHOP, "item": line.item_external_id})
             if item.get("cancellationRequest") is True:
-                return (
-                    f"The customer asked bol.com to cancel item {line.item_external_id}: the shipment was not "
-                    "confirmed. Handle the request in the bol.com Seller Dashboard."
+                return message_text(
+                    "cancel_requested", {"shop": SHOP, "item": line.item_external_id, "place": "the bol.com Seller Dashboard"}
                 )
             shipped, cancelled = _count(item, "quantityShipped"), _count(item, "quantityCancelled")
             left = _count(item, "quantity") - shipped - cancelled - self.sent[line.item_external_id]
             if line.quantity > left:
-                return (
-                    f"bol.com has {max(left, 0)} unit(s) of item {line.item_external_id} left to ship ({shipped} shipped, "
-                    f"{cancelled} cancelled there), not {line.quantity}: it was shipped or cancelled in the Seller Dashboard."
+                counts = {"left": max(left, 0), "shipped": shipped, "cancelled": cancelled, "asked": line.quantity}
+                return message_text(
+                    "units_left", {"shop": SHOP, "item": line.item_external_id, **counts, "place": "the Seller Dashboard"}
                 )
         return None
 
@@ -222,13 +225,13 @@ class _Push:
             return ParcelOutcome(reference=parcel.reference, state="confirmed")
         transport_id = transport.get("transportId") or (shipment.get("transport") or {}).get("transportId")
         if not transport_id:
-            return _failed(parcel, f"bol.com's shipment {shipment_id} of this parcel has no transport to give the new track and trace.")
+            return _failed(parcel, message_text("no_transport", {"shop": SHOP, "shipment": shipment_id}))
         request = {"transporterCode": self.settings.transporter_code, "trackAndTrace": parcel.tracking_number}
         try:
             status = await self.api.change_transport(str(transport_id), request)
         except BolRejected as err:
-            return _failed(parcel, f"bol.com rejected the new track and trace: {err.problem.text()}")
-        return self._settling(parcel, status, "track and trace")
+            return _failed(parcel, message_text("tracking_change_rejected", {"shop": SHOP, "reason": err.problem.text()}))
+        return self._settling(parcel, status, TRACKING_CHANGE)
 
     def _settling(self, parcel: Parcel, status: dict[str, Any], what: str) -> ParcelOutcome:
         """The outcome of a 202: accepted until its process status settles (at once, if it already has)."""
@@ -291,7 +294,7 @@ async def check_parcels(api: BolApi, parcels: list[AcceptedParcel], now: datetim
         if status is None:
             outcome = await _forgotten(shipped, parcel, now)
         else:
-            outcome = outcome_of(parcel.reference, status, "shipment", parcel.shop_reference)
+            outcome = outcome_of(parcel.reference, status, SHIPMENT, parcel.shop_reference)
             if outcome.state != "accepted" and parcel.shop_reference.startswith(FOUND):
                 outcome = await _found_settled(shipped, processing, parcel, outcome)
         if outcome is not None:
@@ -313,7 +316,7 @@ async def _found_settled(
             reference=parcel.reference,
             state="failed",
             shop_reference=parcel.shop_reference,
-            message="bol.com finished an earlier shipment of these items, but not this parcel's: push it again.",
+            message=message_text("other_shipment_settled", {"shop": SHOP}),
         )
     return outcome
 
@@ -364,13 +367,16 @@ async def _forgotten(shipped: _ShipmentReferences, parcel: AcceptedParcel, now: 
             reference=parcel.reference,
             state="failed",
             shop_reference=parcel.shop_reference,
-            message="bol.com no longer knows this shipment request and shows no shipment for the parcel: push it again.",
+            message=message_text("request_forgotten", {"shop": SHOP}),
         )
     return None
 
 
 def outcome_of(reference: str, status: dict[str, Any], what: str, shop_reference: str | None = None) -> ParcelOutcome:
-    """A parcel outcome from a ``ProcessStatus``: SUCCESS confirmed, FAILURE/TIMEOUT failed, PENDING accepted."""
+    """A parcel outcome from a ``ProcessStatus``: SUCCESS confirmed, FAILURE/TIMEOUT failed, PENDING accepted.
+
+    ``what`` is ``SHIPMENT`` or ``TRACKING_CHANGE``: what the process was about, for the message.
+    """
     process_id = status.get("processStatusId")
     shop_reference = shop_reference or (process_id if isinstance(process_id, str) and process_id else None)
     state = status.get("status")
@@ -382,11 +388,11 @@ def outcome_of(reference: str, status: dict[str, Any], what: str, shop_reference
             reference=reference,
             state="failed",
             shop_reference=shop_reference,
-            message=f"bol.com did not accept the {what} ({str(state).lower()}): {reason}",
+            message=message_text(f"{what}_failed", {"shop": SHOP, "outcome": str(state).lower(), "reason": reason}),
         )
     if shop_reference is None:
         # Nothing to ask about later: the next push finds the shipment (or its process) itself.
-        return ParcelOutcome(reference=reference, state="retry", message=f"bol.com is processing the {what}.")
+        return ParcelOutcome(reference=reference, state="retry", message=message_text(f"{what}_processing", {"shop": SHOP}))
     return ParcelOutcome(reference=reference, state="accepted", shop_reference=shop_reference)
 
 

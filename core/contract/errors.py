@@ -49,6 +49,45 @@ MESSAGES: dict[str, str] = {
     "tracking_off": "updating the tracking code in the shop is off",
     "tracking_retry": "will retry",
     "not_settled": "The shop did not confirm this parcel within {hours} hours; Retry looks it up at the shop again.",
+    # A shop's credentials and requests (bol.com's words, made general)
+    "credentials_revoked": (
+        "{shop} no longer accepts this connection's client credentials. Create new client credentials in {place} "
+        "and reconnect {shop} under Settings > Integrations."
+    ),
+    "access_forbidden": (
+        "{shop} refused access ({reason}). Check in {place} that the account is active and that the credentials "
+        "may read orders and create shipments, then reconnect {shop}."
+    ),
+    "client_refused": (
+        "{shop} does not accept this Client ID and secret ({reason}): copy both again from {place}, or create new "
+        "ones there."
+    ),
+    "login_refused": "{shop} refused the hub ({reason}). Check the credentials in {place}.",
+    "format_refused": "{shop} did not accept the format of the hub's request; this is a fault in the hub: report it.",
+    # Why a parcel is not sent, or what became of it (bol.com's shipments)
+    "item_unknown": "{shop}'s order {order} has no item {item}.",
+    "item_not_yours": "Item {item} is shipped by {shop} or with a {shop} label, not with this carrier.",
+    "cancel_requested": (
+        "The customer asked {shop} to cancel item {item}: the shipment was not confirmed. "
+        "Handle the request in {place}."
+    ),
+    "units_left": (
+        "{shop} has {left} unit(s) of item {item} left to ship ({shipped} shipped, {cancelled} cancelled there), "
+        "not {asked}: it was shipped or cancelled in {place}."
+    ),
+    "items_processing": (
+        "{shop} is still processing a shipment of this parcel's items; the hub looks again once it is done."
+    ),
+    "shipment_processing": "{shop} is processing the shipment.",
+    "shipment_failed": "{shop} did not accept the shipment ({outcome}): {reason}",
+    "other_shipment_settled": "{shop} finished an earlier shipment of these items, but not this parcel's: push it again.",
+    "request_forgotten": (
+        "{shop} no longer knows this shipment request and shows no shipment for the parcel: push it again."
+    ),
+    "no_transport": "{shop}'s shipment {shipment} of this parcel has no transport to give the new track and trace.",
+    "tracking_change_rejected": "{shop} rejected the new track and trace: {reason}",
+    "tracking_change_processing": "{shop} is processing the track and trace.",
+    "tracking_change_failed": "{shop} did not accept the track and trace ({outcome}): {reason}",
 }
 
 _PARAM = re.compile(r"\{(\w+)\}")
@@ -64,7 +103,10 @@ def _pattern(template: str) -> re.Pattern[str]:
     for found in _PARAM.finditer(template):
         parts.append(re.escape(template[at:found.start()]))
         name = found.group(1)
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        # The shop's words (``reason``) take all they can: they may quote this very template, whose
+        # own literal after them is the last one in the text; the hub's short names take the least.
+        group = f"(?P<{name}>.+)" if name == "reason" else f"(?P<{name}>.+?)"
+        parts.append(f"(?P={name})" if name in seen else group)
         seen.add(name)
         at = found.end()
     parts.append(re.escape(template[at:]))

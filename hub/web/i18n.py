@@ -397,6 +397,45 @@ CODED_DUTCH: dict[str, str] = {
     "not_settled": (
         "De shop bevestigde dit pakket niet binnen {hours} uur; met Opnieuw proberen zoekt de hub het opnieuw op bij de shop."
     ),
+    "credentials_revoked": (
+        "{shop} accepteert de client credentials van deze koppeling niet meer. Maak nieuwe client credentials aan in "
+        "{place} en koppel {shop} opnieuw onder Instellingen › Alle integraties."
+    ),
+    "access_forbidden": (
+        "{shop} weigerde de toegang ({reason}). Controleer in {place} dat het account actief is en dat de credentials "
+        "bestellingen mogen lezen en zendingen mogen aanmaken, en koppel {shop} daarna opnieuw."
+    ),
+    "client_refused": (
+        "{shop} accepteert deze Client ID en dit secret niet ({reason}): kopieer ze allebei opnieuw uit {place}, of "
+        "maak daar nieuwe aan."
+    ),
+    "login_refused": "{shop} weigerde de hub ({reason}). Controleer de inloggegevens in {place}.",
+    "format_refused": "{shop} accepteerde de opmaak van het verzoek van de hub niet; dit is een fout in de hub: meld het.",
+    "item_unknown": "De bestelling {order} van {shop} heeft geen artikel {item}.",
+    "item_not_yours": "Artikel {item} wordt door {shop} of met een label van {shop} verzonden, niet met deze vervoerder.",
+    "cancel_requested": (
+        "De klant vroeg {shop} om artikel {item} te annuleren: de zending is niet bevestigd. "
+        "Handel het verzoek af in {place}."
+    ),
+    "units_left": (
+        "{shop} heeft nog {left} stuk(s) van artikel {item} te verzenden ({shipped} verzonden, {cancelled} daar "
+        "geannuleerd), niet {asked}: het is verzonden of geannuleerd in {place}."
+    ),
+    "items_processing": (
+        "{shop} verwerkt nog een zending van de artikelen van dit pakket; de hub kijkt opnieuw zodra die klaar is."
+    ),
+    "shipment_processing": "{shop} verwerkt de zending.",
+    "shipment_failed": "{shop} accepteerde de zending niet ({outcome}): {reason}",
+    "other_shipment_settled": (
+        "{shop} rondde een eerdere zending van deze artikelen af, maar niet die van dit pakket: verstuur het opnieuw."
+    ),
+    "request_forgotten": (
+        "{shop} kent dit zendingsverzoek niet meer en toont geen zending voor het pakket: verstuur het opnieuw."
+    ),
+    "no_transport": "Zending {shipment} van dit pakket bij {shop} heeft geen transport om de nieuwe track-and-trace aan te geven.",
+    "tracking_change_rejected": "{shop} weigerde de nieuwe track-and-trace: {reason}",
+    "tracking_change_processing": "{shop} verwerkt de track-and-trace.",
+    "tracking_change_failed": "{shop} accepteerde de track-and-trace niet ({outcome}): {reason}",
 }
 
 #: Parameter values that are the hub's own words (connection states), in Dutch.
