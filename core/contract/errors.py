@@ -88,6 +88,14 @@ MESSAGES: dict[str, str] = {
     "tracking_change_rejected": "{shop} rejected the new track and trace: {reason}",
     "tracking_change_processing": "{shop} is processing the track and trace.",
     "tracking_change_failed": "{shop} did not accept the track and trace ({outcome}): {reason}",
+    # Why an import skipped an order (the import page lists them by reason)
+    "order_malformed": "malformed order from {shop}: {reason}",
+    "skip_shop_fulfils": (
+        "Fulfilment by {shop} (FBB): {shop} ships it from its own warehouse, there is nothing for you to ship"
+    ),
+    "skip_shop_label": "Verzenden via bol (VVB): shipped with a label bought from {shop}, whose tracking {shop} knows already",
+    "skip_not_own": "no item for you to ship: {shop} ships the items itself (FBB) or with its own label (VVB)",
+    "skip_done": "nothing left to ship: every item was shipped or cancelled at {shop} before the hub saw the order",
 }
 
 _PARAM = re.compile(r"\{(\w+)\}")

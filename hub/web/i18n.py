@@ -436,6 +436,15 @@ CODED_DUTCH: dict[str, str] = {
     "tracking_change_rejected": "{shop} weigerde de nieuwe track-and-trace: {reason}",
     "tracking_change_processing": "{shop} verwerkt de track-and-trace.",
     "tracking_change_failed": "{shop} accepteerde de track-and-trace niet ({outcome}): {reason}",
+    "order_malformed": "onleesbare bestelling van {shop}: {reason}",
+    "skip_shop_fulfils": (
+        "Fulfilment by {shop} (FBB): {shop} verzendt hem uit het eigen magazijn, er is niets voor u te verzenden"
+    ),
+    "skip_shop_label": (
+        "Verzenden via bol (VVB): verzonden met een label gekocht bij {shop}, waarvan {shop} de tracking al kent"
+    ),
+    "skip_not_own": "geen artikel voor u om te verzenden: {shop} verzendt de artikelen zelf (FBB) of met een eigen label (VVB)",
+    "skip_done": "niets meer te verzenden: elk artikel was al verzonden of geannuleerd bij {shop} voordat de hub de bestelling zag",
 }
 
 #: Parameter values that are the hub's own words (connection states), in Dutch.

@@ -20,7 +20,15 @@ from connectors.amazon.const import (
     USAGE_PLANS,
     Region,
 )
-from core.contract.errors import ConfigError, ConnectorAuthFailed, ConnectorNotReady, ConnectorRejected, RateLimited
+from connectors.amazon.errors import AmazonError, AmazonRejected, api_error
+from core.contract.errors import (
+    ConfigError,
+    ConnectorAuthFailed,
+    ConnectorNotReady,
+    ConnectorRejected,
+    RateLimited,
+    read_message,
+)
 from core.infra.coordination import MemoryCoordination
 from core.infra.shopclient import TokenBucket
 from tests.connectors.amazon.conftest import MakeContext
@@ -431,3 +439,29 @@ async def test_a_token_refused_in_one_process_is_renewed_once_for_all(
     tokens = [call["headers"]["x-amz-access-token"] for _, call in requests_to(mocked, "GET", PARTICIPATIONS_URL)]
     assert tokens == ["Atza|stale", "Atza|stale", "Atza|fresh", "Atza|fresh"]
     assert len(requests_to(mocked, "POST", TOKEN_URL)) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "code"),
+    [
+        (429, RateLimited, "shop_throttled"),
+        (401, ConnectorAuthFailed, "access_refused"),
+        (403, ConnectorAuthFailed, "access_refused"),
+        (500, ConnectorNotReady, "shop_not_answering"),
+        (408, ConnectorNotReady, "shop_not_answering"),
+        (400, AmazonRejected, "request_rejected"),
+    ],
+)
+def test_amazons_answers_follow_cores_status_table_with_catalogued_messages(
+    status: int, kind: type[Exception], code: str
+) -> None:
+    error = AmazonError("InvalidInput", "carrierCode is invalid", "GLS")
+
+    err = api_error(status, GET_ORDER, error, "rid-1", retry_after=2.0)
+
+    assert type(err) is kind and err.message_code == code and err.params["shop"] == "Amazon"
+    assert read_message(err.message) == (code, err.params)
+    if isinstance(err, AmazonRejected):
+        assert err.error is error and err.params["reason"] == "InvalidInput: carrierCode is invalid (GLS)"
+    if isinstance(err, RateLimited):
+        assert err.retry_after == 2.0
