@@ -18,6 +18,7 @@ from core.hubapi import (
     ConnectorRejected,
     RateLimited,
 )
+from core.infra.coordination import MemoryCoordination
 from core.infra.shopclient import TokenBucket
 from tests.connectors.bol.conftest import MakeContext
 from tests.connectors.bol.fakes import (
@@ -268,3 +269,46 @@ async def test_without_pacing_a_429_still_waits_its_retry_after(
     mocked.get(RETAILER_URL, payload=retailer_answer())
     await api.retailer()
     assert clock.elapsed >= 4
+
+
+async def test_processes_sharing_cores_coordination_ask_one_token_and_keep_one_bucket(
+    mocked: aioresponses, make_context: MakeContext, clock: FakeClock
+) -> None:
+    shared = MemoryCoordination(clock=clock.monotonic)
+    states = [BolState(clock=clock, coordination=shared) for _ in range(3)]
+    apis = [api_for(make_context, state) for state in states]
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(ORDERS_URL, payload={}, repeat=True)
+
+    await asyncio.gather(*(apis[n % 3].orders(n + 1) for n in range(24)))
+
+    assert len(requests_to(mocked, "POST", TOKEN_URL)) == 1
+    rate, burst = plan_of(RATE_LIMITS[GET_ORDERS])
+    # Alone, each process would have spent a burst of its own (8 calls each, under 20): no call would wait.
+    assert len(clock.sleeps) == 24 - burst
+    assert clock.sleeps[0] == pytest.approx(1 / rate + PACING_MARGIN)
+
+
+async def test_signature_keys_are_fetched_once_for_every_process_and_at_most_once_per_interval(
+    clock: FakeClock,
+) -> None:
+    shared = MemoryCoordination(clock=clock.monotonic)
+    one, other = (BolState(clock=clock, coordination=shared).signature_keys for _ in range(2))
+    published = {"1": b"first"}
+    fetched = 0
+
+    async def fetch() -> dict[str, bytes]:
+        nonlocal fetched
+        fetched += 1
+        return dict(published)
+
+    assert await one.key("1", fetch, 60) == b"first"
+    assert await other.key("1", fetch, 60) == b"first"
+    assert fetched == 1
+    published["2"] = b"rotated"
+    assert await other.key("2", fetch, 60) is None, "fetched within the interval: refused, not fetched again"
+    clock.now += 61
+    assert await other.key("2", fetch, 60) == b"rotated"
+    assert await one.key("2", fetch, 60) == b"rotated"
+    assert await one.key("3", fetch, 60) is None
+    assert fetched == 2 and (one.fetches, other.fetches) == (1, 1)
