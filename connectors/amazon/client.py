@@ -52,6 +52,7 @@ from core.hubapi import (
     ConnectorNotReady,
     RetryPolicy,
     exchange,
+    header_number,
     parse_json,
     retrying,
 )
@@ -88,19 +89,8 @@ def bucket_key(region: str, seller: str, operation: str) -> str:
 
 def rate_header(headers: Mapping[str, str]) -> float | None:
     """The rate in ``x-amzn-RateLimit-Limit``, when Amazon sends a usable one."""
-    value = headers.get(RATE_LIMIT_HEADER)
-    try:
-        rate = float(value) if value is not None else None
-    except ValueError:
-        return None
-    return rate if rate is not None and rate > 0 and rate != float("inf") else None
-
-
-def retry_policy(settings: AmazonSettings, *, paced: bool) -> RetryPolicy:
-    """How a call is repeated, from the settings (``paced``: a 429 waits in its bucket)."""
-    return RetryPolicy(
-        settings.max_retries, settings.backoff_base, settings.backoff_max, settings.max_pacing_wait, paced
-    )
+    rate = header_number(headers.get(RATE_LIMIT_HEADER))
+    return rate if rate is not None and rate > 0 else None
 
 
 @dataclass(frozen=True)
@@ -170,7 +160,7 @@ class Lwa:
             self._log.debug("amazon LWA %s grant: new access token", grant)
             return token
 
-        return await retrying(attempt, retry_policy(self._settings, paced=False), self._state)
+        return await retrying(attempt, RetryPolicy.of(self._settings, paced=False), self._state)
 
 
 def _token_grant(data: Any) -> TokenGrant | None:
@@ -203,7 +193,7 @@ class SpApi:
         self.region = region
         self._seller = seller
         self.lwa = Lwa(settings, http, state, log)
-        self._policy = retry_policy(settings, paced=settings.pacing)
+        self._policy = RetryPolicy.of(settings, paced=settings.pacing)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
         self._user_agent = settings.user_agent()
 

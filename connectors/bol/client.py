@@ -203,13 +203,6 @@ def client_key(client_id: str, client_secret: str) -> str:
     return hashlib.sha256(f"{client_id}\x00{client_secret}".encode()).hexdigest()[:32]
 
 
-def retry_policy(settings: BolSettings, *, paced: bool) -> RetryPolicy:
-    """How a call is repeated, from the settings (``paced``: a 429 waits in its bucket)."""
-    return RetryPolicy(
-        settings.max_retries, settings.backoff_base, settings.backoff_max, settings.max_pacing_wait, paced
-    )
-
-
 class BolApi:
     """The Retailer API calls made with one client id and secret."""
 
@@ -227,7 +220,7 @@ class BolApi:
         self._client_id, self._client_secret = client_id, client_secret
         self.key = client_key(client_id, client_secret)
         self._token_key = f"token:{self.key}"
-        self._policy = retry_policy(settings, paced=settings.pacing)
+        self._policy = RetryPolicy.of(settings, paced=settings.pacing)
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
 
     # tokens -----------------------------------------------------------------------------------
@@ -276,7 +269,7 @@ class BolApi:
             self.log.debug("bol.com: new access token")
             return token
 
-        return await retrying(attempt, retry_policy(self.settings, paced=False), self._state)
+        return await retrying(attempt, RetryPolicy.of(self.settings, paced=False), self._state)
 
     # the calls the connector makes -----------------------------------------------------------
 

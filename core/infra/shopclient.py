@@ -400,6 +400,35 @@ class RetryPolicy:
     max_wait: float
     paced: bool = False
 
+    @classmethod
+    def of(cls, settings: RetrySettings, *, paced: bool) -> RetryPolicy:
+        """The policy a connector's settings give (``max_retries``, ``backoff_base``, ``backoff_max``, ``max_pacing_wait``)."""
+        return cls(settings.max_retries, settings.backoff_base, settings.backoff_max, settings.max_pacing_wait, paced)
+
+
+class RetrySettings(Protocol):
+    """The settings a ``RetryPolicy`` is made of, as a connector's settings name them."""
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a call is repeated at most."""
+        ...
+
+    @property
+    def backoff_base(self) -> float:
+        """The first backoff's ceiling, seconds."""
+        ...
+
+    @property
+    def backoff_max(self) -> float:
+        """The largest backoff ceiling, seconds."""
+        ...
+
+    @property
+    def max_pacing_wait(self) -> float:
+        """The longest wait for a rate limit before giving up with ``RateLimited``."""
+        ...
+
 
 async def retrying(
     attempt: Callable[[], Awaitable[T]], policy: RetryPolicy, parts: ClientParts, *, repeatable: bool = True

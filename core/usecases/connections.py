@@ -19,7 +19,15 @@ import asyncpg
 from pydantic import SecretStr, ValidationError
 
 from core.contract.context import ConnectorContext
-from core.contract.errors import Conflict, ConnectorAuthFailed, CredentialsRefused, InvalidInput, NotFound, RateLimited
+from core.contract.errors import (
+    Conflict,
+    ConnectorAuthFailed,
+    CredentialsRefused,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TransientError,
+)
 from core.contract.manifest import ConnectSpec
 from core.contract.models import (
     AuthCallback,
@@ -32,6 +40,9 @@ from core.contract.models import (
 )
 from core.infra import queue
 from core.infra.logs import MASK, register_secret
+from core.infra.queue import IMPORT as IMPORT
+from core.infra.queue import PUSH as PUSH
+from core.infra.queue import SETTLE as SETTLE
 from core.infra.runtime import Runtime
 from core.storage import connections as store
 from core.usecases import lifecycle
@@ -335,20 +346,41 @@ async def delete_abandoned_connects(rt: Runtime) -> int:
     return count
 
 
-async def mark_auth_required(rt: Runtime, connection_id: int, err: ConnectorAuthFailed) -> None:
-    """Move a connection to auth_required after the shop refused its credentials (if its state allows)."""
-    may = {state for state in ConnectionState if lifecycle.allowed(state, ConnectionState.AUTH_REQUIRED)}
-    await _move_if(rt, connection_id, may, ConnectionState.AUTH_REQUIRED, str(err))
+#: The kinds of work whose outcome at the shop may move a connection (``shop_answered``): the
+#: jobs' (``IMPORT``, ``PUSH``, ``SETTLE``) and a merchant's check.
+CHECK = "check"
 
 
-async def mark_error(rt: Runtime, connection_id: int, reason: str) -> None:
-    """Move a connected connection to error after the shop kept failing; imports and pushes go on."""
-    await _move_if(rt, connection_id, {ConnectionState.CONNECTED}, ConnectionState.ERROR, reason)
+async def shop_answered(
+    rt: Runtime, connection_id: int, work: str, fault: Exception | None = None, in_a_row: int = 1
+) -> None:
+    """What the shop's answer to some work does to the connection: the one policy, for every kind of work.
 
+    - The shop refused the credentials (``ConnectorAuthFailed``), whatever the work: the connection
+      needs a reconnect (``auth_required``); its imports and pushes wait.
+    - An import failed ``jobs.import_max_attempts`` times in a row (``in_a_row``) with a transient
+      fault: ``error``, with the reason; imports go on by schedule and pushes go on.
+    - An import succeeded: back from ``error`` to ``connected``. A check that passed also clears
+      ``auth_required``.
+    - Anything else (a push's or a check's transient fault, a rejected parcel) leaves the state.
 
-async def mark_recovered(rt: Runtime, connection_id: int, reason: str) -> None:
-    """Move a connection in error back to connected after the shop answered again."""
-    await _move_if(rt, connection_id, {ConnectionState.ERROR}, ConnectionState.CONNECTED, reason)
+    Each move happens only from the states it names, under the row's lock: a merchant who
+    disabled the connection meanwhile keeps it disabled.
+    """
+    if isinstance(fault, ConnectorAuthFailed):
+        may = {state for state in ConnectionState if lifecycle.allowed(state, ConnectionState.AUTH_REQUIRED)}
+        await _move_if(rt, connection_id, may, ConnectionState.AUTH_REQUIRED, str(fault))
+    elif isinstance(fault, TransientError) and work == IMPORT and in_a_row >= rt.settings.jobs.import_max_attempts:
+        reason = f"imports failed {in_a_row} times in a row: {fault}"
+        await _move_if(rt, connection_id, {ConnectionState.CONNECTED}, ConnectionState.ERROR, reason)
+    elif fault is None and work == IMPORT:
+        await _move_if(rt, connection_id, {ConnectionState.ERROR}, ConnectionState.CONNECTED, "an import succeeded again")
+    elif fault is None and work == CHECK:
+        # Only from the states this check began in: a merchant who disabled it meanwhile keeps it so.
+        await _move_if(
+            rt, connection_id, {ConnectionState.ERROR, ConnectionState.AUTH_REQUIRED}, ConnectionState.CONNECTED,
+            "check passed",
+        )
 
 
 async def _move_if(
@@ -366,13 +398,9 @@ async def check(rt: Runtime, account_id: int | None, connection_id: int) -> Conn
     try:
         await rt.runner.check_connection(await rt.context(connection))
     except ConnectorAuthFailed as err:
-        await mark_auth_required(rt, connection_id, err)
+        await shop_answered(rt, connection_id, CHECK, err)
         raise
-    # Only from the states this check began in: a merchant who disabled it meanwhile keeps it so.
-    await _move_if(
-        rt, connection_id, {ConnectionState.ERROR, ConnectionState.AUTH_REQUIRED}, ConnectionState.CONNECTED,
-        "check passed",
-    )
+    await shop_answered(rt, connection_id, CHECK)
     return await store.get_connection(rt.db.pool, connection_id)
 
 

@@ -26,7 +26,7 @@ from core.storage import imports as store
 from core.storage.database import DATABASE_FAULTS
 from core.storage.imports import ImportRun
 from core.storage.orders import PageCounts, save_page
-from core.usecases.connections import mark_auth_required, mark_recovered
+from core.usecases.connections import IMPORT, shop_answered
 from core.usecases.lifecycle import ACTIONS
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ async def _run(
         IMPORTS.labels(connection.connector, "auth_required").inc()
         log.warning("connection %s: import %s needs a reconnect: %s", connection_id, run_id, err)
         await store.finish_run(rt.db.pool, run_id, "failed", str(err))
-        await mark_auth_required(rt, connection_id, err)
+        await shop_answered(rt, connection_id, IMPORT, err)
         raise
     except HubError as err:
         IMPORTS.labels(connection.connector, "failed").inc()
@@ -179,7 +179,7 @@ async def _run(
     if connection.state is ConnectionState.ERROR:
         # The run stands whatever happens here: a fault must not make the job run it again.
         with contextlib.suppress(*DATABASE_FAULTS):
-            await mark_recovered(rt, connection_id, "an import succeeded again")
+            await shop_answered(rt, connection_id, IMPORT)
     log.info(
         "connection %s: import %s done: %s new, %s updated, %s unchanged, %s skipped",
         connection_id, run.id, run.new, run.updated, run.unchanged, run.skipped_total,

@@ -55,7 +55,7 @@ from core.storage import imports as import_store
 from core.storage import labels as label_store
 from core.storage.database import DATABASE_FAULTS
 from core.storage.jobqueue import queries
-from core.usecases.connections import mark_error
+from core.usecases.connections import shop_answered
 from core.usecases.imports import ImportRunning, run_import
 from core.usecases.labels import PushRunning, push_label, settle_parcels
 from core.usecases.retention import delete_expired_personal_data
@@ -128,7 +128,7 @@ async def run_import_job(rt: Runtime, job: Job) -> None:
         await retry_or_give_up(rt, job, err, rt.settings.jobs.import_max_attempts)
         # The run shows the error; the connection says so until an import succeeds again, and
         # the schedule keeps trying.
-        await mark_error(rt, connection_id, f"imports failed {job.attempts + 1} times in a row: {err}")
+        await shop_answered(rt, connection_id, IMPORT, err, in_a_row=job.attempts + 1)
     except HubError as err:
         await _close_queued_run(rt, run_id, str(err))
 

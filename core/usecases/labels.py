@@ -33,7 +33,7 @@ from core.storage import orders as order_store
 from core.storage.database import DATABASE_FAULTS
 from core.storage.labels import StoredLabel
 from core.usecases import lifecycle
-from core.usecases.connections import mark_auth_required
+from core.usecases.connections import PUSH, SETTLE, shop_answered
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ async def _push(rt: Runtime, start: store.PushStart, lease: _Lease) -> StoredLab
     except ConnectorAuthFailed as err:
         PUSHES.labels(connection.connector, "auth_required").inc(len(pending.parcels))
         log.warning("connection %s: push of label %s needs a reconnect: %s", connection.id, label_id, err)
-        await mark_auth_required(rt, connection.id, err)
+        await shop_answered(rt, connection.id, PUSH, err)
         raise
     except TransientError:
         PUSHES.labels(connection.connector, "retry").inc(len(pending.parcels))
@@ -413,7 +413,7 @@ async def settle_parcels(rt: Runtime, connection_id: int) -> int:
         outcomes = await rt.runner.check_parcels(context, questions)
     except ConnectorAuthFailed as err:
         log.warning("connection %s: checking accepted parcels needs a reconnect: %s", connection_id, err)
-        await mark_auth_required(rt, connection_id, err)
+        await shop_answered(rt, connection_id, SETTLE, err)
         raise
     except HubError as err:
         # Transient or not (a connector fault), the parcels are asked about again after a backoff,

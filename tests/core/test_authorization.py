@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.contract.errors import ConnectorAuthFailed, InvalidInput, NotFound
+from core.contract.errors import ConnectorAuthFailed, InvalidInput, NotFound, TransientError
 from core.contract.models import ConnectionState
 from core.infra.runtime import Runtime
 from core.storage.accounts import create_account
@@ -99,7 +99,7 @@ async def test_a_connection_disabled_while_it_needed_a_reconnect_still_needs_one
     fake_runtime: Runtime, shop: FakeShop
 ) -> None:
     connection = await connect(fake_runtime, shop)
-    await connections.mark_auth_required(fake_runtime, connection.id, ConnectorAuthFailed("the key was revoked"))
+    await connections.shop_answered(fake_runtime, connection.id, connections.PUSH, ConnectorAuthFailed("the key was revoked"))
     assert (await connections.disable(fake_runtime, None, connection.id)).state is ConnectionState.DISABLED
     assert (await connections.enable(fake_runtime, None, connection.id)).state is ConnectionState.AUTH_REQUIRED
 
@@ -108,7 +108,7 @@ async def test_a_check_that_passes_does_not_undo_a_disable_made_meanwhile(
     fake_runtime: Runtime, shop: FakeShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     connection = await connect(fake_runtime, shop)
-    await connections.mark_error(fake_runtime, connection.id, "imports failed 5 times in a row: 503")
+    await connections.shop_answered(fake_runtime, connection.id, connections.IMPORT, TransientError("503"), in_a_row=5)
     ping = shop.ping
 
     async def disabled_during_the_check(api_key: str) -> None:

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
+from core.contract.errors import TransientError
 from core.infra.plugins import load_connector
 from core.infra.queue import due_imports, enqueue_import
 from core.infra.runtime import Runtime, open_runtime
@@ -207,7 +208,7 @@ async def test_a_label_of_a_connection_in_error_is_pushed(fake_runtime: Runtime,
     await connections.change_settings(fake_runtime, None, connection.id, {"update_tracking": True})
     shop.add_order()
     await run_import(fake_runtime, connection.id)
-    await connections.mark_error(fake_runtime, connection.id, "imports failed 5 times in a row: 503")
+    await connections.shop_answered(fake_runtime, connection.id, connections.IMPORT, TransientError("503"), in_a_row=5)
     order_id = await fake_runtime.db.pool.fetchval("select id from orders")
     label = await create_label(fake_runtime, order_id, NewLabel(external_id="L1", parcels=[NewParcel(tracking_number="T1")]))
     pushed = await push_label(fake_runtime, label.id)

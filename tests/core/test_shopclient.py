@@ -7,21 +7,7 @@ import pytest
 from core.contract.errors import ConnectorNotReady, ConnectorRejected, RateLimited
 from core.infra.coordination import MemoryCoordination
 from core.infra.shopclient import AccessTokens, ClientParts, Pacer, RetryPolicy, retrying
-
-
-class Clock:
-    """A clock on which sleeping moves time and takes none."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.connectors.bol.fakes import FakeClock as Clock
 
 
 class Failing:
@@ -148,9 +134,9 @@ async def test_tokens_are_used_until_the_margin_and_fetched_once() -> None:
         return fetched[-1], 299.0
 
     assert await tokens.get("token:a", fetch) == "t0"
-    clock.now = 299 - 31
+    clock.now = clock.start + 299 - 31
     assert await tokens.get("token:a", fetch) == "t0"
-    clock.now = 299 - 29
+    clock.now = clock.start + 299 - 29
     assert await tokens.get("token:a", fetch) == "t1"
     await tokens.invalidate("token:a", "t0")  # stale: another caller renewed it already
     assert await tokens.get("token:a", fetch) == "t1"
