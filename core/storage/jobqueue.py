@@ -7,13 +7,14 @@ from pgqueuer import AsyncpgDriver, Queries
 
 #: A CTE that queues the push job of the label in a CTE named ``label``, for a statement that
 #: inserts the label (``core.storage.labels.insert_label``): one round trip instead of two. It is
-#: what pgqueuer's enqueue writes (the job row, queued now with priority 0 and no dedupe key, and
-#: its "queued" log row); pgqueuer's trigger on the table sends the notice that wakes a worker. The
-#: payload is the one ``core.infra.queue.enqueue_push`` sends.
+#: what pgqueuer's enqueue writes (the job row, queued now with priority 0, no dedupe key and JSON
+#: null headers, and its "queued" log row); pgqueuer's trigger on the table sends the notice that
+#: wakes a worker. The payload is the one ``core.infra.queue.enqueue_push`` sends;
+#: tests/core/storage/test_jobqueue.py holds both writes side by side.
 PUSH_JOB = """
     push_job as (
-        insert into pgqueuer (priority, entrypoint, payload, status)
-        select 0, 'push', convert_to('{"label_id": ' || label.id || '}', 'UTF8'), 'queued' from label
+        insert into pgqueuer (priority, entrypoint, payload, status, headers)
+        select 0, 'push', convert_to('{"label_id": ' || label.id || '}', 'UTF8'), 'queued', 'null'::jsonb from label
         returning id, entrypoint, priority
     ), push_job_logged as (
         insert into pgqueuer_log (job_id, status, entrypoint, priority)
