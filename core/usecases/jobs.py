@@ -1,9 +1,12 @@
 """Background jobs on pgqueuer, in the hub's own PostgreSQL.
 
-Three entrypoints: ``import`` (one connection's import run), ``push`` (one label's tracking
-codes) and ``retention`` (delete personal data of orders closed long enough). A job is enqueued in
-the same transaction as the data that causes it, so nothing is lost between the two; dedupe keys
-keep one queued job per connection or label. Workers in several processes share the queue (pgqueuer
+Four entrypoints: ``import`` (one connection's import run), ``push`` (one label's tracking
+codes), ``settle`` (ask a shop how a connection's accepted parcels settled) and ``retention``
+(delete personal data of orders closed long enough, thin the import history). A job is enqueued
+in the same transaction as the data that causes it, so nothing is lost between the two. Pushes and
+imports carry no dedupe key (a label's lease and a connection's row lock and import lock keep them
+single); ``settle`` and ``retention`` have one, so at most one of each is queued or running per
+connection, or in all. Workers in several processes share the queue (pgqueuer
 dequeues with SKIP LOCKED and re-picks the jobs of a worker whose heartbeat stopped). pgqueuer's
 LISTEN/NOTIFY wakes a worker the moment a job is enqueued, so a push starts without polling delay.
 
@@ -11,7 +14,8 @@ Failures: a ``TransientError`` asks pgqueuer for a retry after exponential backo
 ``retry_after``); after ``jobs.push_max_attempts`` the label's pending parcels become ``failed``
 with the last message, and the merchant can retry them. ``ConnectorAuthFailed`` pauses the work:
 the connection is in auth_required and its pushes and imports are enqueued again on reconnect.
-A database or network fault outside the connector is retried the same way, never dropped.
+What a shop's answer does to the connection is ``core.usecases.connections.shop_answered``. A
+database or network fault outside the connector is retried the same way, never dropped.
 If the worker's own connection is lost (PostgreSQL restarted), ``QueueWorker`` starts the worker
 again on a new one, with backoff, without a restart of the process.
 
