@@ -180,24 +180,3 @@ async def last_run(db: Db, connection_id: int) -> ImportRun | None:
     )
     return ImportRun(**dict(row)) if row else None
 
-
-_DUE = """
-    select c.id from connections c
-    left join lateral (
-        select started_at as started from import_runs r where r.connection_id = c.id order by id desc limit 1
-    ) last on true
-    where c.state in ('connected', 'error')
-      and (last.started is null
-           or last.started + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5))
-              <= now())
-"""
-
-
-async def due_connections(db: Db) -> list[int]:
-    """Connections importing (connected or in error) whose interval has passed since their last run started."""
-    return [row["id"] for row in await db.fetch(_DUE + " order by c.id")]
-
-
-async def is_due(db: Db, connection_id: int) -> bool:
-    """Whether one connection is due an import now."""
-    return await db.fetchval(_DUE + " and c.id = $1", connection_id) is not None
