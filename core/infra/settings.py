@@ -44,6 +44,9 @@ class DatabaseSettings(BaseModel):
                 "(or leave it out for the embedded PostgreSQL)"
             )
         return url
+    #: A push takes a connection for each of its two statements, never while the shop answers; a
+    #: label's intake one for its transaction (four round trips): at 250 labels/s a process keeps
+    #: about 3-5 busy, so 10 leaves room for requests and for pool_max - 2 imports (hub.toml).
     pool_max: int = Field(default=10, ge=1)
     connect_timeout: float = Field(default=10.0, gt=0)
 
@@ -91,7 +94,11 @@ class JobSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     enabled: bool = True
-    concurrency: int = Field(default=20, ge=1, le=500)
+    #: Pushes are bounded by this, not by the pool (a push holds no connection while the shop
+    #: answers): at a steady 50 labels/s 1-2 run at once against the simulator, 5-15 against
+    #: Amazon's 100-300 ms; 50 leaves room for bursts and for pushes waiting for a seller's usage
+    #: plan (bench/push_latency.py, bench/push_daemon.py; hub.toml says more).
+    concurrency: int = Field(default=50, ge=1, le=500)
     tick_seconds: float = Field(default=15.0, gt=0)
     push_max_attempts: int = Field(default=8, ge=1, le=50)
     import_max_attempts: int = Field(default=5, ge=1, le=50)
