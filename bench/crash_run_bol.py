@@ -458,8 +458,8 @@ async def check(
 async def main() -> None:
     parser = crash_arguments(__doc__, kills=10, daemons=3, orders_per_round=4)
     parser.add_argument("--retailers", type=int, default=3)
-    parser.add_argument("--faults", default=BACKGROUND, help=f"the simulator's faults for the whole run (default {BACKGROUND})")
-    parser.add_argument("--settle-delay", type=float, default=1.0, help="seconds from a 202 to its process status settling")
+    parser.add_argument("--faults", default=BACKGROUND, help=f"the simulator's faults for the run (default {BACKGROUND})")
+    parser.add_argument("--settle-delay", type=float, default=1.0, help="seconds from a 202 to its status settling")
     args = parser.parse_args()
 
     async def run(database_url: str, workdir: Path) -> Report:

@@ -473,17 +473,27 @@ def crash_arguments(doc: str | None, *, kills: int, daemons: int, orders_per_rou
     parser = argparse.ArgumentParser(description=(doc or "").split("\n", 1)[0])
     parser.add_argument("--kills", type=int, default=kills, help="SIGKILLs, each followed by a restart")
     parser.add_argument("--daemons", type=int, default=daemons)
-    parser.add_argument("--orders-per-round", type=int, default=orders_per_round, help="new orders per shop account before each kill")
+    parser.add_argument(
+        "--orders-per-round", type=int, default=orders_per_round, help="new orders per shop account before each kill"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work folder (daemon logs) afterwards")
     return parser
 
 
 async def crash_main(
-    prefix: str, run: Callable[[str, Path], Awaitable[CrashReport]], *, held: str, keep: bool, notes: tuple[str, ...] = ()
+    prefix: str,
+    run: Callable[[str, Path], Awaitable[CrashReport]],
+    *,
+    held: str,
+    keep: bool,
+    notes: tuple[str, ...] = (),
 ) -> NoReturn:
-    """A crash run's script around ``run(database_url, workdir)``: the machine, an embedded PostgreSQL in a
-    fresh folder (removed afterwards unless ``keep``), the figures, and exit 1 when anything did not hold."""
+    """Run ``run(database_url, workdir)`` as a crash run's script does, and exit 1 when anything did not hold.
+
+    Around it: the machine, an embedded PostgreSQL in a fresh folder (removed afterwards unless
+    ``keep``), the report's figures and ``held`` (or what failed).
+    """
     from core.storage.database import embedded_url
 
     # The simulator's server logs each request a killed daemon left half-sent; that is the point.

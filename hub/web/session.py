@@ -106,11 +106,13 @@ class Session:
 
 
 async def load(rt: Runtime, request: web.Request) -> Session:
-    """The request's session; a new anonymous one when the cookie is missing, undecryptable, expired or its token revoked."""
+    """The request's session; a new anonymous one when the cookie does not decrypt, expired or its token is revoked."""
     stored = await aiohttp_session.get_session(request)
     if not stored.new and isinstance(stored.get(_CSRF), str):
         session = Session(stored)
-        if not session.signed_in or await account_of_digest(rt.db.pool, session.token_digest or "") == session.account_id:
+        if not session.signed_in:
+            return session
+        if await account_of_digest(rt.db.pool, session.token_digest or "") == session.account_id:
             return session
     session = Session(await aiohttp_session.new_session(request))
     session.sign_out()

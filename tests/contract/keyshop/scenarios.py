@@ -1,52 +1,33 @@
 """KeyshopScenarios: how the contract kit drives a KeyShop (see core.testing.Scenarios).
 
-Beside the moves every connector gives: the Connect form's fields (the connector connects with
-pasted credentials), settling the shop's processes, losing an answer, counting shipments, and
-the shop's signed messages (genuine, and sent too long ago).
+Beside the moves every connector gives, and those of any shop built on the fake's MemoryShop
+(``MemoryShopScenarios``: clock, faults, orders, calls, a lost answer): the Connect form's fields
+(the connector connects with pasted credentials), settling the shop's processes, counting
+shipments, and the shop's signed messages (genuine, and sent too long ago).
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 from pydantic import SecretStr
 
 from core.hubapi import Connection, ConnectionSettings, ConnectionState
-from core.testing import PostedEvent, Scenarios
-from core.testing.scenario import Fault
+from core.testing import PostedEvent
+from tests.contract.fake.scenarios import MemoryShopScenarios
 from tests.contract.keyshop.settings import KeyshopSettings
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, EventMessage, KeyShop, close_shop, open_shop
-
-_names = itertools.count(1)
 
 #: What the shop says when it refuses a shipment the kit tells it to refuse.
 REFUSAL = "Track and trace code is not valid for transporter GLS"
 
 
-class KeyshopScenarios(Scenarios):
+class KeyshopScenarios(MemoryShopScenarios[KeyShop]):
     """A fresh KeyShop per check, under a name of its own, with pages of ``page_size`` orders."""
 
     def __init__(self, page_size: int = 2) -> None:
-        self.page_size = page_size
-        self._shop: KeyShop | None = None
-
-    @property
-    def shop(self) -> KeyShop:
-        """The shop of the running check."""
-        if self._shop is None:
-            raise RuntimeError("KeyshopScenarios.start() has not run")
-        return self._shop
-
-    async def start(self) -> None:
-        self._shop = open_shop(f"contract-ks-{next(_names)}")
-
-    async def stop(self) -> None:
-        if self._shop is not None:
-            close_shop(self._shop.name)
-            self._shop = None
+        super().__init__(open_shop, close_shop, "contract-ks", page_size)
 
     def settings(self) -> KeyshopSettings:
         return KeyshopSettings(shop=self.shop.name, page_size=self.page_size)
@@ -73,30 +54,12 @@ class KeyshopScenarios(Scenarios):
     def bad_fields(self) -> Mapping[str, str]:
         return {"client_id": GOOD_CLIENT_ID, "client_secret": "keyshop-secret-mistyped-42"}
 
-    def now(self) -> datetime:
-        return self.shop.now
-
     def secrets(self) -> Iterable[str]:
         """The access tokens the shop issued and the subscriptions' signing secrets."""
         return [*self.shop.tokens, *(subscription.secret for subscription in self.shop.subscriptions.values())]
 
-    async def fail_next(self, kind: Fault, calls: int) -> None:
-        self.shop.fail_next(kind, calls)
-
-    async def seed_orders(self, count: int) -> list[str]:
-        return [self.shop.add_order().id for _ in range(count)]
-
-    async def change_order(self, external_id: str) -> None:
-        self.shop.update_order(external_id, city="Utrecht")
-
-    def shop_calls(self) -> int:
-        return len(self.shop.calls)
-
     async def settle(self, shop_reference: str, confirmed: bool = True) -> None:
         self.shop.settle(shop_reference, "SUCCESS" if confirmed else "FAILURE", None if confirmed else REFUSAL)
-
-    async def lose_next_answer(self) -> None:
-        self.shop.lose_next_answer()
 
     async def shipments_at_shop(self, order_external_id: str) -> int:
         return self.shop.shipment_count(order_external_id)
