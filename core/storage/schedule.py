@@ -2,7 +2,9 @@
 run history it leaves, thinned by retention.
 
 A connection is due when it imports (connected or in error), has no run queued or running, and
-its interval (``import_interval_minutes``, 5 by default) has passed since its last run started.
+its interval (``import_interval_minutes``, 5 by default) has passed since its last run started
+(or was queued): ``connections.next_import_at``, which triggers keep and an index orders, so a
+tick reads the due connections, not every connection.
 The scheduler reads the most overdue connections once per tick (one scan), then takes them a
 batch at a time. Several processes tick at once: a batch's rows are locked, skipping rows another
 tick holds, and queued by a second statement that looks again (its snapshot is taken after the
@@ -15,16 +17,13 @@ import asyncpg
 
 from core.storage.database import Db
 
-_LAST_STARTED = "(select started_at from import_runs r where r.connection_id = c.id order by id desc limit 1)"
-
-_DUE = f"""
+# A connection's next_import_at is kept by triggers (migration 0008): its latest run's start
+# plus its interval, '-infinity' before its first run.
+_DUE = """
     c.state in ('connected', 'error')
+    and c.next_import_at <= now()
     and not exists (
         select 1 from import_runs r where r.connection_id = c.id and r.state in ('queued', 'running')
-    )
-    and coalesce(
-        {_LAST_STARTED} + make_interval(mins => coalesce((c.settings->>'import_interval_minutes')::int, 5)) <= now(),
-        true
     )
 """
 
@@ -42,7 +41,7 @@ async def queued_runs(db: Db) -> int:
 async def most_overdue(db: Db, limit: int) -> list[int]:
     """Up to ``limit`` connections due an import now, most overdue first (never imported first of all)."""
     rows = await db.fetch(
-        f"select c.id from connections c where {_DUE} order by {_LAST_STARTED} nulls first, c.id limit $1", limit
+        f"select c.id from connections c where {_DUE} order by c.next_import_at, c.id limit $1", limit
     )
     return [row["id"] for row in rows]
 

@@ -101,3 +101,16 @@ async def test_the_queue_is_filled_up_to_its_limit_most_overdue_first(fake_runti
     await pool.execute("update import_runs set state = 'running' where state = 'queued'")
     assert await schedule_due_imports(pool, batch=5, queue_max=2) == 2
     assert [await queued_runs(fake_runtime, c.id) for c in connected] == [0, 0, 1, 1]
+
+
+async def test_a_longer_interval_makes_a_connection_due_later(fake_runtime: Runtime, connection: Connection) -> None:
+    await fake_runtime.db.pool.execute(
+        "insert into import_runs (connection_id, trigger, state, started_at, finished_at) "
+        "values ($1, 'schedule', 'succeeded', now() - interval '10 minutes', now() - interval '10 minutes')",
+        connection.id,
+    )
+    assert await due_imports(fake_runtime.db.pool) == [connection.id]
+    await connections.change_settings(fake_runtime, None, connection.id, {"import_interval_minutes": 60})
+    assert await due_imports(fake_runtime.db.pool) == []
+    await connections.change_settings(fake_runtime, None, connection.id, {"import_interval_minutes": 5})
+    assert await due_imports(fake_runtime.db.pool) == [connection.id]
