@@ -379,7 +379,7 @@ async def main() -> None:
             print(
                 f"  baseline, same run and simulator, {b['library']}, confirm_shipment in {b['threads']} threads, "
                 f"each seller paced to its plan, no database: {b['confirmed']:,} confirmed in {b['wall']:.1f} s, "
-                f"{b['rate']:.1f}/s; CPU {1000 * b['cpu'] / max(1, b['confirmed']):.2f} ms per confirmation "
+                f"{b['rate']:.1f}/s, {b['throttled']} 429s met; CPU {1000 * b['cpu'] / max(1, b['confirmed']):.2f} ms per confirmation "
                 f"(simulator {1000 * b['simulator_cpu'] / max(1, b['confirmed']):.2f} ms)\n"
                 f"  hub (API intake + push, storing, exactly once) / baseline (confirm only): {r['rate'] / b['rate']:.2f}x"
             )
