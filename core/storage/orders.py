@@ -231,22 +231,48 @@ _SAVE_OPEN = f"""
 """
 
 
+@dataclass(frozen=True)
+class PreparedPage:
+    """A page of orders made ready for ``write_page``: the documents its statements read, built
+    (recipients encrypted, search tokens made) before the page's transaction, so that a caller
+    can prepare one page while PostgreSQL writes the one before."""
+
+    open_orders: list[Order]
+    closed_orders: list[Order]
+    skipped: list[SkippedOrder]
+    page: str
+    items: str
+
+
+def prepare_page(vault: Vault, orders: list[Order], skipped: list[SkippedOrder]) -> PreparedPage:
+    """The documents of one page of orders and skips (each order id once: the last wins)."""
+    by_id = {order.external_id: order for order in orders}  # last wins within a page
+    open_orders = [o for o in by_id.values() if o.status.value not in _CLOSED]
+    closed_orders = [o for o in by_id.values() if o.status.value in _CLOSED]
+    page, items = _page(vault, [*open_orders, *closed_orders])
+    return PreparedPage(open_orders, closed_orders, list(skipped), page, items)
+
+
 async def save_page(
     db: asyncpg.Connection, vault: Vault, connection_id: int, orders: list[Order], skipped: list[SkippedOrder]
 ) -> PageCounts:
-    """Write one page of orders and skips; call inside the page's transaction.
+    """Write one page of orders and skips; call inside the page's transaction (``prepare_page`` and ``write_page``)."""
+    return await write_page(db, connection_id, prepare_page(vault, orders, skipped))
+
+
+async def write_page(db: asyncpg.Connection, connection_id: int, prepared: PreparedPage) -> PageCounts:
+    """Write one prepared page; call inside the page's transaction.
 
     Open orders are inserted or updated. Shipped and cancelled orders only update orders already
     stored; one never stored is counted as skipped ("shipped elsewhere" / "cancelled"). A page of
     new orders is one statement (orders and items), plus one for its skips.
     """
     counts = PageCounts()
-    skipped = list(skipped)
-    by_id = {order.external_id: order for order in orders}  # last wins within a page
-    open_orders = [o for o in by_id.values() if o.status.value not in _CLOSED]
-    closed_orders = [o for o in by_id.values() if o.status.value in _CLOSED]
+    skipped = list(prepared.skipped)
+    open_orders, closed_orders, page, items = (
+        prepared.open_orders, prepared.closed_orders, prepared.page, prepared.items
+    )
     updated: dict[str, int] = {}  # orders stored before and changed: external id -> id
-    page, items = _page(vault, [*open_orders, *closed_orders])
     if open_orders:
         rows = await db.fetch(_SAVE_OPEN, connection_id, page, list(_CLOSED), items)
         for row in rows:

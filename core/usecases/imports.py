@@ -9,6 +9,7 @@ PostgreSQL releases by itself when a process dies).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from core.contract.errors import Conflict, ConnectorAuthFailed, HubError, InvalidInput
-from core.contract.models import Connection, ConnectionState
+from core.contract.models import Connection, ConnectionState, Cursor
 from core.infra import queue
 from core.infra.metrics import IMPORTS, ORDERS
 from core.infra.runtime import Runtime
@@ -25,7 +26,7 @@ from core.storage import connections as connection_store
 from core.storage import imports as store
 from core.storage.database import DATABASE_FAULTS
 from core.storage.imports import ImportRun
-from core.storage.orders import PageCounts, save_page
+from core.storage.orders import PageCounts, PreparedPage, prepare_page, write_page
 from core.usecases.connections import IMPORT, shop_answered
 from core.usecases.lifecycle import ACTIONS
 
@@ -141,22 +142,43 @@ async def _run(
     context = await rt.context(connection, db=db)
     run_id = await store.start_run(db, connection_id, trigger, run_id)
     totals, pages = PageCounts(), 0
+
+    async def write(prepared: PreparedPage, cursor: Cursor) -> PageCounts:
+        async with db.transaction():
+            # Under the row's share lock: a merchant who disabled (or disconnected) the
+            # connection meanwhile gets no more pages written.
+            state = await connection_store.share_state(db, connection_id)
+            if not state.working:
+                raise Conflict(f"Connection {connection_id} became {state.value} during the import; it stopped.")
+            counts = await write_page(db, connection_id, prepared)
+            await store.set_cursor(db, connection_id, cursor)
+            await store.add_page(db, run_id, counts)
+        return counts
+
+    def written(counts: PageCounts) -> None:
+        nonlocal pages
+        totals.add(counts)
+        pages += 1
+        _count_orders(connection.connector, counts)
+        if progress:
+            progress(totals, pages)
+
+    # One page is written while the next is fetched and prepared (mapped, encrypted, its documents
+    # built): the hub's work and PostgreSQL's overlap. The writes stay one after the other, each
+    # page with its cursor in one transaction.
+    writing: asyncio.Future[PageCounts] | None = None
     try:
-        async for page in rt.runner.import_orders(context, await store.get_cursor(db, connection_id)):
-            async with db.transaction():
-                # Under the row's share lock: a merchant who disabled (or disconnected) the
-                # connection meanwhile gets no more pages written.
-                state = await connection_store.share_state(db, connection_id)
-                if not state.working:
-                    raise Conflict(f"Connection {connection_id} became {state.value} during the import; it stopped.")
-                counts = await save_page(db, rt.vault, connection_id, list(page.orders), list(page.skipped))
-                await store.set_cursor(db, connection_id, page.cursor)
-                await store.add_page(db, run_id, counts)
-            totals.add(counts)
-            pages += 1
-            _count_orders(connection.connector, counts)
-            if progress:
-                progress(totals, pages)
+        try:
+            async for page in rt.runner.import_orders(context, await store.get_cursor(db, connection_id)):
+                prepared = prepare_page(rt.vault, list(page.orders), list(page.skipped))
+                if writing is not None:
+                    written(await writing)
+                writing = asyncio.ensure_future(write(prepared, page.cursor))
+            if writing is not None:
+                written(await writing)
+        except BaseException as err:
+            await _settle(writing, keep=isinstance(err, Exception), connector=connection.connector)
+            raise
     except ConnectorAuthFailed as err:
         IMPORTS.labels(connection.connector, "auth_required").inc()
         log.warning("connection %s: import %s needs a reconnect: %s", connection_id, run_id, err)
@@ -185,6 +207,18 @@ async def _run(
         connection_id, run.id, run.new, run.updated, run.unchanged, run.skipped_total,
     )
     return run
+
+
+async def _settle(writing: asyncio.Future[PageCounts] | None, *, keep: bool, connector: str) -> None:
+    """The page write still in flight when a run stops: kept when the shop failed (it is a whole
+    page, as before the failure), given up when the run is cancelled or crashes (as a process that
+    dies loses the page in flight). Either way the connection is free for what comes next."""
+    if writing is None or writing.done():
+        return
+    if not keep:
+        writing.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):  # the run's own error is what the caller hears
+        _count_orders(connector, await writing)
 
 
 def _count_orders(connector: str, counts: PageCounts) -> None:
