@@ -213,8 +213,8 @@ async def main() -> None:
     print(f"  CPU {best.cpu * 1000 / new:.3f} ms/order in the hub process, "
           f"{best.db_cpu * 1000 / new:.3f} ms/order in PostgreSQL, {sim_cpu * 1000 / new:.3f} ms/order in the simulator")
     print(f"  busy (CPU / wall, 100 % = one core): hub {busy(best.cpu, best.wall)}, PostgreSQL "
-          f"{busy(best.db_cpu, best.wall)}, simulator {busy(sim_cpu, best.wall)}; all three "
-          f"{busy(best.cpu + best.db_cpu + sim_cpu, best.wall)} of the machine's {psutil.cpu_count()} cores")
+          f"{busy(best.db_cpu, best.wall)}, simulator {busy(sim_cpu, best.wall)}; together "
+          f"{busy(best.cpu + best.db_cpu + sim_cpu, best.wall)} of one core (the machine has {psutil.cpu_count()})")
     print(f"  peak RSS {harness.mib(best.peak_rss)} (grew {harness.mib(best.rss_growth)} during the import)")
     print(f"  all runs, s: {', '.join(f'{r[0].wall:.2f}' for r in hub_runs)}")
     raw_orders, raw_wall = min(raw_runs, key=lambda r: r[1])
