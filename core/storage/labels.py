@@ -323,16 +323,23 @@ class PushStart:
 async def begin_push(db: Db, label_id: int, owner: UUID, seconds: float) -> PushStart | None:
     """Take a label's push lease for ``owner`` (as ``take_lease``) and read what the push needs, in one statement.
 
-    ``None`` when another live lease holds the label, or there is no such label.
+    ``None`` when another live lease holds the label, or there is no such label. The parcels are
+    read with a share lock, so they are the latest committed ones even when the lease was taken
+    after waiting for a push that was storing its outcome (its lease had run out meanwhile).
     """
     row = await db.fetchrow(
-        f"""
+        """
         with taken as (
             update labels set push_owner = $2, push_until = now() + make_interval(secs => $3)
             where id = $1 and (push_until is null or push_until < now())
             returning *
+        ), current as (
+            -- A locking read: a push that waited above for one finishing reads the parcels as that
+            -- one committed them, not as they were when this statement began.
+            select p as parcel, p.id from parcels p join taken t on p.order_id = t.order_id and p.label_id = t.id
+            for share of p
         )
-        select t.*, {_PARCELS_OF.format(label="t")} as parcels, o as "order",
+        select t.*, array(select parcel from current order by id) as parcels, o as "order",
                coalesce((select jsonb_agg(to_jsonb(i) order by i.id) from order_items i where i.order_id = o.id),
                         '[]'::jsonb) as items,
                c as connection, c.credentials, c.event_token
