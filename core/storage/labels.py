@@ -294,20 +294,6 @@ async def connector_of(db: Db, label_id: int) -> str | None:
     )
 
 
-async def take_lease(db: Db, label_id: int, owner: UUID, seconds: float) -> datetime | None:
-    """Take a label's push lease for ``owner`` unless another live lease holds it; its expiry, or ``None``."""
-    return await db.fetchval(
-        """
-        update labels set push_owner = $2, push_until = now() + make_interval(secs => $3)
-        where id = $1 and (push_until is null or push_until < now())
-        returning push_until
-        """,
-        label_id,
-        owner,
-        seconds,
-    )
-
-
 @dataclass(frozen=True)
 class PushStart:
     """What a push reads as it takes the label's lease: the label, its order and the order's connection."""
@@ -321,9 +307,9 @@ class PushStart:
 
 
 async def begin_push(db: Db, label_id: int, owner: UUID, seconds: float) -> PushStart | None:
-    """Take a label's push lease for ``owner`` (as ``take_lease``) and read what the push needs, in one statement.
+    """Take a label's push lease for ``owner`` unless another live lease holds it, and read what the push needs.
 
-    ``None`` when another live lease holds the label, or there is no such label. The parcels are
+    One statement. ``None`` when another live lease holds the label, or there is no such label. The parcels are
     read with a share lock, so they are the latest committed ones even when the lease was taken
     after waiting for a push that was storing its outcome (its lease had run out meanwhile).
     """
@@ -416,26 +402,6 @@ async def record_outcome(db: Db, label_id: int, reference: str, state: PushState
     )
 
 
-async def record_outcomes(
-    db: Db,
-    label_id: int,
-    outcomes: list[tuple[str, PushState, str | None]],
-    lease_owner: UUID | None = None,
-    accepted: dict[str, tuple[str, float]] | None = None,
-    release: bool = False,
-) -> bool:
-    """Store what the shop said to several parcels of a label, in one statement.
-
-    ``accepted`` gives, per reference of a parcel the shop accepted, its ``shop_reference`` and
-    the seconds until core asks the shop about it. With ``lease_owner``, only while that push
-    still holds the label's lease (the label row is locked for the check, so a takeover
-    committing meanwhile is seen); returns whether it did. ``release``: give the lease up in the
-    same statement (``finish_push`` returns the parcels too).
-    """
-    held, _ = await finish_push(db, label_id, outcomes, lease_owner, accepted, release)
-    return held
-
-
 async def finish_push(
     db: Db,
     label_id: int,
@@ -444,7 +410,13 @@ async def finish_push(
     accepted: dict[str, tuple[str, float]] | None = None,
     release: bool = True,
 ) -> tuple[bool, list[StoredParcel]]:
-    """``record_outcomes``, and by default give up the lease, in one statement; whether the lease held, and the parcels changed."""
+    """Store what the shop said to several parcels of a label and by default give the lease up, in one statement.
+
+    ``accepted`` gives, per reference of a parcel the shop accepted, its ``shop_reference`` and
+    the seconds until core asks the shop about it. With ``lease_owner``, only while that push
+    still holds the label's lease (the label row is locked for the check, so a takeover
+    committing meanwhile is seen). Returns whether the lease held, and the parcels changed.
+    """
     accepted = accepted or {}
     row = await db.fetchrow(
         """
@@ -577,9 +549,3 @@ async def connections_due_checks(db: Db) -> list[int]:
         """
     )
     return [row["connection_id"] for row in rows]
-
-
-async def tracking_numbers_of_order(db: Db, order_id: int) -> dict[str, tuple[int, str]]:
-    """The tracking numbers of an order's parcels: tracking number -> (label id, parcel reference)."""
-    rows = await db.fetch("select tracking_number, label_id, reference from parcels where order_id = $1", order_id)
-    return {row["tracking_number"]: (row["label_id"], row["reference"]) for row in rows}
