@@ -25,19 +25,22 @@ within one process (the contract kit, contexts built by hand in tests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import aiohttp
 import asyncpg
 
-from core.contract.errors import ConfigError
+from core.contract.errors import ConfigError, TransientError
 from core.infra.crypto import Vault
 from core.storage import coordination as store
 from core.storage.coordination import Slot
+from core.storage.database import DATABASE_FAULTS
 
 __all__ = ["Coordination", "DatabaseCoordination", "Fetch", "MemoryCoordination", "Slot"]
 
@@ -179,6 +182,25 @@ class MemoryCoordination(Coordination):
             del self._secrets[key]
 
 
+@contextlib.contextmanager
+def _database_answers() -> Iterator[None]:
+    """A database fault while pacing or sharing a token passes like a shop's 5xx: a ``TransientError``.
+
+    Raised inside a connector's hook, anything else would read as the connector's own failure
+    and fail the work for good. A shop's own network error (from a secret's ``fetch``) passes
+    unchanged.
+    """
+    try:
+        yield
+    except aiohttp.ClientError:
+        raise
+    except DATABASE_FAULTS as err:
+        raise TransientError(
+            "The hub's database did not answer while pacing the calls to the shop; the hub will retry.",
+            detail=f"coordination: {type(err).__name__}",
+        ) from err
+
+
 class DatabaseCoordination(Coordination):
     """``Coordination`` for every process on one PostgreSQL (core.storage.coordination holds the SQL).
 
@@ -193,11 +215,13 @@ class DatabaseCoordination(Coordination):
 
     async def take(self, key: str, rate: float, burst: float, max_wait: float = math.inf) -> Slot:
         _check_plan(rate, burst)
-        return await store.take_token(self._db, key, rate, burst, max_wait)
+        with _database_answers():
+            return await store.take_token(self._db, key, rate, burst, max_wait)
 
     async def throttled(self, key: str, rate: float, burst: float) -> float:
         _check_plan(rate, burst)
-        return await store.drain_bucket(self._db, key, rate, burst)
+        with _database_answers():
+            return await store.drain_bucket(self._db, key, rate, burst)
 
     def held(self, key: str) -> str | None:
         return self._in_memory(key)
@@ -223,6 +247,10 @@ class DatabaseCoordination(Coordination):
         value = self._in_memory(key)
         if value is not None:
             return value
+        with _database_answers():
+            return await self._shared_secret(key, fetch)
+
+    async def _shared_secret(self, key: str, fetch: Fetch) -> str:
         async with self._locks(key):
             value = self._in_memory(key)
             if value is not None:
@@ -246,4 +274,5 @@ class DatabaseCoordination(Coordination):
         held = self._held.get(key)
         if held is not None and (stale is None or held.value == stale):
             del self._held[key]
-        await store.delete_secret(self._db, key, _digest(stale) if stale is not None else None)
+        with _database_answers():
+            await store.delete_secret(self._db, key, _digest(stale) if stale is not None else None)
