@@ -303,8 +303,10 @@ class _Call:
         self.api.log.warning(
             "amazon %s -> HTTP %d %s (x-amzn-RequestId %s)", self.operation, status, error.code or "-", request_id
         )
-        pacer = self.api._state.pacer
-        retry_after = await pacer.throttled(self.key, self.plan.rate, self.plan.burst) if status == 429 else None
+        retry_after = None
+        if status == 429 and self.api._settings.pacing:
+            # Amazon sends no Retry-After: the wait is its bucket's, which only pacing keeps.
+            retry_after = await self.api._state.pacer.throttled(self.key, self.plan.rate, self.plan.burst)
         raise api_error(status, self.operation, error, request_id, retry_after)
 
     async def _send(self) -> tuple[int, Mapping[str, str], bytes, str]:

@@ -47,9 +47,7 @@ async def open_connector(setup: ConnectorSetup) -> BolState:
 
 @hookimpl
 async def close_connector(setup: ConnectorSetup, state: BolState) -> None:
-    """Forget what the process kept (it holds no sessions or tasks of its own)."""
-    if isinstance(state, BolState):
-        state.subscriptions_checked.clear()
+    """Nothing to close: the process holds no sessions or tasks of its own, and what it shares is in core's coordination."""
 
 
 @hookimpl

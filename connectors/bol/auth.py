@@ -51,7 +51,7 @@ async def connect(
             "paste the credentials of that account.",
             field=CLIENT_ID,
         )
-    done = await subscription.ensure(context, settings, api)
+    done = await subscription.ensure(context, settings, state, api)
     context.log.info("bol.com retailer connected; events: %s", done)
     names = [retailer.get(name) for name in ("displayName", "companyName")]
     return Authorization(
@@ -72,17 +72,15 @@ async def check(context: ConnectorContext, settings: BolSettings, state: BolStat
             "account's credentials.",
             detail=f"retailerId {retailer.get('retailerId')}",
         )
-    await subscription.ensure(context, settings, api)
-    state.subscriptions_checked[context.connection.id] = state.clock.monotonic()
+    await subscription.ensure(context, settings, state, api)
 
 
 async def disconnect(context: ConnectorContext, settings: BolSettings, state: BolState) -> None:
     """Unsubscribe the connection's events URL and forget its token."""
     api = connection_api(context, settings, state)
     try:
-        removed = await subscription.remove(context, api)
+        removed = await subscription.remove(context, state, api)
         context.log.info("bol.com events: %d subscription(s) removed", removed)
     finally:
         await api.forget_token()
-        state.subscriptions_checked.pop(context.connection.id, None)
 

@@ -194,8 +194,6 @@ class BolState(ClientParts):
     ) -> None:
         super().__init__(clock, rng, coordination)
         self.signature_keys = SignatureKeys(self.store)
-        #: When each connection's event subscription was last made sure of (monotonic seconds).
-        self.subscriptions_checked: dict[int, float] = {}
 
 
 def client_key(client_id: str, client_secret: str) -> str:

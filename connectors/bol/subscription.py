@@ -5,10 +5,17 @@ https (``BolSettings.webhook_url``; the simulator also takes http://127.0.0.1). 
 subscription whose deliveries keep failing; imports notice that (every
 ``subscription_check_minutes``) and enable it again. The subscription is found by its URL, so no
 id needs storing. Webhooks only make the hub look sooner: a failure here is logged, never fatal.
+
+bol.com makes a subscription only once its ``CREATE_SUBSCRIPTION`` process settles, so a second
+look soon after the first finds none and would ask for another. When a URL was last made sure
+of is kept in core's coordination (``subscription:<digest of the URL>``, valid for
+``subscription_check_minutes``): the import right after a connect, and every other process, leave
+it alone meanwhile (a second subscription all the same, from an older hub, is removed the next time).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from connectors.bol.client import BolApi, BolState
@@ -23,7 +30,24 @@ def request(url: str, resources: tuple[str, ...] = SUBSCRIBED_RESOURCES) -> dict
     return {"resources": list(resources), "url": url, "subscriptionType": WEBHOOK, "enabled": True}
 
 
-async def ensure(context: ConnectorContext, settings: BolSettings, api: BolApi) -> str:
+def _checked_key(url: str) -> str:
+    return "subscription:" + hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+async def _claim(state: BolState, url: str, settings: BolSettings) -> bool:
+    """Whether no process made sure of ``url`` within ``subscription_check_minutes``; if so, this one now does."""
+    claimed = False
+
+    async def claim() -> tuple[str, float]:
+        nonlocal claimed
+        claimed = True
+        return "checked", settings.subscription_check_minutes * 60
+
+    await state.store.secret(_checked_key(url), claim)
+    return claimed
+
+
+async def ensure(context: ConnectorContext, settings: BolSettings, state: BolState, api: BolApi) -> str:
     """Make sure bol.com posts the hub's events to ``context.events_url``; say what was done (for the log).
 
     ``ConnectorAuthFailed`` is raised; other failures are logged and reported as not done.
@@ -32,12 +56,15 @@ async def ensure(context: ConnectorContext, settings: BolSettings, api: BolApi) 
     if url is None:
         return "polling only (no https events URL)"
     try:
-        return await _ensure(api, url)
+        done = await _ensure(api, url)
     except ConnectorAuthFailed:
         raise
     except ConnectorError as err:
         context.log.warning("bol.com event subscription not made sure of: %s (%s)", err, err.detail)
         return "not made sure of"
+    await state.store.forget(_checked_key(url))
+    await _claim(state, url, settings)
+    return done
 
 
 async def _ensure(api: BolApi, url: str) -> str:
@@ -63,22 +90,19 @@ async def _ensure(api: BolApi, url: str) -> str:
 
 
 async def ensure_now_and_then(context: ConnectorContext, settings: BolSettings, state: BolState, api: BolApi) -> None:
-    """``ensure`` once per ``subscription_check_minutes`` per connection and process (imports call it)."""
-    if settings.webhook_url(context.events_url) is None:
+    """``ensure`` once per ``subscription_check_minutes`` per events URL, among all processes (imports call it)."""
+    url = settings.webhook_url(context.events_url)
+    if url is None or not await _claim(state, url, settings):
         return
-    now = state.clock.monotonic()
-    last = state.subscriptions_checked.get(context.connection.id)
-    if last is not None and now - last < settings.subscription_check_minutes * 60:
-        return
-    state.subscriptions_checked[context.connection.id] = now
-    done = await ensure(context, settings, api)
+    done = await ensure(context, settings, state, api)
     context.log.info("bol.com events: %s", done)
 
 
-async def remove(context: ConnectorContext, api: BolApi) -> int:
+async def remove(context: ConnectorContext, state: BolState, api: BolApi) -> int:
     """Delete the subscriptions that post to the connection's events URL; return how many."""
     if not context.events_url:
         return 0
+    await state.store.forget(_checked_key(context.events_url))
     removed = 0
     for subscription in await api.subscriptions():
         if subscription.get("url") == context.events_url and subscription.get("id") is not None:

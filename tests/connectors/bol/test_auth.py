@@ -8,6 +8,8 @@ from aioresponses import aioresponses
 from pydantic import SecretStr, ValidationError
 
 from connectors import bol
+from connectors.bol import subscription as subscription_module
+from connectors.bol.client import BolState, connection_api
 from connectors.bol.settings import BolSettings
 from core.hubapi import AuthCredentials, AuthStart, ConnectorAuthFailed, InvalidInput
 from tests.connectors.bol.conftest import MakeContext
@@ -19,6 +21,7 @@ from tests.connectors.bol.fakes import (
     RETAILER_URL,
     SUBSCRIPTIONS_URL,
     TOKEN_URL,
+    FakeClock,
     bol_settings,
     process_status,
     requests_to,
@@ -156,3 +159,22 @@ async def test_a_second_subscription_to_the_same_url_is_removed(mocked: aiorespo
     await bol.check_connection(make_context(events_url=EVENTS_URL))
     assert len(requests_to(mocked, "DELETE", f"{SUBSCRIPTIONS_URL}/5678")) == 1
     assert not requests_to(mocked, "POST", SUBSCRIPTIONS_URL)
+
+
+async def test_the_import_right_after_a_connect_asks_for_no_second_subscription_while_bol_makes_the_first(
+    mocked: aioresponses, make_context: MakeContext, state: BolState, clock: FakeClock
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer(), repeat=True)
+    mocked.get(RETAILER_URL, payload=retailer_answer())
+    mocked.get(SUBSCRIPTIONS_URL, payload={"subscriptions": []}, repeat=True)  # bol.com has not made it yet
+    mocked.post(SUBSCRIPTIONS_URL, status=202, payload=process_status("sub-1", event="CREATE_SUBSCRIPTION"), repeat=True)
+    context = make_context(events_url=EVENTS_URL)
+    settings = bol_settings()
+    api = connection_api(context, settings, state)
+
+    await bol.authorize(context, PASTED)
+    await subscription_module.ensure_now_and_then(context, settings, state, api)  # the first import, at once
+    assert len(requests_to(mocked, "POST", SUBSCRIPTIONS_URL)) == 1
+    clock.now += settings.subscription_check_minutes * 60 + 1
+    await subscription_module.ensure_now_and_then(context, settings, state, api)  # a later import looks again
+    assert len(requests_to(mocked, "POST", SUBSCRIPTIONS_URL)) == 2
