@@ -25,7 +25,7 @@ from connectors.amazon.const import (
     PROGRAM_PRIME,
     PROGRAM_SHIP_PLUS,
 )
-from core.hubapi import Address, Money, Order, OrderItem, OrderStatus, SkippedOrder, TimeWindow
+from core.hubapi import Order, OrderStatus, SkippedOrder
 
 log = logging.getLogger(__name__)
 
