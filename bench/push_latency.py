@@ -4,7 +4,7 @@ Per run: a fresh embedded PostgreSQL, the Amazon simulator in this process (Amaz
 on, real clock: confirmShipment 2/s, burst 10 per seller), ``--sellers`` sellers connected through
 the consent page and imported through the API of one `hub serve` with the hub's defaults (only
 the database URL, the keys and the simulator's address are set: ``jobs.concurrency``,
-``database.pool_max``, ``jobs.tick_seconds`` and the rest as shipped), then one one-parcel label
+``database.pool_max``, ``jobs.tick_seconds``, ``log.level`` and the rest as shipped), then one one-parcel label
 every ``1 / --rate`` seconds for ``--seconds`` seconds, round-robin over the sellers (each seller
 gets ``rate / sellers`` labels a second, within its plan), each POST sent on time whether or not
 the earlier ones were answered (an open arrival: a slow hub meets a queue, as it would at a
@@ -62,6 +62,22 @@ from core.storage.tokens import create_token  # noqa: E402
 from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment  # noqa: E402
 
 
+def slow_windows(
+    started: float, keys: list[str], sent: dict[str, float], answered: dict[str, float], arrived: dict[str, float]
+) -> list[str]:
+    """The 10-second windows of the run (by when the label was sent) in which a label took over 200 ms from its 201."""
+    windows: dict[int, list[float]] = {}
+    for key in keys:
+        if key in arrived and key in answered:
+            windows.setdefault(int((sent[key] - started) // 10), []).append((arrived[key] - answered[key]) * 1000)
+    return [
+        f"{10 * n:4d}-{10 * n + 10:4d} s: {len(values)} labels, {sum(v > 200 for v in values)} over 200 ms, "
+        f"p99 {percentile(values, 0.99):.0f} ms, max {max(values):.0f} ms"
+        for n, values in sorted(windows.items())
+        if max(values) > 200
+    ]
+
+
 def report(name: str, values: list[float]) -> str:
     """One line of percentiles, ms."""
     return (
@@ -87,7 +103,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             settings = HubSettings(
                 data_dir=workdir / "data", database={"url": url}, security={"encryption_keys": [new_key()]}
             )
-            env = hub_environment(settings, sim, HUB_LOG__LEVEL="WARNING")
+            env = hub_environment(settings, sim)
+            if args.log_level:
+                env["HUB_LOG__LEVEL"] = args.log_level
             for key in ("HUB_JOBS__TICK_SECONDS", "HUB_JOBS__RETRY_BASE_SECONDS"):
                 env.pop(key)  # the hub's defaults
             if args.concurrency:
@@ -148,6 +166,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     answered[order["external_id"]] = time.perf_counter()
 
                 measured = orders[int(args.rate * args.warmup):]
+                imports_before = await metric(http, daemon, 'hub_imports_total{connector="amazon",outcome="succeeded"} ')
                 daemon_proc = psutil.Process(daemon.process.pid) if daemon.process else psutil.Process()
                 pg_procs = postgres_processes((workdir / "pg").resolve())
                 tasks = []
@@ -186,6 +205,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     for name in ("latency", "duration")
                 }
                 pushed = await metric(http, daemon, PUSHED)
+                imports = await metric(http, daemon, 'hub_imports_total{connector="amazon",outcome="succeeded"} ') - imports_before
             finally:
                 await db.close()
                 if daemon.process is not None and daemon.process.returncode is None:
@@ -206,6 +226,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "lag": lag,
         "refused": refused[0],
         "job": job,
+        "imports": imports,
+        "windows": slow_windows(started, keys, sent, answered, arrived),
         "daemon_cpu": cpu1[0] - cpu0[0],
         "pg_cpu": cpu1[1] - cpu0[1],
     }
@@ -219,6 +241,7 @@ async def main() -> None:
     parser.add_argument("--sellers", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=None, help="jobs.concurrency (default the hub's)")
     parser.add_argument("--pool-max", type=int, default=None, help="database.pool_max (default the hub's)")
+    parser.add_argument("--log-level", default=None, help="log.level of the daemon (default the hub's, INFO)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="folder: py-spy the daemon and log PostgreSQL's statements; CPU figures then include that cost")
     args = parser.parse_args()
@@ -227,7 +250,8 @@ async def main() -> None:
     print(f"machine: {machine()}")
     print(
         f"hub serve, one process, defaults but for: jobs.concurrency {args.concurrency or defaults.jobs.concurrency}, "
-        f"database.pool_max {args.pool_max or defaults.database.pool_max}, jobs.tick_seconds {defaults.jobs.tick_seconds:g}; "
+        f"database.pool_max {args.pool_max or defaults.database.pool_max}, jobs.tick_seconds {defaults.jobs.tick_seconds:g}, "
+        f"log.level {args.log_level or defaults.log.level}; "
         f"simulator in this process, {args.sellers} sellers, usage plans on; labels at {args.rate:g}/s for "
         f"{args.seconds:g} s after {args.warmup:g} s of warm-up, round-robin over the sellers "
         f"({args.rate / args.sellers:.2f}/s each)"
@@ -254,6 +278,10 @@ async def main() -> None:
         f"CPU per label at this rate: daemon {1000 * r['daemon_cpu'] / r['measured']:.2f} ms + "
         f"PostgreSQL {1000 * r['pg_cpu'] / r['measured']:.2f} ms"
     )
+    print(f"  scheduled imports finished meanwhile (each connection every 5 minutes by default): {r['imports']:.0f}")
+    print("  10-second windows with a label over 200 ms (from the 201), by when it was sent:")
+    for line in r["windows"] or ["none"]:
+        print(f"    {line}")
 
 
 if __name__ == "__main__":
