@@ -138,6 +138,9 @@ async def import_orders(
             if isinstance(next_token, str) and next_token:
                 token = next_token
                 pending = asyncio.ensure_future(fetch(token))
+                # Let the fetch send its request now, before core's work on this page: Amazon then
+                # answers while core prepares and stores it, instead of after.
+                await asyncio.sleep(0)
                 mid_run = Cursor(since=since, page_token=encode_token(mode, token))
                 yield ImportPage(orders=orders, skipped=skipped, cursor=mid_run)
                 continue
