@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from connectors.bol import subscription
 from connectors.bol.client import BolApi, BolState, connection_api
 from connectors.bol.const import CLIENT_ID, CLIENT_SECRET
-from connectors.bol.errors import WHERE
+from connectors.bol.errors import SHOP, WHERE
 from connectors.bol.settings import BolSettings
 from core.hubapi import (
     AuthCredentials,
@@ -33,24 +33,19 @@ async def connect(
     fields = {name: value.get_secret_value().strip() for name, value in step.fields.items()}
     for name, label in ((CLIENT_ID, "Client ID"), (CLIENT_SECRET, "Client secret")):
         if not fields.get(name):
-            raise InvalidInput(f"Enter the bol.com {label} from {WHERE}.", field=name)
+            raise InvalidInput.coded("field_missing", {"shop": SHOP, "field": label, "place": WHERE}, field=name)
     api = BolApi(
         settings, context.http, state, client_id=fields[CLIENT_ID], client_secret=fields[CLIENT_SECRET], log=context.log
     )
     retailer = await api.retailer()
     retailer_id = retailer.get("retailerId")
     if retailer_id is None or not str(retailer_id).strip():
-        raise ConnectorAuthFailed(
-            "bol.com accepted the credentials but did not name the retailer account; try again in a minute.",
-            detail="RetailerInformationResponse without retailerId",
+        raise ConnectorAuthFailed.coded(
+            "account_unnamed", {"shop": SHOP}, detail="RetailerInformationResponse without retailerId"
         )
     known = context.connection.external_account_id
     if known and str(retailer_id) != known:
-        raise InvalidInput(
-            f"These credentials belong to bol.com retailer {retailer_id}, not to retailer {known} of this connection: "
-            "paste the credentials of that account.",
-            field=CLIENT_ID,
-        )
+        raise InvalidInput.coded("other_account", {"shop": SHOP, "found": retailer_id, "known": known}, field=CLIENT_ID)
     done = await subscription.ensure(context, settings, state, api)
     context.log.info("bol.com retailer connected; events: %s", done)
     names = [retailer.get(name) for name in ("displayName", "companyName")]
@@ -67,10 +62,8 @@ async def check(context: ConnectorContext, settings: BolSettings, state: BolStat
     retailer = await api.retailer()
     known = context.connection.external_account_id
     if known and str(retailer.get("retailerId")) != known:
-        raise ConnectorAuthFailed(
-            f"The stored credentials now belong to another bol.com retailer than {known}: reconnect with that "
-            "account's credentials.",
-            detail=f"retailerId {retailer.get('retailerId')}",
+        raise ConnectorAuthFailed.coded(
+            "account_changed", {"shop": SHOP, "known": known}, detail=f"retailerId {retailer.get('retailerId')}"
         )
     await subscription.ensure(context, settings, state, api)
 

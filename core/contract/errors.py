@@ -64,6 +64,16 @@ MESSAGES: dict[str, str] = {
     ),
     "login_refused": "{shop} refused the hub ({reason}). Check the credentials in {place}.",
     "format_refused": "{shop} did not accept the format of the hub's request; this is a fault in the hub: report it.",
+    "field_missing": "Enter the {shop} {field} from {place}.",
+    "other_account": (
+        "These credentials belong to {shop} retailer {found}, not to retailer {known} of this connection: "
+        "paste the credentials of that account."
+    ),
+    "account_changed": (
+        "The stored credentials now belong to another {shop} retailer than {known}: reconnect with that account's "
+        "credentials."
+    ),
+    "account_unnamed": "{shop} accepted the credentials but did not name the retailer account; try again in a minute.",
     # Why a parcel is not sent, or what became of it (bol.com's shipments)
     "item_unknown": "{shop}'s order {order} has no item {item}.",
     "item_not_yours": "Item {item} is shipped by {shop} or with a {shop} label, not with this carrier.",

@@ -411,6 +411,16 @@ CODED_DUTCH: dict[str, str] = {
     ),
     "login_refused": "{shop} weigerde de hub ({reason}). Controleer de inloggegevens in {place}.",
     "format_refused": "{shop} accepteerde de opmaak van het verzoek van de hub niet; dit is een fout in de hub: meld het.",
+    "field_missing": "Vul de {field} van {shop} in uit {place}.",
+    "other_account": (
+        "Deze inloggegevens horen bij {shop}-retailer {found}, niet bij retailer {known} van deze koppeling: "
+        "plak de inloggegevens van dat account."
+    ),
+    "account_changed": (
+        "De opgeslagen inloggegevens horen nu bij een andere {shop}-retailer dan {known}: koppel opnieuw met de "
+        "inloggegevens van dat account."
+    ),
+    "account_unnamed": "{shop} accepteerde de inloggegevens maar noemde het retailer-account niet; probeer het over een minuut opnieuw.",
     "item_unknown": "De bestelling {order} van {shop} heeft geen artikel {item}.",
     "item_not_yours": "Artikel {item} wordt door {shop} of met een label van {shop} verzonden, niet met deze vervoerder.",
     "cancel_requested": (

@@ -60,6 +60,7 @@ async def test_an_empty_field_names_itself(make_context: MakeContext) -> None:
     with pytest.raises(InvalidInput) as caught:
         await bol.authorize(make_context(credentials={}), step)
     assert caught.value.field == "client_secret"
+    assert caught.value.message_code == "field_missing" and caught.value.params["field"] == "Client secret"
 
 
 async def test_a_consent_step_is_refused(make_context: MakeContext) -> None:
@@ -70,8 +71,9 @@ async def test_a_consent_step_is_refused(make_context: MakeContext) -> None:
 async def test_a_reconnect_must_name_the_same_retailer(mocked: aioresponses, make_context: MakeContext) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(RETAILER_URL, payload=retailer_answer("999"))
-    with pytest.raises(InvalidInput, match="belong to bol.com retailer 999"):
+    with pytest.raises(InvalidInput, match="belong to bol.com retailer 999") as caught:
         await bol.authorize(make_context(), PASTED)
+    assert caught.value.message_code == "other_account" and caught.value.params["found"] == "999"
 
 
 @pytest.mark.bol_models  # checks the requests against bol.com's descriptions
