@@ -45,8 +45,9 @@ class DatabaseSettings(BaseModel):
             )
         return url
     #: A push takes a connection for each of its two statements, never while the shop answers; a
-    #: label's intake one for its transaction (four round trips): at 250 labels/s a process keeps
-    #: about 3-5 busy, so 10 leaves room for requests and for pool_max - 2 imports (hub.toml).
+    #: label's intake one for its transaction (four round trips): at 250 labels/s that is about 3-5
+    #: busy (estimated from the statement times), so 10 leaves room for requests and for
+    #: pool_max - 2 imports (hub.toml).
     pool_max: int = Field(default=10, ge=1)
     connect_timeout: float = Field(default=10.0, gt=0)
 
