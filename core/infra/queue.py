@@ -22,6 +22,11 @@ from core.storage.jobqueue import queries
 
 IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
 
+#: Imports are dequeued after pushes, checks and retention queued at the same time (pgqueuer takes
+#: the highest priority first; the others have 0): a round of scheduled imports never keeps a
+#: label waiting behind it.
+IMPORT_PRIORITY = -1
+
 #: The queue writes in the caller's transaction: always a connection, never the pool.
 Connection: TypeAlias = asyncpg.Connection
 
@@ -58,7 +63,9 @@ async def enqueue_import(db: Connection, connection_id: int, trigger: str, again
     # No dedupe key: the job of the previous run may still be finishing; the row lock above and
     # the import's own lock keep one import per connection.
     await queries(db).enqueue(
-        IMPORT, json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": trigger}).encode()
+        IMPORT,
+        json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": trigger}).encode(),
+        IMPORT_PRIORITY,
     )
     return run_id
 
@@ -148,7 +155,7 @@ async def schedule_due_imports(
                         json.dumps({"connection_id": connection_id, "run_id": run_id, "trigger": "schedule"}).encode()
                         for run_id, connection_id in runs
                     ],
-                    [0] * len(runs),
+                    [IMPORT_PRIORITY] * len(runs),
                 )
         queued += len(runs)
     return queued

@@ -249,7 +249,9 @@ def build_queue(
 
     handlers: dict[str, Handler] = {
         PUSH: limited(run_push_job, slots.jobs),
-        IMPORT: limited(run_import_job, slots.jobs, slots.imports),
+        # An import waits for an import slot before it takes a job slot: imports queued behind the
+        # pool's few import slots (a schedule round) never hold the job slots pushes need.
+        IMPORT: limited(run_import_job, slots.imports, slots.jobs),
         RETENTION: limited(run_retention_job, slots.jobs),
         SETTLE: limited(run_settle_job, slots.jobs),
     }

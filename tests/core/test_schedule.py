@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from core.contract.models import Connection
-from core.infra.queue import due_imports, enqueue_import, schedule_due_imports
+from core.infra.queue import due_imports, enqueue_import, enqueue_push, schedule_due_imports
 from core.infra.runtime import Runtime
 from core.usecases import connections
 from core.usecases.imports import run_import
@@ -114,3 +114,14 @@ async def test_a_longer_interval_makes_a_connection_due_later(fake_runtime: Runt
     assert await due_imports(fake_runtime.db.pool) == []
     await connections.change_settings(fake_runtime, None, connection.id, {"import_interval_minutes": 5})
     assert await due_imports(fake_runtime.db.pool) == [connection.id]
+
+
+async def test_imports_are_queued_behind_pushes(fake_runtime: Runtime, shop: FakeShop) -> None:
+    scheduled, manual = [await connect(fake_runtime, shop, f"Shop {n} BV") for n in range(2)]
+    async with fake_runtime.db.pool.acquire() as db, db.transaction():
+        await enqueue_import(db, manual.id, "manual")
+        await enqueue_push(db, 1)
+    await schedule_due_imports(fake_runtime.db.pool)
+    jobs = await fake_runtime.db.pool.fetch("select entrypoint, priority from pgqueuer order by priority desc, id")
+    assert [job["entrypoint"] for job in jobs] == ["push", "import", "import"]
+    assert jobs[0]["priority"] > jobs[1]["priority"] == jobs[2]["priority"]
