@@ -11,7 +11,7 @@ there, and the connector verifies each message.
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from core.contract.errors import InvalidInput
 from core.contract.manifest import ConnectSpec
@@ -22,9 +22,9 @@ from core.storage import labels as label_store
 from core.storage import orders as order_store
 from core.storage.tokens import account_for
 from core.usecases import connections, imports
-from core.usecases.labels import NewLabel, record_label, retry_label
+from core.usecases.labels import record_label, retry_label
 from hub.api import events
-from hub.api.errors import Handler, error_response, first_problem, int_param, read_body
+from hub.api.errors import Handler, error_response, int_param, read_body
 from hub.api.presenters import connection_out, connector_out, import_out, label_out, order_out
 from hub.api.schemas import (
     ConnectIn,
@@ -217,13 +217,8 @@ async def report_label(request: web.Request) -> web.Response:
     """The platform created a label: store it and queue its tracking push (idempotent by label_id)."""
     body = await read_body(request, LabelIn)
     rt = request.app[RUNTIME]
-    # Only what the body sets: a label posted again is compared with what it says, not with defaults.
-    given = {name: getattr(body, name) for name in body.model_fields_set & {"carrier", "shipping_method", "ship_date"}}
-    try:
-        new = NewLabel(external_id=body.label_id, parcels=body.parcels, **given)
-    except ValidationError as err:
-        raise InvalidInput(first_problem(err)) from err
-    label, created = await record_label(rt, body.order_id, new, account_id=request[ACCOUNT])
+    # LabelIn checked what NewLabel would (one definition of a label, core.usecases.labels).
+    label, created = await record_label(rt, body.order_id, body.new_label(), account_id=request[ACCOUNT])
     return reply(label_out(label), status=201 if created else 200)
 
 
