@@ -374,7 +374,8 @@ _SELECT = """
 """
 
 
-def _to_stored(vault: Vault, row: asyncpg.Record) -> StoredOrder:
+def stored_order(vault: Vault, row: asyncpg.Record) -> StoredOrder:
+    """An ``orders`` row with its ``items`` as the model, its recipient unsealed with ``vault``."""
     recipient = Address.model_validate(vault.decrypt(row["recipient"])) if row["recipient"] is not None else None
     items = [
         OrderItem(
@@ -409,7 +410,7 @@ async def get_order(db: Db, vault: Vault, order_id: int, account_id: int | None 
     )
     if row is None:
         raise NotFound(f"No order {order_id}: list them with `hub orders list`.")
-    return _to_stored(vault, row)
+    return stored_order(vault, row)
 
 
 async def find_order(db: Db, vault: Vault, connection_id: int, external_id: str) -> StoredOrder:
@@ -417,7 +418,7 @@ async def find_order(db: Db, vault: Vault, connection_id: int, external_id: str)
     row = await db.fetchrow(_SELECT + " where o.connection_id = $1 and o.external_id = $2", connection_id, external_id)
     if row is None:
         raise NotFound(f"No order {external_id} in connection {connection_id}: import first with `hub import`.")
-    return _to_stored(vault, row)
+    return stored_order(vault, row)
 
 
 async def list_orders(
@@ -444,7 +445,7 @@ async def list_orders(
         after_id,
         limit,
     )
-    return [_to_stored(vault, row) for row in rows]
+    return [stored_order(vault, row) for row in rows]
 
 
 async def count_orders(db: Db, connection_id: int) -> int:

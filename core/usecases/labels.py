@@ -270,7 +270,7 @@ async def _push(rt: Runtime, start: store.PushStart, lease: _Lease) -> StoredLab
     if not label.parcels_in(PushState.PENDING, PushState.SKIPPED):
         return label
     # The order as core.storage.orders reads one (the recipient decrypted): what the hook is given.
-    order = order_store._to_stored(rt.vault, start.order).order  # orders.py has no public row reader
+    order = order_store.stored_order(rt.vault, start.order).order
     if connection.settings.update_tracking and label.parcels_in(PushState.SKIPPED):
         # Skipped while the setting was off; the merchant has turned it on since: they go now.
         async with rt.db.pool.acquire() as db:
