@@ -53,6 +53,7 @@ from bench.push_daemon import postgres_processes  # noqa: E402
 from connectors.amazon.simulator.config import DEFAULT_APPLICATION_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET  # noqa: E402
 from core.contract.models import ConnectionSettings, ConnectionState  # noqa: E402
 from core.infra.crypto import Vault, new_key  # noqa: E402
+from core.infra.settings import DatabaseSettings, JobSettings  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.connections import create_connection, store_authorization  # noqa: E402
 from core.storage.database import _init_connection, embedded_url  # noqa: E402
@@ -283,9 +284,11 @@ async def main() -> None:
     args = parser.parse_args()
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     print(f"machine: {machine()}")
+    jobs, database = JobSettings(), DatabaseSettings()
     print(
         f"simulator: own process, {args.connections:,} sellers x {args.orders} orders, NL, usage plans off; "
-        f"hub defaults (jobs.concurrency 20, pool_max {args.pool_max or 10}, tick 15 s)"
+        f"hub defaults (jobs.concurrency {jobs.concurrency}, pool_max {args.pool_max or database.pool_max}, "
+        f"tick {jobs.tick_seconds:g} s)"
     )
     for count in (int(x) for x in args.daemons.split(",")):
         workdir = Path(tempfile.mkdtemp(prefix="hub-scale-"))
