@@ -22,7 +22,7 @@ from core.usecases.labels import NewLabel, NewParcel, create_label, push_label
 from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 from tests.core.conftest import connect
-from tests.hub.api.conftest import eventually
+from tests.waiting import eventually
 
 LABELS = 12
 

@@ -16,7 +16,7 @@ from core.usecases import connections
 from core.usecases.imports import run_import
 from core.usecases.labels import NewLabel, NewParcel, PushRunning, create_label, lease_seconds, push_label, retry_label
 from tests.contract.fake.shop import FakeItem, FakeShop
-from tests.hub.api.conftest import eventually
+from tests.waiting import eventually
 
 
 async def imported_order(rt: Runtime, shop: FakeShop, connection: Connection, items: int = 1) -> int:

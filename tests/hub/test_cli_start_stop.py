@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from core.infra.crypto import new_key
 from hub.cli import main
-from tests.hub.api.conftest import eventually
 from tests.hub.daemons import free_port
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 

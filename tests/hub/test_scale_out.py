@@ -20,8 +20,8 @@ from connectors.amazon.simulator import RunningSimulator, SimulatorConfig, run_s
 from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.tokens import create_token
-from tests.hub.api.conftest import eventually
 from tests.hub.daemons import Daemon, Merchant, daemons, gather_limited, hub_environment, seed_orders
+from tests.waiting import eventually
 
 __all__ = ["daemons"]
 

@@ -43,8 +43,9 @@ from core.storage.rekey import reencrypt
 from core.usecases.retention import delete_expired_personal_data
 from hub.app import create_app
 from hub.cli import main
-from tests.hub.api.conftest import Api, eventually, new_api
+from tests.hub.api.conftest import Api, new_api
 from tests.reliability.snapshot import dump
+from tests.waiting import eventually
 
 #: Shorter values (a house number, "NL") could appear anywhere by chance.
 MIN_LENGTH = 5

@@ -33,8 +33,8 @@ from core.infra.settings import HubSettings
 from core.storage.accounts import create_account
 from core.storage.database import embedded_url
 from core.storage.tokens import create_token
-from tests.hub.api.conftest import eventually
 from tests.hub.daemons import Daemon, Merchant, daemons, gather_limited, hub_environment, seed_orders
+from tests.waiting import eventually
 
 __all__ = ["daemons"]
 

@@ -21,9 +21,6 @@ from tests.conftest import FAKE
 from tests.contract.fake.shop import FakeShop
 from tests.contract.keyshop import shop as keyshops
 from tests.contract.keyshop.shop import EventMessage, KeyShop
-from tests.waiting import eventually
-
-__all__ = ["eventually"]  # where the API's tests have always found it
 
 #: The key shop connector's entry point (it is never installed as one).
 KEYSHOP = EntryPoint(name="keyshop", value="tests.contract.keyshop", group=ENTRY_POINT_GROUP)

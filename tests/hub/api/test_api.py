@@ -11,7 +11,8 @@ import pytest
 from core.infra.queue import due_imports
 from hub.keys import QUEUE_WORKER
 from tests.contract.fake.shop import FakeShop
-from tests.hub.api.conftest import Api, eventually
+from tests.hub.api.conftest import Api
+from tests.waiting import eventually
 
 
 async def connected(api: Api, shop: FakeShop) -> int:

@@ -11,7 +11,8 @@ import pytest
 
 from core.storage import connections as connection_store
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
-from tests.hub.api.conftest import Api, eventually
+from tests.hub.api.conftest import Api
+from tests.waiting import eventually
 
 CREDENTIALS = {"client_id": GOOD_CLIENT_ID, "client_secret": GOOD_CLIENT_SECRET}
 WRONG_SECRET = "keyshop-secret-wrong-71c2"

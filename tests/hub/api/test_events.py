@@ -16,8 +16,9 @@ import pytest
 from core.infra.logs import SecretFilter, mask
 from core.infra.runtime import EVENTS_PATH
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
-from tests.hub.api.conftest import Api, eventually, post_event
+from tests.hub.api.conftest import Api, post_event
 from tests.reliability.snapshot import changes, snapshot
+from tests.waiting import eventually
 
 CREDENTIALS = {"client_id": GOOD_CLIENT_ID, "client_secret": GOOD_CLIENT_SECRET}
 

@@ -12,8 +12,9 @@ import pytest
 from core.storage import labels as label_store
 from core.storage import orders as order_store
 from tests.contract.fake.shop import FakeShop
-from tests.hub.api.conftest import Api, eventually
+from tests.hub.api.conftest import Api
 from tests.hub.api.test_api import imported
+from tests.waiting import eventually
 
 
 async def labelled(api: Api, shop: FakeShop, orders: int) -> list[dict[str, Any]]:

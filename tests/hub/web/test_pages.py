@@ -21,8 +21,8 @@ from hub.web import pages
 from hub.web.session import COOKIE
 from tests.contract.fake.shop import FakeShop
 from tests.contract.keyshop.shop import GOOD_CLIENT_ID, GOOD_CLIENT_SECRET, KeyShop
-from tests.hub.api.conftest import eventually
 from tests.hub.web.conftest import Merchant, connect_fake, new_merchant, query_of
+from tests.waiting import eventually
 
 FORGED = "forged-token"
 

@@ -17,9 +17,9 @@ from core.storage import orders as order_store
 from core.storage.rekey import reencrypt
 from core.usecases import lifecycle
 from tests.contract.fake.shop import FakeShop
-from tests.hub.api.conftest import eventually
 from tests.hub.web.conftest import Merchant, connect_fake, query_of
 from tests.hub.web.test_pages import imported, tracking_on
+from tests.waiting import eventually
 
 NOW = datetime(2030, 12, 1, 9, 0, tzinfo=UTC)
 
