@@ -116,18 +116,37 @@ def message_text(message_code: str, params: Mapping[str, object] | None = None) 
     return MESSAGES[message_code].format_map({name: str(value) for name, value in (params or {}).items()})
 
 
+#: The longest text ``read_message`` reads: a longer one is not taken for a catalogued message.
+READ_LIMIT = 4096
+#: The longest a parameter other than ``reason`` may be (the hub's short names: a shop, a place, an item).
+NAME_LIMIT = 200
+
+
 def _pattern(template: str) -> re.Pattern[str]:
-    parts, seen, at = [], set(), 0
-    for found in _PARAM.finditer(template):
-        parts.append(re.escape(template[at:found.start()]))
-        name = found.group(1)
-        # The shop's words (``reason``) take all they can: they may quote this very template, whose
-        # own literal after them is the last one in the text; the hub's short names take the least.
-        group = f"(?P<{name}>.+)" if name == "reason" else f"(?P<{name}>.+?)"
-        parts.append(f"(?P={name})" if name in seen else group)
+    """The expression that reads ``template``'s parameters back, in time linear in the text's length.
+
+    A name (any parameter but ``reason``) takes the least it can, at most ``NAME_LIMIT``
+    characters, and keeps it (an atomic group with the literal after it): no later failure makes
+    it try longer, which is what made a text of many repeated fragments take seconds. The last
+    name of a template is the exception: it ends where the text ends, so it may hold its own
+    closing literal (a place "the bol.com Seller Dashboard" before a final "."). ``reason`` (the
+    shop's own words) takes all it can: it may quote this very template, whose own literal after
+    it is the last one in the text.
+    """
+    pieces = _PARAM.split(template)
+    literals, names = pieces[0::2], pieces[1::2]
+    parts, seen = [re.escape(literals[0])], set()
+    for at, name in enumerate(names):
+        literal, last = re.escape(literals[at + 1]), at == len(names) - 1
+        if name in seen:
+            parts.append(f"(?P={name}){literal}")
+        elif name == "reason":
+            parts.append(f"(?P<reason>.+){literal}")
+        elif last or not literal:
+            parts.append(f"(?P<{name}>.{{1,{NAME_LIMIT}}}?){literal}")
+        else:
+            parts.append(f"(?>(?P<{name}>.{{1,{NAME_LIMIT}}}?){literal})")
         seen.add(name)
-        at = found.end()
-    parts.append(re.escape(template[at:]))
     return re.compile("".join(parts), re.DOTALL)
 
 
@@ -138,9 +157,12 @@ def read_message(text: str) -> tuple[str, dict[str, str]] | None:
     """The message code and parameters of a text made from ``MESSAGES``; ``None`` for any other text.
 
     ``reason`` may hold anything (the shop's own words, quoting other messages even); the other
-    parameters are short names. Where a text fits several templates, the one that leaves the
-    other parameters shortest made it.
+    parameters are short names (at most ``NAME_LIMIT`` characters). Where a text fits several
+    templates, the one that leaves the other parameters shortest made it. A text longer than
+    ``READ_LIMIT`` is taken as no catalogued one: the pages show it as it is.
     """
+    if len(text) > READ_LIMIT:
+        return None
     best: tuple[int, str, dict[str, str]] | None = None
     for message_code, pattern in _PATTERNS.items():
         found = pattern.fullmatch(text)
