@@ -9,8 +9,8 @@ service; a connector finds it as ``context.coordination`` (and ``setup.coordinat
 - ``take(key, rate, burst, max_wait)``: one token from a bucket every process shares; the answer
   says how long to wait before spending it. One statement, one round trip per call, on
   PostgreSQL's clock (the processes' clocks may differ).
-- ``throttled(key, rate, burst)``: the shop said the bucket is empty (HTTP 429); every process
-  waits for the refill.
+- ``throttled(key, rate, burst, hold)``: the shop said the bucket is empty (HTTP 429); every process
+  waits for the refill, and at least ``hold`` seconds (its ``Retry-After``).
 - ``secret(key, fetch)``: a short-lived secret (an access token) every process shares, encrypted
   with the hub's keys, kept until it expires; when there is none, one caller at a time runs
   ``fetch`` (a transaction advisory lock across processes) and the others read what it stored.
@@ -70,8 +70,8 @@ class Coordination(ABC):
         """
 
     @abstractmethod
-    async def throttled(self, key: str, rate: float, burst: float) -> float:
-        """The shop refused a call (HTTP 429): empty the bucket ``key``; return the seconds until its next token."""
+    async def throttled(self, key: str, rate: float, burst: float, hold: float = 0.0) -> float:
+        """The shop refused a call (HTTP 429): empty the bucket ``key`` for ``hold`` seconds at least; return the seconds until its next token."""
 
     @abstractmethod
     async def secret(self, key: str, fetch: Fetch) -> str:
@@ -97,8 +97,8 @@ class _Scoped(Coordination):
     async def take(self, key: str, rate: float, burst: float, max_wait: float = math.inf) -> Slot:
         return await self._inner.take(self._prefix + key, rate, burst, max_wait)
 
-    async def throttled(self, key: str, rate: float, burst: float) -> float:
-        return await self._inner.throttled(self._prefix + key, rate, burst)
+    async def throttled(self, key: str, rate: float, burst: float, hold: float = 0.0) -> float:
+        return await self._inner.throttled(self._prefix + key, rate, burst, hold)
 
     async def secret(self, key: str, fetch: Fetch) -> str:
         return await self._inner.secret(self._prefix + key, fetch)
@@ -154,9 +154,9 @@ class MemoryCoordination(Coordination):
         self._buckets[key] = (tokens, self._clock())
         return Slot(wait=max(0.0, (-tokens if taken else 1 - tokens) / rate), taken=taken)
 
-    async def throttled(self, key: str, rate: float, burst: float) -> float:
+    async def throttled(self, key: str, rate: float, burst: float, hold: float = 0.0) -> float:
         _check_plan(rate, burst)
-        tokens = min(self._refilled(key, rate, burst), 0.0)
+        tokens = min(self._refilled(key, rate, burst), 0.0, 1 - hold * rate)
         self._buckets[key] = (tokens, self._clock())
         return (1 - tokens) / rate
 
@@ -218,10 +218,10 @@ class DatabaseCoordination(Coordination):
         with _database_answers():
             return await store.take_token(self._db, key, rate, burst, max_wait)
 
-    async def throttled(self, key: str, rate: float, burst: float) -> float:
+    async def throttled(self, key: str, rate: float, burst: float, hold: float = 0.0) -> float:
         _check_plan(rate, burst)
         with _database_answers():
-            return await store.drain_bucket(self._db, key, rate, burst)
+            return await store.drain_bucket(self._db, key, rate, burst, hold)
 
     def held(self, key: str) -> str | None:
         return self._in_memory(key)

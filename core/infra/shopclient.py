@@ -224,7 +224,6 @@ class Pacer:
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
         self._plans: dict[str, tuple[float, float]] = {}
-        self._holds: dict[str, float] = {}  # shared buckets: until when this process was told to wait
 
     def plan(self, key: str, rate: float, burst: float) -> tuple[float, float]:
         """The plan of ``key``: the one the shop reported, else the one given."""
@@ -251,8 +250,6 @@ class Pacer:
             margin = min(self.margin, 0.1 / rate)
             slot = await self.coordination.take(key, rate, burst, max(0.0, max_wait - margin))
             delay = slot.wait + margin if slot.wait > 0 else 0.0
-            if self._holds:
-                delay = max(delay, self._holds.get(key, 0.0) - self._clock.monotonic())
             if not slot.taken or delay > max_wait:
                 raise self._used_up(key, delay, max_wait)
         if delay > 0:
@@ -288,18 +285,17 @@ class Pacer:
         return tokens < 1
 
     async def throttled(self, key: str, rate: float, burst: float, hold: float | None = None) -> float:
-        """The shop refused a call (429): empty the bucket, hold it ``hold`` seconds; return the wait for its next token."""
+        """The shop refused a call (429): empty the bucket, hold it ``hold`` seconds; return the wait for its next token.
+
+        Shared, the bucket holds every process: whoever takes its next token waits ``hold`` first.
+        """
         now = self._clock.monotonic()
         if self.coordination is None:
             bucket = self.bucket(key, rate, burst)
             bucket.drain(now, hold or 0.0)
             return bucket.wait_time(now)
         rate, burst = self.plan(key, rate, burst)
-        wait = await self.coordination.throttled(key, rate, burst)
-        if hold:
-            self._holds[key] = max(self._holds.get(key, 0.0), now + hold)
-            wait = max(wait, hold)
-        return wait
+        return await self.coordination.throttled(key, rate, burst, hold or 0.0)
 
 
 class AccessTokens:

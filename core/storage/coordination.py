@@ -56,20 +56,25 @@ async def take_token(db: Db, key: str, rate: float, burst: float, max_wait: floa
     return Slot(wait=max(0.0, (-tokens if taken else 1 - tokens) / rate), taken=taken)
 
 
-async def drain_bucket(db: Db, key: str, rate: float, burst: float) -> float:
-    """The shop says the bucket is empty: no token left from now; return the seconds until the next."""
+async def drain_bucket(db: Db, key: str, rate: float, burst: float, hold: float = 0.0) -> float:
+    """The shop says the bucket is empty: no token left from now, none for ``hold`` seconds; return the seconds until the next.
+
+    ``hold`` (a 429's ``Retry-After``) holds every process: the bucket is left owing the tokens
+    of that time, so whoever takes the next one waits for it.
+    """
     tokens = await db.fetchval(
         f"""
         insert into shared_buckets as b (key, tokens, rate, burst, updated_at, taken)
-        values ($1, 0, $2::float8, $3::float8, now(), false)
+        values ($1, least(0, 1 - $4::float8 * $2::float8), $2::float8, $3::float8, now(), false)
         on conflict (key) do update set
-            tokens = least({_REFILLED}, 0), rate = excluded.rate, burst = excluded.burst,
-            updated_at = greatest(b.updated_at, now())
+            tokens = least({_REFILLED}, 0, 1 - $4::float8 * excluded.rate), rate = excluded.rate,
+            burst = excluded.burst, updated_at = greatest(b.updated_at, now())
         returning tokens
         """,
         key,
         rate,
         burst,
+        hold,
     )
     return max(0.0, (1 - tokens) / rate)
 

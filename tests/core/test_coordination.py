@@ -111,6 +111,31 @@ async def test_a_429_in_one_process_empties_the_bucket_for_all(where: str, proce
     assert slot.taken and slot.wait == pytest.approx(1 / RATE, abs=0.05)
 
 
+@pytest.mark.parametrize("where", ["database", "memory"])
+async def test_a_429s_retry_after_holds_every_process(where: str, processes: list[Coordination]) -> None:
+    shared = processes if where == "database" else memory()[0]
+    await shared[0].take("pace:seller", RATE, BURST)
+
+    wait = await shared[1].throttled("pace:seller", RATE, BURST, hold=5.0)
+    first = await shared[2].take("pace:seller", RATE, BURST)
+    second = await shared[0].take("pace:seller", RATE, BURST)
+
+    assert wait == pytest.approx(5.0, abs=0.05)
+    assert first.taken and first.wait == pytest.approx(5.0, abs=0.05), "another process waits the Retry-After too"
+    assert second.taken and second.wait == pytest.approx(5.0 + 1 / RATE, abs=0.05)
+
+
+@pytest.mark.parametrize("where", ["database", "memory"])
+async def test_a_429s_hold_on_a_new_bucket_holds_every_process(where: str, processes: list[Coordination]) -> None:
+    shared = processes if where == "database" else memory()[0]
+
+    wait = await shared[1].throttled("pace:seller", RATE, BURST, hold=3.0)
+    slot = await shared[2].take("pace:seller", RATE, BURST)
+
+    assert wait == pytest.approx(3.0, abs=0.05)
+    assert slot.taken and slot.wait == pytest.approx(3.0, abs=0.05)
+
+
 async def test_buckets_are_separate_per_key_and_plans_are_checked(processes: list[Coordination]) -> None:
     for _ in range(int(BURST)):
         await processes[0].take("pace:one", RATE, BURST)

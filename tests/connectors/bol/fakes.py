@@ -1,4 +1,4 @@
-"""Fakes for the bol.com connector's tests: a clock, settings on a test host, bol.com's answers.
+"""Fakes for the bol.com connector's tests: a clock (tests/clock.py's), settings on a test host, bol.com's answers.
 
 Nothing here reaches bol.com: the settings point every endpoint at ``ENDPOINT``, which only
 aioresponses answers (the end-to-end tests use the simulator on 127.0.0.1 instead). The orders
@@ -7,7 +7,6 @@ follow the Retailer API v10 description; test_models.py checks that they do.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from aioresponses import aioresponses
 
 from connectors.bol.settings import BolSettings
+from tests.clock import FakeClock as FakeClock  # the bol.com tests take it from here
 
 ENDPOINT = "https://bol.test"
 TOKEN_URL = f"{ENDPOINT}/token"
@@ -38,29 +38,6 @@ EVENTS_URL = "https://hub.example/events/0123456789abcdef"
 def order_url(order_id: str) -> str:
     """The detail URL of an order on the test host."""
     return f"{ENDPOINT}/retailer/orders/{order_id}"
-
-
-class FakeClock:
-    """A clock that only moves when someone sleeps on it: bol.com's limits without waiting."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.start = self.now = start
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        """The virtual time."""
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        """Move the virtual time on, and let other tasks run."""
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-    @property
-    def elapsed(self) -> float:
-        """Virtual seconds since the start."""
-        return self.now - self.start
 
 
 def bol_settings(**changes: Any) -> BolSettings:
