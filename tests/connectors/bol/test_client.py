@@ -6,6 +6,7 @@ import asyncio
 import base64
 import logging
 
+import asyncpg
 import pytest
 from aioresponses import aioresponses
 
@@ -18,7 +19,8 @@ from core.hubapi import (
     ConnectorRejected,
     RateLimited,
 )
-from core.infra.coordination import MemoryCoordination
+from core.infra.coordination import DatabaseCoordination, MemoryCoordination
+from core.infra.crypto import Vault, new_key
 from core.infra.shopclient import TokenBucket
 from tests.connectors.bol.conftest import MakeContext
 from tests.connectors.bol.fakes import (
@@ -312,3 +314,34 @@ async def test_signature_keys_are_fetched_once_for_every_process_and_at_most_onc
     assert await one.key("2", fetch, 60) == b"rotated"
     assert await one.key("3", fetch, 60) is None
     assert fetched == 2 and (one.fetches, other.fetches) == (1, 1)
+
+
+class _BucketWriteFails(MemoryCoordination):
+    """Buckets taken in memory, but emptying one meets a database that went away (its pool closed)."""
+
+    def __init__(self, gone: DatabaseCoordination, clock: FakeClock) -> None:
+        super().__init__(clock=clock.monotonic)
+        self.gone = gone
+
+    async def throttled(self, key: str, rate: float, burst: float, hold: float = 0.0) -> float:
+        return await self.gone.throttled(key, rate, burst, hold)
+
+
+async def test_an_answer_is_kept_when_the_shared_bucket_cannot_be_emptied(
+    mocked: aioresponses, make_context: MakeContext, clock: FakeClock, database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    await pool.close()
+    gone = DatabaseCoordination(pool, Vault([new_key().encode()]))
+    api = api_for(make_context, BolState(clock=clock, coordination=_BucketWriteFails(gone, clock)))
+    mocked.post(TOKEN_URL, payload=token_answer())
+    accepted = {"processStatusId": "019d4d55-0001", "eventType": "CREATE_SHIPMENT", "status": "PENDING",
+                "description": "Create shipment", "createTimestamp": "2026-03-02T13:00:00+01:00", "links": []}
+    mocked.post(SHIPMENTS_URL, status=202, payload=accepted, headers={"X-RateLimit-Remaining": "0"})
+
+    status = await api.create_shipment({"orderItems": [{"orderItemId": "6107331383", "quantity": 1}]})
+
+    assert status["processStatusId"] == "019d4d55-0001"  # delivered, though the bucket write failed
+    assert len(requests_to(mocked, "POST", SHIPMENTS_URL)) == 1
+    assert "the rate bucket was not emptied" in caplog.text
