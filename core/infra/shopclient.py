@@ -213,13 +213,23 @@ class Pacer:
     """Token buckets by key, for one shop: the process's own, or with ``coordination`` one for every process.
 
     Each call passes its bucket's plan (``rate`` a second, ``burst``); a plan the shop reported
-    (``resize``) replaces it from then on. ``margin`` is paid once past the burst (at most a tenth
-    of a token's time): arriving exactly on time is too early by a rounding error or a little jitter.
+    (``resize``) replaces it from then on. ``margin`` is paid once past the burst, at most
+    ``margin_share`` of a token's time (``margin_for``): arriving exactly on time is too early by a
+    rounding error or the jitter of a busy event loop. It costs each paced call that much latency,
+    never throughput: the bucket's schedule stays the same.
     """
 
-    def __init__(self, shop: str, clock: Clock, coordination: Coordination | None = None, margin: float = 0.05) -> None:
+    def __init__(
+        self,
+        shop: str,
+        clock: Clock,
+        coordination: Coordination | None = None,
+        margin: float = 0.05,
+        margin_share: float = 0.1,
+    ) -> None:
         self.shop = shop
         self.margin = margin
+        self.margin_share = margin_share
         self.coordination = coordination
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
@@ -241,19 +251,23 @@ class Pacer:
         """Wait until the bucket ``key`` allows one more call; ``RateLimited`` when that takes over ``max_wait``."""
         if self.coordination is None:
             bucket = self.bucket(key, rate, burst)
-            delay = bucket.reserve(self._clock.monotonic(), min(self.margin, 0.1 / bucket.rate))
+            delay = bucket.reserve(self._clock.monotonic(), self.margin_for(bucket.rate))
             if delay > max_wait:
                 bucket.give_back()
                 raise self._used_up(key, delay, max_wait)
         else:
             rate, burst = self.plan(key, rate, burst)
-            margin = min(self.margin, 0.1 / rate)
+            margin = self.margin_for(rate)
             slot = await self.coordination.take(key, rate, burst, max(0.0, max_wait - margin))
             delay = slot.wait + margin if slot.wait > 0 else 0.0
             if not slot.taken or delay > max_wait:
                 raise self._used_up(key, delay, max_wait)
         if delay > 0:
             await self._clock.sleep(delay)
+
+    def margin_for(self, rate: float) -> float:
+        """The seconds a paced call of a bucket refilling at ``rate`` waits past its token's time."""
+        return min(self.margin, self.margin_share / rate)
 
     def _used_up(self, key: str, delay: float, max_wait: float) -> RateLimited:
         return RateLimited.coded(
@@ -359,8 +373,11 @@ class ClientParts:
 
     #: The shop's name in messages (``Pacer``'s "rate limit used up").
     shop = "The shop"
-    #: Seconds a paced call waits beyond the bucket's exact refill time (at most a tenth of a token's).
+    #: Seconds a paced call waits beyond the bucket's exact refill time, at most ``pacing_margin_share``
+    #: of a token's time.
     pacing_margin = 0.05
+    #: The share of a token's time the margin may take at most (``Pacer.margin_for``).
+    pacing_margin_share = 0.1
     #: Seconds before an access token expires when a new one is fetched (at most half its life).
     token_margin = 30.0
 
@@ -373,7 +390,7 @@ class ClientParts:
         self.coordination = coordination
         #: Where tokens and other short-lived values live: core's coordination, or the process's own.
         self.store: Coordination = coordination or MemoryCoordination(clock=self.clock.monotonic)
-        self.pacer = Pacer(self.shop, self.clock, coordination, self.pacing_margin)
+        self.pacer = Pacer(self.shop, self.clock, coordination, self.pacing_margin, self.pacing_margin_share)
         self.tokens = AccessTokens(self.store, self.token_margin)
 
     def backoff(self, attempt: int, policy: RetryPolicy) -> float:

@@ -92,7 +92,7 @@ async def test_concurrent_callers_are_given_successive_slots() -> None:
     await asyncio.gather(*(acquire(pacer, key, max_wait=60) for _ in range(25)))
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
-    margin = min(PACING_MARGIN, 0.1 / plan.rate)
+    margin = min(PACING_MARGIN, ClientState.pacing_margin_share / plan.rate)
     assert frozen.sleeps == pytest.approx([n / plan.rate + margin for n in range(1, 25 - plan.burst + 1)])
 
 
@@ -135,7 +135,7 @@ async def test_processes_sharing_cores_coordination_keep_one_bucket_together() -
     await asyncio.gather(*(acquire(processes[n % 3], key, max_wait=60) for n in range(25)))
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
-    margin = min(PACING_MARGIN, 0.1 / plan.rate)
+    margin = min(PACING_MARGIN, ClientState.pacing_margin_share / plan.rate)
     assert sorted(frozen.sleeps) == pytest.approx([n / plan.rate + margin for n in range(1, 25 - plan.burst + 1)])
 
 
@@ -161,7 +161,7 @@ async def test_a_429_met_by_one_process_holds_back_the_others() -> None:
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
     assert wait == pytest.approx(1 / plan.rate)
-    assert frozen.sleeps == [pytest.approx(1 / plan.rate + min(PACING_MARGIN, 0.1 / plan.rate))]
+    assert frozen.sleeps == [pytest.approx(1 / plan.rate + min(PACING_MARGIN, ClientState.pacing_margin_share / plan.rate))]
 
 
 async def test_a_shared_wait_beyond_the_limit_is_rate_limited_and_keeps_the_token() -> None:
@@ -188,4 +188,4 @@ async def test_the_rate_amazon_reports_is_what_the_shared_bucket_refills_at() ->
 
     await asyncio.gather(*(acquire(pacer, key, max_wait=60) for _ in range(USAGE_PLANS[CONFIRM_SHIPMENT].burst + 1)))
 
-    assert frozen.sleeps == [pytest.approx(1 / 5.0 + min(PACING_MARGIN, 0.1 / 5.0))]
+    assert frozen.sleeps == [pytest.approx(1 / 5.0 + min(PACING_MARGIN, ClientState.pacing_margin_share / 5.0))]
