@@ -23,6 +23,13 @@ short. Before creating anything a push therefore finds out what happened to the 
 Only then is the shipment created; a POST whose answer is lost is never repeated blindly (the
 client does not repeat it, the parcel is ``retry``, and the next push starts at step 1).
 
+The order must show every shipment bol.com has made of the items, or step 3 counts units as open
+that a lost answer's shipment took. So a push reads the ``CREATE_SHIPMENT`` processes of the
+label's items *before* the order: one SUCCESS then is in the order and its shipments. A process
+that step 2 (asked after the order) finds SUCCESS but that was not SUCCESS before may have
+settled after the order was read: the parcel is ``retry`` and the next push reads it all again.
+The processes this push started itself are counted apart (they were started after the read).
+
 A found process may still turn out to be another parcel's (when two answers were lost, each
 parcel may claim the other's). ``check_parcels`` therefore
 confirms a parcel with a found process only when the order's shipments show its reference; while
@@ -105,9 +112,15 @@ def shipment_request(settings: BolSettings, reference: str, parcel: Parcel) -> d
 class _Push:
     """One push of a label: what it learnt from bol.com, and what it started there."""
 
-    def __init__(self, settings: BolSettings, api: BolApi, order: Order, claims: Coordination | None) -> None:
+    def __init__(
+        self, settings: BolSettings, api: BolApi, order: Order, label: Label, claims: Coordination | None
+    ) -> None:
         self.settings, self.api, self.order, self.claims = settings, api, order, claims
+        self.item_ids = list(dict.fromkeys(item.item_external_id for parcel in label.parcels for item in parcel.items))
         self._detail: dict[str, Any] | None = None
+        self._detail_read = False
+        #: The processes of the label's items that had succeeded before the order was read: the order shows them.
+        self.in_order: set[str] = set()
         self._shipments: list[dict[str, Any]] | None = None
         #: Units of each item this push has sent, and the process statuses it started.
         self.sent: dict[str, int] = defaultdict(int)
@@ -116,8 +129,15 @@ class _Push:
         self.claimed: dict[str, str] = {}
 
     async def detail(self) -> dict[str, Any] | None:
-        if self._detail is None:
+        """The order at bol.com, read once per push, after the processes of the label's items (see the module docstring)."""
+        if not self._detail_read:
+            for item_id in self.item_ids:
+                for status in await self.api.process_statuses_of(item_id, CREATE_SHIPMENT):
+                    process_id = status.get("processStatusId")
+                    if status.get("status") == SUCCESS and isinstance(process_id, str):
+                        self.in_order.add(process_id)
             self._detail = await self.api.order(self.order.external_id)
+            self._detail_read = True
         return self._detail
 
     async def shipments(self) -> list[dict[str, Any]]:
@@ -130,7 +150,7 @@ class _Push:
         reference = shipment_reference(self.order.external_id, parcel.reference)
         detail = await self.detail()
         if detail is None:
-            return _failed(parcel, f"bol.com does not know order {self.order.external_id}; it cannot be confirmed there.")
+            return _failed(parcel, message_text("order_unknown", {"shop": SHOP, "order": self.order.external_id}))
         items = {str(item.get("orderItemId")): item for item in detail.get("orderItems") or [] if isinstance(item, dict)}
         if any(_count(items.get(i.item_external_id, {}), "quantityShipped") for i in parcel.items):
             existing = next((s for s in await self.shipments() if s.get("shipmentReference") == reference), None)
@@ -145,19 +165,23 @@ class _Push:
         try:
             status = await self.api.create_shipment(shipment_request(self.settings, reference, parcel))
         except BolRejected as err:
-            return _failed(parcel, f"bol.com rejected the shipment: {err.problem.text()}")
+            return _failed(parcel, message_text("shipment_rejected", {"shop": SHOP, "reason": err.problem.text()}))
         for item in parcel.items:
             self.sent[item.item_external_id] += item.quantity
         return self._settling(parcel, status, SHIPMENT)
 
     async def _processing(self, parcel: Parcel, reference: str) -> ParcelOutcome | None:
         """The parcel's outcome while bol.com processes a shipment of its items that this push did not start."""
-        held_by_another = False
+        held_by_another = settled_since = False
         for item in parcel.items:
             statuses = await self.api.process_statuses_of(item.item_external_id, CREATE_SHIPMENT)
             for status in statuses:
                 process_id = status.get("processStatusId")
-                if status.get("status") != PENDING or not isinstance(process_id, str) or process_id in self.started:
+                if not isinstance(process_id, str) or process_id in self.started:
+                    continue
+                if status.get("status") == SUCCESS and process_id not in self.in_order:
+                    settled_since = True
+                if status.get("status") != PENDING:
                     continue
                 if not await self._claim(process_id, reference):
                     held_by_another = True
@@ -176,6 +200,14 @@ class _Push:
                 reference=parcel.reference,
                 state="retry",
                 message=message_text("items_processing", {"shop": SHOP}),
+                retry_after=self.settings.settle_retry_seconds,
+            )
+        if settled_since:
+            # Its shipment may be missing from the order as read, which then shows units open that it took.
+            return ParcelOutcome(
+                reference=parcel.reference,
+                state="retry",
+                message=message_text("items_settled_meanwhile", {"shop": SHOP}),
                 retry_after=self.settings.settle_retry_seconds,
             )
         return None
@@ -254,7 +286,7 @@ async def push_label(
     the parcels left are not sent but marked ``retry`` too. ``ConnectorAuthFailed`` is raised,
     for core to ask for a reconnect.
     """
-    push = _Push(settings, api, order, claims)
+    push = _Push(settings, api, order, label, claims)
     outcomes: list[ParcelOutcome] = []
     transient: TransientError | None = None
     for parcel in label.parcels:

@@ -88,6 +88,11 @@ MESSAGES: dict[str, str] = {
     "items_processing": (
         "{shop} is still processing a shipment of this parcel's items; the hub looks again once it is done."
     ),
+    "items_settled_meanwhile": (
+        "{shop} finished a shipment of this parcel's items while the hub was reading the order; the hub looks again."
+    ),
+    "order_unknown": "{shop} does not know order {order}; it cannot be confirmed there.",
+    "shipment_rejected": "{shop} rejected the shipment: {reason}",
     "shipment_processing": "{shop} is processing the shipment.",
     "shipment_failed": "{shop} did not accept the shipment ({outcome}): {reason}",
     "other_shipment_settled": "{shop} finished an earlier shipment of these items, but not this parcel's: push it again.",

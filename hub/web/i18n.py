@@ -434,6 +434,12 @@ CODED_DUTCH: dict[str, str] = {
     "items_processing": (
         "{shop} verwerkt nog een zending van de artikelen van dit pakket; de hub kijkt opnieuw zodra die klaar is."
     ),
+    "items_settled_meanwhile": (
+        "{shop} rondde een zending van de artikelen van dit pakket af terwijl de hub de bestelling las; "
+        "de hub kijkt opnieuw."
+    ),
+    "order_unknown": "{shop} kent bestelling {order} niet; het pakket kan daar niet bevestigd worden.",
+    "shipment_rejected": "{shop} weigerde de zending: {reason}",
     "shipment_processing": "{shop} verwerkt de zending.",
     "shipment_failed": "{shop} accepteerde de zending niet ({outcome}): {reason}",
     "other_shipment_settled": (

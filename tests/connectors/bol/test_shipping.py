@@ -11,10 +11,11 @@ from typing import Any
 
 import orjson
 import pytest
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 
 from connectors.bol.client import BolApi
 from connectors.bol.shipping import check_parcels, push_label, shipment_reference
+from core.contract.errors import read_message
 from core.hubapi import (
     AcceptedParcel,
     Label,
@@ -24,6 +25,7 @@ from core.hubapi import (
     Parcel,
     ParcelItem,
 )
+from hub.web.i18n import translator
 from tests.connectors.bol.fakes import (
     BULK_STATUS_URL,
     ENDPOINT,
@@ -86,7 +88,7 @@ def posted(mocked: aioresponses) -> list[dict[str, Any]]:
 @pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_first_push_creates_the_shipment_and_is_accepted_until_it_settles(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
-    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=3)))
     mocked.post(SHIPMENTS_URL, status=202, payload=process_status("019d4d55-0001", entity=ITEM))
 
@@ -107,7 +109,7 @@ async def test_a_repeat_while_a_shipment_of_the_items_is_processing_waits_for_it
 ) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM)))
-    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("lost-answer", entity=ITEM)]})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("lost-answer", entity=ITEM)]}, repeat=True)
     (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
     assert (outcome.state, outcome.shop_reference) == ("accepted", "found:lost-answer")
     assert posted(mocked) == []
@@ -170,7 +172,7 @@ async def test_a_repeat_after_the_shipment_was_made_confirms_it_without_a_second
 @pytest.mark.bol_models  # checks the requests against bol.com's descriptions
 async def test_a_changed_tracking_code_goes_to_the_existing_transport(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
-    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, shipped=1)))
     mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-1"))
     mocked.get(f"{ENDPOINT}/retailer/shipments/541757635", payload=shipment_detail(f"{ORDER_ID}-1", "GLS-OLD"))
@@ -186,7 +188,7 @@ async def test_a_changed_tracking_code_goes_to_the_existing_transport(mocked: ai
 
 async def test_a_cancellation_request_stops_the_shipment(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
-    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, cancellation_request=True)))
     (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
     assert outcome.state == "failed"
@@ -196,7 +198,7 @@ async def test_a_cancellation_request_stops_the_shipment(mocked: aioresponses, a
 
 async def test_units_shipped_elsewhere_are_not_shipped_again(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
-    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=1, shipped=1)))
     mocked.get(SHIPMENTS_OF_URL, payload=shipment_list("by-hand-in-the-seller-dashboard"))
     (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
@@ -207,6 +209,7 @@ async def test_units_shipped_elsewhere_are_not_shipped_again(mocked: aioresponse
 
 async def test_two_parcels_of_one_item_make_two_shipments(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})  # before the order is read
     mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
     mocked.get(STATUS_OF_URL, payload={"processStatuses": [process_status("p-1", entity=ITEM)]})  # our own, in flight
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2)))
@@ -219,7 +222,7 @@ async def test_two_parcels_of_one_item_make_two_shipments(mocked: aioresponses, 
 
 async def test_a_lost_answer_is_not_sent_again_and_the_rest_wait(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
-    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2)))
     mocked.post(SHIPMENTS_URL, status=504, payload={"title": "Gateway Timeout", "status": 504})
     outcomes = await push_label(bol_settings(), api, hub_order(2), label(("1", 1, "GLS-A"), ("2", 1, "GLS-B")))
@@ -229,7 +232,7 @@ async def test_a_lost_answer_is_not_sent_again_and_the_rest_wait(mocked: aioresp
 
 async def test_a_rejected_shipment_fails_with_bols_reason(mocked: aioresponses, api: BolApi) -> None:
     mocked.post(TOKEN_URL, payload=token_answer())
-    mocked.get(STATUS_OF_URL, payload={"processStatuses": []})
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
     mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM)))
     problem = {"type": "https://api.bol.com/problems", "title": "Error validating request", "status": 400,
                "detail": "Bad request", "violations": [{"name": "transport.trackAndTrace", "reason": "Invalid value."}]}
@@ -237,6 +240,22 @@ async def test_a_rejected_shipment_fails_with_bols_reason(mocked: aioresponses, 
     (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
     assert outcome.state == "failed"
     assert outcome.message == "bol.com rejected the shipment: Bad request (transport.trackAndTrace: Invalid value.)"
+    reason = "Bad request (transport.trackAndTrace: Invalid value.)"
+    assert read_message(outcome.message) == ("shipment_rejected", {"shop": "bol.com", "reason": reason})
+    assert translator("nl")(outcome.message) == f"bol.com weigerde de zending: {reason}"
+
+
+async def test_an_order_bol_does_not_know_fails_with_a_catalogued_message(mocked: aioresponses, api: BolApi) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
+    problem = {"type": "https://api.bol.com/problems", "title": "Not Found", "status": 404,
+               "detail": f"Order {ORDER_ID} could not be found."}
+    mocked.get(order_url(ORDER_ID), status=404, payload=problem)
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label())
+    assert outcome.state == "failed" and outcome.message is not None
+    assert read_message(outcome.message) == ("order_unknown", {"shop": "bol.com", "order": ORDER_ID})
+    assert translator("nl")(outcome.message) == f"bol.com kent bestelling {ORDER_ID} niet; het pakket kan daar niet bevestigd worden."
+    assert posted(mocked) == []
 
 
 def accepted(reference: str, shop_reference: str, *, hours: float = 0) -> AcceptedParcel:
@@ -273,3 +292,45 @@ def test_the_shipment_reference_is_stable_unique_per_order_and_short_enough() ->
     assert shipment_reference("A2K8290LP8", "3") == "A2K8290LP8-3"
     long = shipment_reference("X" * 100, "1")
     assert len(long) <= 90 and long == shipment_reference("X" * 100, "1") != shipment_reference("X" * 100, "2")
+
+
+async def test_a_shipment_settled_after_the_order_was_read_is_not_sent_again(mocked: aioresponses, api: BolApi) -> None:
+    # Parcel 1 of the item's two units is shipped; parcel 2's answer was lost and its process is
+    # still PENDING while the push reads the order (one unit shipped) and the order's shipments
+    # (parcel 1's), then settles: asked after that, bol.com shows it SUCCESS, not PENDING. The order
+    # as read does not show parcel 2's shipment, so the push must not send it again (the crash
+    # run's lost parcel: the repeat failed at bol.com for lack of open units).
+    mocked.post(TOKEN_URL, payload=token_answer())
+
+    def statuses(url: Any, **kwargs: Any) -> CallbackResult:
+        settled = bool(requests_to(mocked, "GET", SHIPMENTS_OF_URL))
+        second = process_status("p-2", "SUCCESS" if settled else "PENDING", entity=ITEM)
+        return CallbackResult(payload={"processStatuses": [second, process_status("p-1", "SUCCESS", entity=ITEM)]})
+
+    mocked.get(STATUS_OF_URL, callback=statuses, repeat=True)
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2, shipped=1)))
+    mocked.get(SHIPMENTS_OF_URL, payload=shipment_list(f"{ORDER_ID}-1"))
+    mocked.post(SHIPMENTS_URL, status=202, payload=process_status("p-3", entity=ITEM))
+
+    (outcome,) = await push_label(bol_settings(), api, hub_order(2), label(("2", 1, "GLS-B")))
+
+    assert posted(mocked) == []
+    assert (outcome.state, outcome.shop_reference) == ("retry", None)  # the next push reads it all again
+
+
+async def test_the_next_push_reads_the_order_after_the_processes_and_confirms_the_shipment(
+    mocked: aioresponses, api: BolApi
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer())
+    shipped_both = [process_status("p-2", "SUCCESS", entity=ITEM), process_status("p-1", "SUCCESS", entity=ITEM)]
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": shipped_both}, repeat=True)
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2, shipped=2)))
+    mocked.get(SHIPMENTS_OF_URL, payload={"shipments": [
+        *shipment_list(f"{ORDER_ID}-2", "541757636", "312778948")["shipments"], *shipment_list(f"{ORDER_ID}-1")["shipments"],
+    ]})
+    mocked.get(f"{ENDPOINT}/retailer/shipments/541757636", payload=shipment_detail(f"{ORDER_ID}-2", "GLS-B", "541757636"))
+
+    (outcome,) = await push_label(bol_settings(), api, hub_order(2), label(("2", 1, "GLS-B")))
+
+    assert outcome.state == "confirmed"
+    assert posted(mocked) == []
