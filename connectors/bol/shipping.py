@@ -13,7 +13,8 @@ short. Before creating anything a push therefore finds out what happened to the 
    did not start is most likely the parcel's own, whose answer was lost: the parcel is
    ``accepted`` with that process as its shop reference, marked ``found:``. A process found goes
    to one parcel only, the first to find it (a claim every hub process shares, through
-   ``context.coordination``): another parcel of the same items waits (``retry``) until bol.com has
+   ``context.coordination``; a process a push starts is given to its parcel at once, so no other
+   parcel takes it for its own): another parcel of the same items waits (``retry``) until bol.com has
    settled it, since it may be either parcel's (bol.com's process statuses do not show the
    reference), and core settles parcels by their shop reference, so two parcels must never share
    one;
@@ -168,6 +169,9 @@ class _Push:
             return _failed(parcel, message_text("shipment_rejected", {"shop": SHOP, "reason": err.problem.text()}))
         for item in parcel.items:
             self.sent[item.item_external_id] += item.quantity
+        process_id = status.get("processStatusId")
+        if isinstance(process_id, str) and process_id:
+            await self._keep(process_id, reference)
         return self._settling(parcel, status, SHIPMENT)
 
     async def _processing(self, parcel: Parcel, reference: str) -> ParcelOutcome | None:
@@ -224,6 +228,14 @@ class _Push:
             owner = await self.claims.secret(FOUND + process_id, this_parcel)
         owner = self.claimed.setdefault(process_id, owner or reference)
         return owner == reference
+
+    async def _keep(self, process_id: str, reference: str) -> None:
+        """Give a process this push started to its parcel, so that no other parcel's push takes it for its own lost answer."""
+        try:
+            await self._claim(process_id, reference)
+        except TransientError as err:
+            # The shipment is on its way at bol.com: a claim the hub's database did not keep must not undo that.
+            self.api.log.warning("bol.com process %s was started, but its claim was not kept: %s", process_id, err.detail)
 
     def _unsendable(self, parcel: Parcel, items: dict[str, dict[str, Any]]) -> str | None:
         """Why bol.com's order stops the parcel (a cancellation request, not the merchant's item, too few units)."""

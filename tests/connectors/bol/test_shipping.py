@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 from aioresponses import CallbackResult, aioresponses
@@ -25,6 +26,8 @@ from core.hubapi import (
     Parcel,
     ParcelItem,
 )
+from core.infra.coordination import DatabaseCoordination, MemoryCoordination
+from core.infra.crypto import Vault, new_key
 from hub.web.i18n import translator
 from tests.connectors.bol.fakes import (
     BULK_STATUS_URL,
@@ -334,3 +337,43 @@ async def test_the_next_push_reads_the_order_after_the_processes_and_confirms_th
 
     assert outcome.state == "confirmed"
     assert posted(mocked) == []
+
+
+async def test_a_process_a_push_started_is_not_found_by_another_parcel_of_its_items(mocked: aioresponses, api: BolApi) -> None:
+    # Parcel 1 is sent and accepted (its process PENDING); parcel 2 of the same item met a passing
+    # fault before it was sent. Pushed again while parcel 1's process is still PENDING, parcel 2
+    # must not take that process for its own lost answer (it would fail once the process settles
+    # with parcel 1's shipment): it waits until bol.com has settled it, then is sent.
+    mocked.post(TOKEN_URL, payload=token_answer())
+    claims = MemoryCoordination()
+
+    def statuses(url: Any, **kwargs: Any) -> CallbackResult:
+        sent = bool(requests_to(mocked, "POST", SHIPMENTS_URL))
+        return CallbackResult(payload={"processStatuses": [process_status("p-1", entity=ITEM)] if sent else []})
+
+    mocked.get(STATUS_OF_URL, callback=statuses, repeat=True)
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM, quantity=2)), repeat=True)
+    mocked.post(SHIPMENTS_URL, status=202, payload=process_status("p-1", entity=ITEM))
+
+    (first,) = await push_label(bol_settings(), api, hub_order(2), label(("1", 1, "GLS-A")), claims)
+    (second,) = await push_label(bol_settings(), api, hub_order(2), label(("2", 1, "GLS-B")), claims)
+
+    assert (first.state, first.shop_reference) == ("accepted", "p-1")
+    assert (second.state, second.shop_reference) == ("retry", None)
+    assert len(posted(mocked)) == 1
+
+
+async def test_a_started_process_stays_accepted_when_its_claim_cannot_be_kept(
+    mocked: aioresponses, api: BolApi, database_url: str
+) -> None:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    await pool.close()
+    gone = DatabaseCoordination(pool, Vault([new_key().encode()]))  # the hub's database went away
+    mocked.post(TOKEN_URL, payload=token_answer())
+    mocked.get(STATUS_OF_URL, payload={"processStatuses": []}, repeat=True)
+    mocked.get(order_url(ORDER_ID), payload=order_detail(ORDER_ID, order_item(ITEM)))
+    mocked.post(SHIPMENTS_URL, status=202, payload=process_status("p-1", entity=ITEM))
+
+    (outcome,) = await push_label(bol_settings(), api, hub_order(), label(), gone)
+
+    assert (outcome.state, outcome.shop_reference) == ("accepted", "p-1")  # sent: not a retry
