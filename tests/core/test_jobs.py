@@ -112,8 +112,22 @@ async def test_pushes_hold_no_database_connection_while_the_shop_answers(
     assert len(shop.confirmations) == LABELS
 
 
-async def test_a_push_that_meets_a_database_fault_runs_again(
-    small_pool_runtime: Runtime, shop: FakeShop, watch: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+#: What a push meets while PostgreSQL stops: a session ended under a statement, and (asyncpg issue
+#: 1069) the next use of a pooled connection whose session ended in the middle of an operation.
+OUTAGE = [
+    asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+    asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
+]
+
+
+@pytest.mark.parametrize("fault", OUTAGE, ids=lambda fault: type(fault).__name__)
+async def test_a_push_that_meets_a_database_fault_runs_again_told_in_one_line(
+    small_pool_runtime: Runtime,
+    shop: FakeShop,
+    watch: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    fault: Exception,
 ) -> None:
     await labelled_orders(small_pool_runtime, shop)
     push_label = jobs_module.push_label
@@ -122,7 +136,7 @@ async def test_a_push_that_meets_a_database_fault_runs_again(
     async def flaky(rt: Runtime, label_id: int) -> object:
         if len(failed) < 3:
             failed.append(label_id)
-            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+            raise fault
         return await push_label(rt, label_id)
 
     monkeypatch.setattr(jobs_module, "push_label", flaky)
@@ -130,6 +144,26 @@ async def test_a_push_that_meets_a_database_fault_runs_again(
         await eventually(lambda: confirmed(watch))
 
     assert len(failed) == 3 and len(shop.confirmations) == LABELS
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == [], "an outage is no bug: no traceback"
+    assert caplog.text.count("it will run again") == 3
+
+
+async def test_the_scheduler_ticks_on_after_a_database_fault(
+    settings: HubSettings, shop: FakeShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = settings.model_copy(update={"jobs": settings.jobs.model_copy(update={"tick_seconds": 0.05})})
+    schedule = jobs_module.schedule_due_imports
+    ticks: list[int] = []
+
+    async def flaky(pool: asyncpg.Pool) -> object:
+        ticks.append(len(ticks))
+        if len(ticks) <= len(OUTAGE):
+            raise OUTAGE[len(ticks) - 1]
+        return await schedule(pool)
+
+    monkeypatch.setattr(jobs_module, "schedule_due_imports", flaky)
+    async with open_runtime(fast, connectors=[load_connector(FAKE, fast)]) as rt, running_workers(rt):
+        await eventually(lambda: _true(len(ticks) > len(OUTAGE) + 1))
 
 
 async def test_the_worker_starts_again_on_a_new_connection_when_the_database_drops_its_sessions(
