@@ -28,9 +28,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from baseline_spapi import CREDENTIALS, token_client_for
+from baseline_spapi import client as spapi_client
 from sp_api.__version__ import __version__
-from sp_api.api import Orders
 from sp_api.base import Marketplaces
 from sp_api.base.exceptions import SellingApiRequestThrottledException
 
@@ -62,15 +61,7 @@ class Bucket:
 
 def client(url: str, refresh_token: str) -> Any:
     """An Orders v0 client for one seller, on the simulator."""
-    orders = Orders(
-        version="v0",
-        marketplace=Marketplaces.NL,
-        refresh_token=refresh_token,
-        credentials=CREDENTIALS,
-        auth_token_client_class=token_client_for(url),
-    )
-    orders.endpoint = url
-    return orders
+    return spapi_client(url, refresh_token, "v0")
 
 
 def work(

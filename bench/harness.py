@@ -515,3 +515,41 @@ async def crash_main(
     if keep:
         print(f"daemon logs in {workdir}")
     raise SystemExit(1 if problems else 0)
+
+
+def round_robin(orders: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """The first ``count`` orders taking each connection in turn, as a carrier's label stream mixes its sellers."""
+    by_connection: dict[int, list[dict[str, Any]]] = {}
+    for order in orders:
+        by_connection.setdefault(order["connection_id"], []).append(order)
+    queues = list(by_connection.values())
+    return [q[n] for n in range(max(map(len, queues), default=0)) for q in queues if n < len(q)][:count]
+
+
+@dataclass
+class Confirmations:
+    """What an in-process Amazon simulator saw of the confirmShipment calls: when each order's
+    first package arrived (``time.perf_counter``), and how many calls its buckets refused."""
+
+    arrived: dict[str, float] = field(default_factory=dict)
+    refused: int = 0
+
+    @classmethod
+    def watch(cls, state: Any) -> Confirmations:
+        """Start counting on the simulator's ``state`` (wraps its save_package and within_quota)."""
+        seen = cls()
+        save_package, within_quota = state.save_package, state.within_quota
+
+        def noting(order: Any, package: Any, payload: dict[str, Any]) -> str:
+            action = save_package(order, package, payload)
+            seen.arrived.setdefault(order.order_id, time.perf_counter())
+            return str(action)
+
+        def counting(seller_id: str, operation: str) -> bool:
+            allowed = bool(within_quota(seller_id, operation))
+            if not allowed and operation == "confirmShipment":
+                seen.refused += 1
+            return allowed
+
+        state.save_package, state.within_quota = noting, counting
+        return seen

@@ -43,7 +43,7 @@ import orjson  # noqa: E402
 import psutil  # noqa: E402
 
 from bench import profiling  # noqa: E402
-from bench.harness import machine  # noqa: E402
+from bench.harness import Confirmations, machine, round_robin  # noqa: E402
 from connectors.amazon.simulator import SimulatorConfig, run_simulator  # noqa: E402
 from core.infra.crypto import new_key  # noqa: E402
 from core.infra.settings import HubSettings  # noqa: E402
@@ -210,30 +210,11 @@ async def run(
                 await gather_limited(3 * daemons, [lambda n=n, s=s: onboard(n, s) for n, s in enumerate(sim.state.sellers)])
                 orders = [o for o in await merchant.orders(fleet[0]) if o["status"] == "open"]
                 onboarding = time.perf_counter() - began
-                # Round-robin over the sellers, as a carrier's label stream would mix them.
-                by_connection: dict[int, list[dict[str, Any]]] = {}
-                for order in orders:
-                    by_connection.setdefault(order["connection_id"], []).append(order)
-                queues = list(by_connection.values())
-                orders = [q[n] for n in range(max(map(len, queues))) for q in queues if n < len(q)][:labels]
+                orders = round_robin(orders, labels)
 
-                arrived: dict[str, float] = {}
+                seen = Confirmations.watch(sim.state)
+                arrived = seen.arrived
                 answered: dict[str, float] = {}
-                refused = [0]
-                save_package, within_quota = sim.state.save_package, sim.state.within_quota
-
-                def noting(order: Any, package: Any, payload: dict[str, Any]) -> str:
-                    action = save_package(order, package, payload)
-                    arrived.setdefault(order.order_id, time.perf_counter())
-                    return action
-
-                def counting(seller_id: str, operation: str) -> bool:
-                    allowed = within_quota(seller_id, operation)
-                    if not allowed and operation == "confirmShipment":
-                        refused[0] += 1
-                    return allowed
-
-                sim.state.save_package, sim.state.within_quota = noting, counting
                 daemon_procs = [psutil.Process(d.process.pid) for d in fleet if d.process]
                 pg_procs = postgres_processes((workdir / "pg").resolve())
                 me = psutil.Process()
@@ -309,7 +290,7 @@ async def run(
         "p90": percentile(latencies, 0.9),
         "p99": percentile(latencies, 0.99),
         "max": max(latencies),
-        "refused": refused[0],
+        "refused": seen.refused,
         "per_daemon": per_daemon,
         "job_latency": job_means["latency"],
         "job_duration": job_means["duration"],

@@ -43,7 +43,7 @@ import asyncpg  # noqa: E402
 import psutil  # noqa: E402
 
 from bench import profiling  # noqa: E402
-from bench.harness import machine  # noqa: E402
+from bench.harness import Confirmations, machine, round_robin  # noqa: E402
 from bench.push_daemon import (  # noqa: E402
     PUSHED,
     cpu,
@@ -125,30 +125,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
                 await gather_limited(3, [lambda s=s: onboard(s) for s in sim.state.sellers])
                 orders = [o for o in await merchant.orders(daemon) if o["status"] == "open"]
-                by_connection: dict[int, list[dict[str, Any]]] = {}
-                for order in orders:
-                    by_connection.setdefault(order["connection_id"], []).append(order)
-                queues = list(by_connection.values())
-                orders = [q[n] for n in range(max(map(len, queues))) for q in queues if n < len(q)][:total]
+                orders = round_robin(orders, total)
                 if len(orders) < total:
                     raise SystemExit(f"only {len(orders)} open orders for {total} labels")
 
-                arrived: dict[str, float] = {}
-                refused = [0]
-                save_package, within_quota = sim.state.save_package, sim.state.within_quota
-
-                def noting(order: Any, package: Any, payload: dict[str, Any]) -> str:
-                    action = save_package(order, package, payload)
-                    arrived.setdefault(order.order_id, time.perf_counter())
-                    return action
-
-                def counting(seller_id: str, operation: str) -> bool:
-                    allowed = within_quota(seller_id, operation)
-                    if not allowed and operation == "confirmShipment":
-                        refused[0] += 1
-                    return allowed
-
-                sim.state.save_package, sim.state.within_quota = noting, counting
+                seen = Confirmations.watch(sim.state)
+                arrived = seen.arrived
                 sent: dict[str, float] = {}
                 answered: dict[str, float] = {}
                 lag: list[float] = []
@@ -224,7 +206,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "from_request": [(arrived[k] - sent[k]) * 1000 for k in keys if k in arrived],
         "api": [(answered[k] - sent[k]) * 1000 for k in keys if k in answered],
         "lag": lag,
-        "refused": refused[0],
+        "refused": seen.refused,
         "job": job,
         "imports": imports,
         "windows": slow_windows(started, keys, sent, answered, arrived),
