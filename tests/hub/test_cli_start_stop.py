@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,9 +62,22 @@ def _postgres_running(data_dir: Path) -> bool:
     return False
 
 
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data folder for an embedded PostgreSQL, not under pytest's tmp_path (removed afterwards).
+
+    As root the embedded server runs as another user, which must reach its data folder: the server
+    opens the folders above it to others, but any pytest session that starts meanwhile (another
+    engineer's, on a shared machine) closes pytest's root folder again (0700), and initdb or pg_ctl
+    then cannot reach the folder (initdb failed, or pg_ctl's log file was missing).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="hub-test-demo-"))
+    yield folder / "data"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
-async def test_demo_serve_stops_cleanly_and_stops_its_database(tmp_path: Path, signal_number: int) -> None:
-    data_dir = tmp_path / "data"
+async def test_demo_serve_stops_cleanly_and_stops_its_database(data_dir: Path, signal_number: int) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
     env |= {"HUB_DATA_DIR": str(data_dir), "HUB_SECURITY__ENCRYPTION_KEYS": '["' + _key() + '"]'}
     port = free_port()
