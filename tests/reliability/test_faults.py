@@ -135,8 +135,9 @@ async def test_imports_and_pushes_complete_while_amazon_fails_a_third_of_its_cal
         HUB_CONNECTORS__AMAZON__BACKOFF_BASE="0.05",
         HUB_CONNECTORS__AMAZON__BACKOFF_MAX="0.5",
         HUB_CONNECTORS__AMAZON__PAGE_SIZE="5",
-        # With the default 4 retries about one call in 200 runs out of them here; a 429 as its last
-        # answer would put the import off by searchOrders' usage plan (three minutes).
+        # With the default 4 retries about one call in 200 runs out of them here, and its job runs
+        # again after the job backoff. (Until adc9420 a 429 without pacing still took its wait from
+        # the bucket: searchOrders' three minutes, longer than the import's wait here.)
         HUB_CONNECTORS__AMAZON__MAX_RETRIES="10",
     )
     daemon = await daemons(env)
