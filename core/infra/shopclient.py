@@ -216,7 +216,10 @@ class Pacer:
     (``resize``) replaces it from then on. ``margin`` is paid once past the burst, at most
     ``margin_share`` of a token's time (``margin_for``): arriving exactly on time is too early by a
     rounding error or the jitter of a busy event loop. It costs each paced call that much latency,
-    never throughput: the bucket's schedule stays the same.
+    never throughput: the bucket's schedule stays the same. The margin covers calls that waited
+    only; ``headroom`` covers every call: the tokens ``headroom`` seconds refill (whole ones, at most
+    a fifth of the burst) are never spent (``usable``), so the shop's bucket keeps that many for a
+    call that reaches it late while the next one is on time.
     """
 
     def __init__(
@@ -226,18 +229,26 @@ class Pacer:
         coordination: Coordination | None = None,
         margin: float = 0.05,
         margin_share: float = 0.1,
+        headroom: float = 0.0,
     ) -> None:
         self.shop = shop
         self.margin = margin
         self.margin_share = margin_share
+        self.headroom = headroom
         self.coordination = coordination
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
         self._plans: dict[str, tuple[float, float]] = {}
 
     def plan(self, key: str, rate: float, burst: float) -> tuple[float, float]:
-        """The plan of ``key``: the one the shop reported, else the one given."""
-        return self._plans.get(key) or (rate, burst)
+        """The plan of ``key`` as paced: the one the shop reported, else the one given, with its ``usable`` burst."""
+        rate, burst = self._plans.get(key) or (rate, burst)
+        return rate, self.usable(rate, burst)
+
+    def usable(self, rate: float, burst: float) -> float:
+        """How many calls of a bucket of ``burst`` refilling at ``rate`` are made at once (``headroom`` kept)."""
+        kept = min(math.floor(rate * self.headroom), math.floor(burst / 5))
+        return burst - kept if kept > 0 else burst
 
     def bucket(self, key: str, rate: float, burst: float) -> TokenBucket:
         """This process's bucket for ``key`` (created full on the plan given)."""
@@ -284,7 +295,7 @@ class Pacer:
         self._plans[key] = (rate, burst)
         bucket = self._buckets.get(key)
         if bucket is not None:
-            bucket.resize(rate, burst, self._clock.monotonic())
+            bucket.resize(rate, self.usable(rate, burst), self._clock.monotonic())
 
     def left(self, key: str, rate: float, burst: float, tokens: float) -> bool:
         """The shop counts ``tokens`` calls left in the bucket: never assume more.
@@ -378,6 +389,8 @@ class ClientParts:
     pacing_margin = 0.05
     #: The share of a token's time the margin may take at most (``Pacer.margin_for``).
     pacing_margin_share = 0.1
+    #: Seconds of refill each bucket's burst keeps unused (``Pacer.usable``): none by default.
+    burst_headroom = 0.0
     #: Seconds before an access token expires when a new one is fetched (at most half its life).
     token_margin = 30.0
 
@@ -390,7 +403,9 @@ class ClientParts:
         self.coordination = coordination
         #: Where tokens and other short-lived values live: core's coordination, or the process's own.
         self.store: Coordination = coordination or MemoryCoordination(clock=self.clock.monotonic)
-        self.pacer = Pacer(self.shop, self.clock, coordination, self.pacing_margin, self.pacing_margin_share)
+        self.pacer = Pacer(
+            self.shop, self.clock, coordination, self.pacing_margin, self.pacing_margin_share, self.burst_headroom
+        )
         self.tokens = AccessTokens(self.store, self.token_margin)
 
     def backoff(self, attempt: int, policy: RetryPolicy) -> float:

@@ -142,3 +142,17 @@ async def test_tokens_are_used_until_the_margin_and_fetched_once() -> None:
     assert await tokens.get("token:a", fetch) == "t1"
     await tokens.invalidate("token:a", "t1")
     assert await tokens.get("token:a", fetch) == "t2"
+
+
+async def test_a_burst_keeps_the_tokens_of_its_headroom_unused_at_most_a_fifth() -> None:
+    clock = Clock()
+    pacer = Pacer("Shop", clock, MemoryCoordination(clock=clock.monotonic), headroom=1.0)
+
+    assert pacer.usable(2.0, 10) == 8, "a second of refill: two tokens"
+    assert pacer.usable(100.0, 10) == 8, "at most a fifth of the burst"
+    assert pacer.usable(0.5, 30) == 30, "no whole token in a second: the burst is whole"
+    for _ in range(8):
+        await pacer.acquire("pace:x", 2.0, 10, max_wait=60)
+    assert clock.sleeps == []
+    await pacer.acquire("pace:x", 2.0, 10, max_wait=60)
+    assert clock.sleeps == [pytest.approx(0.5 + 0.05)], "the ninth call waits for a token"

@@ -93,7 +93,8 @@ async def test_concurrent_callers_are_given_successive_slots() -> None:
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
     margin = min(PACING_MARGIN, ClientState.pacing_margin_share / plan.rate)
-    assert frozen.sleeps == pytest.approx([n / plan.rate + margin for n in range(1, 25 - plan.burst + 1)])
+    burst = plan.burst - 2  # a second of refill kept unused (ClientState.burst_headroom)
+    assert frozen.sleeps == pytest.approx([n / plan.rate + margin for n in range(1, 25 - burst + 1)])
 
 
 async def test_a_wait_beyond_the_limit_is_rate_limited_and_keeps_the_token() -> None:
@@ -136,7 +137,8 @@ async def test_processes_sharing_cores_coordination_keep_one_bucket_together() -
 
     plan = USAGE_PLANS[CONFIRM_SHIPMENT]
     margin = min(PACING_MARGIN, ClientState.pacing_margin_share / plan.rate)
-    assert sorted(frozen.sleeps) == pytest.approx([n / plan.rate + margin for n in range(1, 25 - plan.burst + 1)])
+    burst = plan.burst - 2  # a second of refill kept unused (ClientState.burst_headroom)
+    assert sorted(frozen.sleeps) == pytest.approx([n / plan.rate + margin for n in range(1, 25 - burst + 1)])
 
 
 async def test_processes_pacing_alone_would_overrun_the_plan() -> None:
@@ -188,4 +190,6 @@ async def test_the_rate_amazon_reports_is_what_the_shared_bucket_refills_at() ->
 
     await asyncio.gather(*(acquire(pacer, key, max_wait=60) for _ in range(USAGE_PLANS[CONFIRM_SHIPMENT].burst + 1)))
 
-    assert frozen.sleeps == [pytest.approx(1 / 5.0 + min(PACING_MARGIN, ClientState.pacing_margin_share / 5.0))]
+    # The burst less the two tokens a second refills at most (ClientState.burst_headroom), then one at 5/s.
+    margin = min(PACING_MARGIN, ClientState.pacing_margin_share / 5.0)
+    assert frozen.sleeps == pytest.approx([n / 5.0 + margin for n in range(1, 4)])
