@@ -15,6 +15,7 @@ from typing import Any
 from aioresponses import aioresponses
 
 from connectors.amazon.settings import AmazonSettings
+from tests.clock import FakeClock as FakeClock  # the Amazon tests take it from here
 
 ENDPOINT = "https://amazon.test"
 TOKEN_URL = f"{ENDPOINT}/auth/o2/token"
@@ -31,29 +32,6 @@ NL, DE = "A1805IZSGTT6HS", "A1PA6795UKMFR9"
 def confirm_url(order_id: str) -> str:
     """The confirmShipment URL of an order on the test endpoint."""
     return f"{ENDPOINT}/orders/v0/orders/{order_id}/shipmentConfirmation"
-
-
-class FakeClock:
-    """A clock that only moves when someone sleeps on it: Amazon's usage plans without waiting."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.start = self.now = start
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        """The virtual time."""
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        """Move the virtual time on, and let other tasks run."""
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-    @property
-    def elapsed(self) -> float:
-        """Virtual seconds since the start."""
-        return self.now - self.start
 
 
 def amazon_settings(**changes: Any) -> AmazonSettings:
