@@ -18,7 +18,9 @@ from core.infra.settings import HubSettings
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 #: Faults of the database or the way to it, as opposed to a bug: work that meets one runs again later.
-DATABASE_FAULTS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+#: With asyncpg's InternalClientError, raised from a pooled connection whose session the server
+#: ended in the middle of an operation (asyncpg issue 1069): during an outage it is one.
+DATABASE_FAULTS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 log = logging.getLogger(__name__)
 

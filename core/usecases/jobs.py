@@ -72,12 +72,6 @@ RETENTION_EVERY = timedelta(hours=1)
 #: The longest wait before a lost queue worker starts again, seconds.
 RECONNECT_MAX_SECONDS = 30.0
 
-#: What an outage of PostgreSQL does to the workers' database work: the database faults, and the
-#: InternalClientError asyncpg raises from a pooled connection whose session the server ended in
-#: the middle of an operation (asyncpg issue 1069): work that meets one runs again, told in one line.
-OUTAGE_FAULTS = (*DATABASE_FAULTS, asyncpg.InternalClientError)
-
-
 def backoff(rt: Runtime, attempts: int, retry_after: float | None = None) -> timedelta:
     """The delay before the next attempt: the shop's ``retry_after`` or exponential, capped."""
     jobs = rt.settings.jobs
@@ -286,7 +280,7 @@ def _supervised(rt: Runtime, entrypoint: str, handler: Handler, interrupt: Inter
                 log.info("%s job %s interrupted by the shutdown; queued again", entrypoint, job.id)
                 raise RetryRequested(delay=timedelta(0), reason="interrupted by a shutdown") from None
             raise
-        except OUTAGE_FAULTS as err:
+        except DATABASE_FAULTS as err:
             log.warning("%s job %s failed on %s: %s; it will run again", entrypoint, job.id, type(err).__name__, err)
             raise RetryRequested(delay=backoff(rt, job.attempts), reason=f"{type(err).__name__}: {err}") from err
         finally:
@@ -363,7 +357,7 @@ class QueueWorker:
                 # A worker that ran a good while before it failed starts the backoff afresh.
                 failures = 1 if time.monotonic() - started > RECONNECT_MAX_SECONDS else failures + 1
                 delay = min(self.rt.settings.jobs.retry_base_seconds * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
-                if isinstance(err, OUTAGE_FAULTS):
+                if isinstance(err, DATABASE_FAULTS):
                     log.warning(
                         "the job worker has no database connection (%s: %s); starting it again in %.1f s",
                         type(err).__name__, err, delay,
@@ -429,6 +423,6 @@ async def _tick(rt: Runtime) -> None:
             await schedule_due_settles(rt.db.pool)
             async with rt.db.pool.acquire() as db:
                 await enqueue_retention(db, RETENTION_EVERY)
-        except (*OUTAGE_FAULTS, HubError) as err:
+        except (*DATABASE_FAULTS, HubError) as err:
             log.warning("scheduler tick failed, trying again: %s", err)
         await asyncio.sleep(rt.settings.jobs.tick_seconds)
