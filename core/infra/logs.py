@@ -67,7 +67,7 @@ class OneLineFaults(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Fold a database fault's exception into the message."""
         err = record.exc_info[1] if record.exc_info else None
-        database = isinstance(err, (asyncpg.PostgresError, asyncpg.InterfaceError)) or (
+        database = isinstance(err, (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)) or (
             isinstance(err, OSError) and record.name.startswith(DATABASE_LOGGERS)
         )
         if database:

@@ -123,7 +123,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if status >= 500:
             log.warning("%s %s failed: %s (%s)", request.method, where(request), err, err.detail)
         return error_response(status, err.code, err.message, getattr(err, "field", None), coded=err)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError):
+    except (
+        OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+        asyncpg.CannotConnectNowError,
+    ):
         log.warning("%s %s: the database is unavailable", request.method, where(request))
         return error_response(503, "unavailable", "The database is unavailable; retry shortly.")
     except asyncpg.TransactionRollbackError as err:  # a deadlock or serialization failure: nothing was written
