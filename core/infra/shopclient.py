@@ -60,6 +60,11 @@ __all__ = [
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
+#: The longest a 429's Retry-After holds a bucket, seconds (``Pacer.throttled``).
+MAX_HOLD = 600.0
+
 #: What aiohttp raises when no answer came (a timeout, a refused or dropped connection, a cut body).
 NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
 
@@ -313,7 +318,12 @@ class Pacer:
         """The shop refused a call (429): empty the bucket, hold it ``hold`` seconds; return the wait for its next token.
 
         Shared, the bucket holds every process: whoever takes its next token waits ``hold`` first.
+        A hold longer than ``MAX_HOLD`` (a shop's Retry-After gone wrong) is cut to it and logged:
+        a shared bucket would otherwise stop every process, across restarts, for that long.
         """
+        if hold is not None and hold > MAX_HOLD:
+            log.warning("a Retry-After of %.0f s for %s is cut to %.0f s", hold, key, MAX_HOLD)
+            hold = MAX_HOLD
         now = self._clock.monotonic()
         if self.coordination is None:
             bucket = self.bucket(key, rate, burst)

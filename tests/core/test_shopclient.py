@@ -6,7 +6,7 @@ import pytest
 
 from core.contract.errors import ConnectorNotReady, ConnectorRejected, RateLimited
 from core.infra.coordination import MemoryCoordination
-from core.infra.shopclient import AccessTokens, ClientParts, Pacer, RetryPolicy, retrying
+from core.infra.shopclient import MAX_HOLD, AccessTokens, ClientParts, Pacer, RetryPolicy, retrying
 from tests.clock import FakeClock as Clock
 
 
@@ -156,3 +156,11 @@ async def test_a_burst_keeps_the_tokens_of_its_headroom_unused_at_most_a_fifth()
     assert clock.sleeps == []
     await pacer.acquire("pace:x", 2.0, 10, max_wait=60)
     assert clock.sleeps == [pytest.approx(0.5 + 0.05)], "the ninth call waits for a token"
+
+
+async def test_a_retry_after_beyond_reason_holds_the_bucket_only_max_hold(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    pacer = Pacer("Shop", clock, MemoryCoordination(clock=clock.monotonic))
+    wait = await pacer.throttled("pace:x", 1.0, 2, hold=1e9)
+    assert wait == MAX_HOLD
+    assert "cut to 600 s" in caplog.text
