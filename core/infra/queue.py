@@ -22,9 +22,10 @@ from core.storage.jobqueue import queries
 
 IMPORT, PUSH, RETENTION, SETTLE = "import", "push", "retention", "settle"
 
-#: Imports are dequeued after pushes, checks and retention queued at the same time (pgqueuer takes
-#: the highest priority first; the others have 0): a round of scheduled imports never keeps a
-#: label waiting behind it.
+#: Imports are dequeued after pushes, checks and retention waiting with them (pgqueuer takes the
+#: highest priority first; the others have 0). Imports a process picked already and that wait for
+#: one of its import slots still count among the jobs it picks at once, so a push queued after a
+#: large round can wait for some of them.
 IMPORT_PRIORITY = -1
 
 #: The queue writes in the caller's transaction: always a connection, never the pool.

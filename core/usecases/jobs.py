@@ -72,6 +72,7 @@ RETENTION_EVERY = timedelta(hours=1)
 #: The longest wait before a lost queue worker starts again, seconds.
 RECONNECT_MAX_SECONDS = 30.0
 
+
 def backoff(rt: Runtime, attempts: int, retry_after: float | None = None) -> timedelta:
     """The delay before the next attempt: the shop's ``retry_after`` or exponential, capped."""
     jobs = rt.settings.jobs
@@ -142,7 +143,6 @@ async def _close_queued_run(rt: Runtime, run_id: int | None, reason: str) -> Non
 
 
 Handler = Callable[[Runtime, Job], Awaitable[None]]
-
 
 
 #: How many batches of due parcels one settle job asks about before it leaves the rest to the next.
@@ -248,9 +248,7 @@ def build_queue(
 
     handlers: dict[str, Handler] = {
         PUSH: limited(run_push_job, slots.jobs),
-        # An import waits for an import slot before it takes a job slot: imports queued behind the
-        # pool's few import slots (a schedule round) never hold the job slots pushes need.
-        IMPORT: limited(run_import_job, slots.imports, slots.jobs),
+        IMPORT: limited(run_import_job, slots.jobs, slots.imports),
         RETENTION: limited(run_retention_job, slots.jobs),
         SETTLE: limited(run_settle_job, slots.jobs),
     }
