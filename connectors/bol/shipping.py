@@ -232,7 +232,10 @@ class _Push:
     async def _keep(self, process_id: str, reference: str) -> None:
         """Give a process this push started to its parcel, so that no other parcel's push takes it for its own lost answer."""
         try:
-            await self._claim(process_id, reference)
+            if not await self._claim(process_id, reference):
+                # Another parcel's push found it PENDING between the 202 and here: it waits for it
+                # to settle and is then told to push again, so no parcel is confirmed by another's.
+                self.api.log.warning("bol.com process %s this push started was claimed by another parcel", process_id)
         except TransientError as err:
             # The shipment is on its way at bol.com: a claim the hub's database did not keep must not undo that.
             self.api.log.warning("bol.com process %s was started, but its claim was not kept: %s", process_id, err.detail)
