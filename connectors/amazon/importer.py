@@ -137,10 +137,8 @@ async def import_orders(
             next_token = pagination.get("nextToken") if isinstance(pagination, dict) else None
             if isinstance(next_token, str) and next_token:
                 token = next_token
+                # The next page is fetched while core prepares and stores this one.
                 pending = asyncio.ensure_future(fetch(token))
-                # Let the fetch send its request now, before core's work on this page: Amazon then
-                # answers while core prepares and stores it, instead of after.
-                await asyncio.sleep(0)
                 mid_run = Cursor(since=since, page_token=encode_token(mode, token))
                 yield ImportPage(orders=orders, skipped=skipped, cursor=mid_run)
                 continue
