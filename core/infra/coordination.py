@@ -33,7 +33,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
-import aiohttp
 import asyncpg
 
 from core.contract.errors import ConfigError, TransientError
@@ -182,18 +181,25 @@ class MemoryCoordination(Coordination):
             del self._secrets[key]
 
 
+class _FetchFailed(Exception):
+    """Carries a secret's ``fetch`` failure (the shop's or the connector's) past ``_database_answers`` unchanged."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @contextlib.contextmanager
 def _database_answers() -> Iterator[None]:
     """A database fault while pacing or sharing a token passes like a shop's 5xx: a ``TransientError``.
 
     Raised inside a connector's hook, anything else would read as the connector's own failure
-    and fail the work for good. A shop's own network error (from a secret's ``fetch``) passes
-    unchanged.
+    and fail the work for good. What a secret's ``fetch`` raised passes unchanged, whatever it is.
     """
     try:
         yield
-    except aiohttp.ClientError:
-        raise
+    except _FetchFailed as failed:
+        raise failed.error from failed.error.__cause__
     except DATABASE_FAULTS as err:
         raise TransientError(
             "The hub's database did not answer while pacing the calls to the shop; the hub will retry.",
@@ -266,7 +272,10 @@ class DatabaseCoordination(Coordination):
                 value = self._readable(stored)
                 if value is not None and stored is not None:
                     return self._keep(key, value, stored.seconds_left)
-                value, seconds = await fetch()
+                try:
+                    value, seconds = await fetch()
+                except Exception as err:
+                    raise _FetchFailed(err) from err
                 await store.write_secret(db, key, self._vault.encrypt(value), _digest(value), seconds)
             return self._keep(key, value, seconds)
 

@@ -48,3 +48,17 @@ async def test_the_shops_own_refusal_passes_unchanged(database_url: str) -> None
             await coordination.secret("shop:seller:token", refused)
     finally:
         await pool.close()
+
+
+async def test_a_fetch_timing_out_is_not_blamed_on_the_database(database_url: str) -> None:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        coordination = DatabaseCoordination(pool, Vault([new_key().encode()]))
+
+        async def slow() -> tuple[str, float]:
+            raise TimeoutError("the token endpoint did not answer")  # an OSError on Python 3.11
+
+        with pytest.raises(TimeoutError, match="token endpoint"):
+            await coordination.secret("shop:seller:token", slow)
+    finally:
+        await pool.close()
