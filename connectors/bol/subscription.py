@@ -22,7 +22,7 @@ from connectors.bol.client import BolApi, BolState
 from connectors.bol.const import RESOURCE_PROCESS_STATUS, SUBSCRIBED_RESOURCES, WEBHOOK
 from connectors.bol.errors import BolRejected
 from connectors.bol.settings import BolSettings
-from core.hubapi import ConnectorAuthFailed, ConnectorContext, ConnectorError
+from core.hubapi import ConnectorAuthFailed, ConnectorContext, ConnectorError, TransientError
 
 
 def request(url: str, resources: tuple[str, ...] = SUBSCRIBED_RESOURCES) -> dict[str, Any]:
@@ -62,8 +62,12 @@ async def ensure(context: ConnectorContext, settings: BolSettings, state: BolSta
     except ConnectorError as err:
         context.log.warning("bol.com event subscription not made sure of: %s (%s)", err, err.detail)
         return "not made sure of"
-    await state.store.forget(_checked_key(url))
-    await _claim(state, url, settings)
+    try:
+        await state.store.forget(_checked_key(url))
+        await _claim(state, url, settings)
+    except TransientError as err:
+        # The subscription stands; only the mark that spares the next look is missing.
+        context.log.warning("bol.com event subscription made sure of, but not marked: %s", err.detail)
     return done
 
 
@@ -92,7 +96,11 @@ async def _ensure(api: BolApi, url: str) -> str:
 async def ensure_now_and_then(context: ConnectorContext, settings: BolSettings, state: BolState, api: BolApi) -> None:
     """``ensure`` once per ``subscription_check_minutes`` per events URL, among all processes (imports call it)."""
     url = settings.webhook_url(context.events_url)
-    if url is None or not await _claim(state, url, settings):
+    try:
+        if url is None or not await _claim(state, url, settings):
+            return
+    except TransientError as err:
+        context.log.warning("bol.com event subscription not looked at (the mark could not be read): %s", err.detail)
         return
     done = await ensure(context, settings, state, api)
     context.log.info("bol.com events: %s", done)

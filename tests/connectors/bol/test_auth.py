@@ -11,7 +11,7 @@ from connectors import bol
 from connectors.bol import subscription as subscription_module
 from connectors.bol.client import BolState, connection_api
 from connectors.bol.settings import BolSettings
-from core.hubapi import AuthCredentials, AuthStart, ConnectorAuthFailed, InvalidInput
+from core.hubapi import AuthCredentials, AuthStart, ConnectorAuthFailed, InvalidInput, TransientError
 from tests.connectors.bol.conftest import MakeContext
 from tests.connectors.bol.fakes import (
     CLIENT_ID,
@@ -180,3 +180,22 @@ async def test_the_import_right_after_a_connect_asks_for_no_second_subscription_
     clock.now += settings.subscription_check_minutes * 60 + 1
     await subscription_module.ensure_now_and_then(context, settings, state, api)  # a later import looks again
     assert len(requests_to(mocked, "POST", SUBSCRIPTIONS_URL)) == 2
+
+
+async def test_a_subscription_made_stands_when_its_mark_cannot_be_kept(
+    mocked: aioresponses, make_context: MakeContext, state: BolState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mocked.post(TOKEN_URL, payload=token_answer(), repeat=True)
+    mocked.get(SUBSCRIPTIONS_URL, payload={"subscriptions": []})
+    mocked.post(SUBSCRIPTIONS_URL, status=202, payload=process_status("sub-1", event="CREATE_SUBSCRIPTION"))
+    context = make_context(events_url=EVENTS_URL)
+    settings = bol_settings()
+
+    async def database_down(*_: object, **__: object) -> None:
+        raise TransientError("The hub's database did not answer while pacing the calls to the shop; the hub will retry.")
+
+    monkeypatch.setattr(state.store, "forget", database_down)
+    done = await subscription_module.ensure(context, settings, state, connection_api(context, settings, state))
+
+    assert done == "subscribed"
+    assert len(requests_to(mocked, "POST", SUBSCRIPTIONS_URL)) == 1
