@@ -65,7 +65,7 @@ from core.infra.crypto import new_key  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
-from tests.hub.daemons import Daemon, free_port, gather_limited  # noqa: E402
+from tests.hub.daemons import Daemon, free_port, gather_limited, stop_running  # noqa: E402
 
 PROCESS_STATUS_CALLS = ("get-process-status-entity-id", "get-process-status-bulk", "get-process-status")
 #: Parcels a second per retailer that bol.com's limits allow (POST shipments, and the order and process-status reads).
@@ -166,8 +166,7 @@ async def run(
                 made = len(sim.state.shipments_made())
             finally:
                 await db.close()
-                if daemon.process is not None and daemon.process.returncode is None:
-                    await daemon.stop()
+                await stop_running([daemon])
     finally:
         await asyncio.to_thread(server.cleanup)
     done = [r for r in rows if r["push_state"] == "confirmed"]

@@ -52,7 +52,7 @@ from core.infra.crypto import new_key  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
-from tests.hub.daemons import Daemon, free_port  # noqa: E402
+from tests.hub.daemons import Daemon, free_port, stop_running  # noqa: E402
 
 
 def figures(values: list[float]) -> str:
@@ -126,8 +126,7 @@ async def run(orders: int, interval: float, polled: int, seed: int, wait: float,
                 list_calls = sim.state.calls.get("get-orders", 0)
             finally:
                 await db.close()
-                if daemon.process is not None and daemon.process.returncode is None:
-                    await daemon.stop()
+                await stop_running([daemon])
     finally:
         await asyncio.to_thread(server.cleanup)
     at = {row["external_id"]: float(row["at"]) for row in rows}

@@ -51,7 +51,7 @@ from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
 from tests.hub import daemons as daemons_module  # noqa: E402
-from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment  # noqa: E402
+from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment, stop_running  # noqa: E402
 
 BASELINE_PYTHON = REPO / "bench" / ".venv-baseline" / "bin" / "python"
 
@@ -272,9 +272,7 @@ async def run(
                 last = max(arrived.values()) if arrived else done
             finally:
                 await db.close()
-                for daemon in fleet:
-                    if daemon.process is not None and daemon.process.returncode is None:
-                        await daemon.stop()
+                await stop_running(fleet)
     finally:
         await asyncio.to_thread(server.cleanup)
     return {

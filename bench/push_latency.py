@@ -59,7 +59,7 @@ from core.infra.settings import HubSettings  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
-from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment  # noqa: E402
+from tests.hub.daemons import Daemon, Merchant, free_port, gather_limited, hub_environment, stop_running  # noqa: E402
 
 
 def slow_windows(
@@ -190,8 +190,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 imports = await metric(http, daemon, 'hub_imports_total{connector="amazon",outcome="succeeded"} ') - imports_before
             finally:
                 await db.close()
-                if daemon.process is not None and daemon.process.returncode is None:
-                    await daemon.stop()
+                await stop_running([daemon])
     finally:
         await asyncio.to_thread(server.cleanup)
     keys = [o["external_id"] for o in measured]

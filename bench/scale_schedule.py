@@ -58,7 +58,7 @@ from core.storage.accounts import create_account  # noqa: E402
 from core.storage.connections import create_connection, store_authorization  # noqa: E402
 from core.storage.database import _init_connection, embedded_url  # noqa: E402
 from core.usecases import lifecycle  # noqa: E402
-from tests.hub.daemons import Daemon, free_port  # noqa: E402
+from tests.hub.daemons import Daemon, free_port, stop_running  # noqa: E402
 
 IMPORTED = 'hub_imports_total{connector="amazon",outcome="'
 
@@ -208,9 +208,7 @@ async def run(daemons: int, connections: int, orders: int, interval: int, minute
                 )
             finally:
                 await db.close()
-                for daemon in fleet:
-                    if daemon.process is not None and daemon.process.returncode is None:
-                        await daemon.stop()
+                await stop_running(fleet)
     finally:
         await asyncio.to_thread(server.cleanup)
     return {

@@ -50,7 +50,7 @@ from core.infra.settings import HubSettings  # noqa: E402
 from core.storage.accounts import create_account  # noqa: E402
 from core.storage.database import embedded_url  # noqa: E402
 from core.storage.tokens import create_token  # noqa: E402
-from tests.hub.daemons import Daemon, Merchant, free_port, hub_environment  # noqa: E402
+from tests.hub.daemons import Daemon, Merchant, free_port, hub_environment, stop_running  # noqa: E402
 
 PUSHED = 'hub_parcel_pushes_total{connector="amazon",outcome="confirmed"} '
 RATE, BURST = 2.0, 10
@@ -139,9 +139,7 @@ async def run(mode: str, daemons: int, labels: int, workdir: Path) -> dict[str, 
                 retried = [await metric(http, d, 'hub_parcel_pushes_total{connector="amazon",outcome="retry"} ') for d in fleet]
             finally:
                 await db.close()
-                for daemon in fleet:
-                    if daemon.process is not None and daemon.process.returncode is None:
-                        await daemon.stop()
+                await stop_running(fleet)
     finally:
         await asyncio.to_thread(server.cleanup)
     return {

@@ -20,7 +20,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +127,13 @@ class Daemon:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+async def stop_running(fleet: Iterable[Daemon]) -> None:
+    """Stop (SIGTERM, as an operator would) every daemon of ``fleet`` still running: the end of a benchmark run."""
+    for daemon in fleet:
+        if daemon.process is not None and daemon.process.returncode is None:
+            await daemon.stop()
 
 
 @pytest.fixture
